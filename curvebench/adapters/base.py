@@ -1,0 +1,100 @@
+"""The adapter protocol: the only code that knows a model."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from symusic import Score
+
+from curvebench.data.piece import Piece
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A piece as the model sees it."""
+
+    ids: np.ndarray
+    """int64 token ids fed to the model, [T] (symbolic) or [K, T] (audio)."""
+    seconds: np.ndarray
+    """float64 [T]: time in seconds of every token."""
+
+    @property
+    def length(self) -> int:
+        """Number of time steps."""
+        return int(self.ids.shape[-1])
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the ids (the cache key's input half)."""
+        return hashlib.sha256(np.ascontiguousarray(self.ids, dtype=np.int64).tobytes()).hexdigest()
+
+
+class Adapter(ABC):
+    """One model family behind a small interface.
+
+    ``module`` is the ``torch.nn.Module`` to place on a device (the Lightning evaluator does
+    that; adapters never call ``.to(device)`` themselves during evaluation).
+    """
+
+    name: str = ""
+    """Registry name of the adapter."""
+    modality: str = "symbolic"
+    """symbolic or audio."""
+
+    @property
+    @abstractmethod
+    def module(self) -> torch.nn.Module:
+        """The model's parameters, for the evaluator to place."""
+
+    @property
+    @abstractmethod
+    def context_length(self) -> int:
+        """Longest sequence the model scores in one pass (longer ones use rolling windows)."""
+
+    @property
+    @abstractmethod
+    def pad_id(self) -> int:
+        """Id used to pad batches (never scored)."""
+
+    @abstractmethod
+    def encode_score(self, score: Score, name: str) -> Encoded:
+        """Token ids and times of a score."""
+
+    def encode(self, piece: Piece) -> Encoded:
+        """Token ids and times of a piece."""
+        return self.encode_score(piece.score(), piece.id)
+
+    @abstractmethod
+    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per-token loss in nats, [B, T-1]: ``out[b, i] = -log p(ids[b, i+1] | ids[b, :i+1])``.
+
+        ``mask`` [B, T] is True on real tokens; positions whose target is padding are 0.
+        """
+
+    @abstractmethod
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+        """``n`` pieces sampled with top-k sampling, each about ``seconds`` long."""
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """sha256 of weights, tokenizer and config: the cache key's model half."""
+
+    def num_parameters(self) -> int:
+        """Number of model parameters."""
+        return sum(p.numel() for p in self.module.parameters())
+
+
+def hash_state(module: torch.nn.Module, *extra: bytes) -> str:
+    """sha256 over a module's state dict (names, dtypes, shapes, values) and extra bytes."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    for blob in extra:
+        h.update(blob)
+    return h.hexdigest()

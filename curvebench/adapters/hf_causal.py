@@ -1,0 +1,170 @@
+"""Any Hugging Face causal LM over miditok tokens; the embedded reference models too."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from miditok import MusicTokenizer
+from symusic import Score
+
+from curvebench.adapters.base import Adapter, Encoded, hash_state
+from curvebench.adapters.midi_tokens import (
+    TOKENIZER_FILE,
+    detokenize,
+    load_tokenizer,
+    tokenize_score,
+)
+from curvebench.adapters.registry import AdapterInfo, register_adapter
+from curvebench.data.timing import clip_seconds
+from curvebench.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _fetch_tokenizer(location: str, revision: str | None) -> Path:
+    """tokenizer.json from a local folder or file, or downloaded from a hub repository."""
+    path = Path(location)
+    if path.exists():
+        return path
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(location, TOKENIZER_FILE, revision=revision))
+    except Exception as exc:  # hub errors come in many kinds; all mean "not reachable/found"
+        raise ConfigError(
+            f"{location}: no local {TOKENIZER_FILE}, and fetching it from the hub failed ({exc})"
+        ) from exc
+
+
+class HFCausalAdapter(Adapter):
+    """``AutoModelForCausalLM`` scoring miditok token sequences (BOS first)."""
+
+    modality = "symbolic"
+
+    def __init__(
+        self,
+        path: str,
+        tokenizer: str | None = None,
+        dtype: str = "float32",
+        revision: str | None = None,
+        name: str = "hf-causal",
+    ) -> None:
+        from transformers import AutoModelForCausalLM
+
+        if dtype not in DTYPES:
+            raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
+        self.name = name
+        self.path = path
+        try:
+            self.model = AutoModelForCausalLM.from_pretrained(
+                path, revision=revision, dtype=DTYPES[dtype], use_safetensors=None
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"model path {path!r}: not a Hugging Face model folder or reachable hub id ({exc})"
+            ) from exc
+        self.model.eval()
+        tokenizer_path = _fetch_tokenizer(tokenizer or path, revision)
+        self.tokenizer: MusicTokenizer = load_tokenizer(tokenizer_path)
+        vocab = self.model.get_input_embeddings().num_embeddings
+        if len(self.tokenizer) > vocab:
+            raise ConfigError(
+                f"{path}: tokenizer has {len(self.tokenizer)} tokens, the model only {vocab}"
+            )
+        vocab = json.dumps(self.tokenizer.vocab, sort_keys=True)
+        self._tokenizer_blob = f"{type(self.tokenizer).__name__}|{vocab}".encode()
+
+    @property
+    def module(self) -> torch.nn.Module:
+        return self.model
+
+    @property
+    def context_length(self) -> int:
+        cfg = self.model.config
+        for key in ("n_positions", "max_position_embeddings", "n_ctx"):
+            value = getattr(cfg, key, None)
+            if value:
+                return int(value)
+        raise ConfigError(f"{self.path}: cannot tell the model's context length from its config")
+
+    @property
+    def pad_id(self) -> int:
+        return int(self.tokenizer.pad_token_id)
+
+    def encode_score(self, score: Score, name: str) -> Encoded:
+        tokens = tokenize_score(self.tokenizer, score, name)
+        return Encoded(ids=tokens.ids, seconds=tokens.seconds)
+
+    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        logits = self.model(input_ids=ids, attention_mask=mask.long()).logits[:, :-1].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        nll = -logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
+        return nll.masked_fill(~mask[:, 1:], 0.0)
+
+    @torch.no_grad()
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+        bos = self.tokenizer.vocab["BOS_None"]
+        eos = self.tokenizer.vocab.get("EOS_None")
+        torch.manual_seed(seed)
+        device = next(self.model.parameters()).device
+        start = torch.full((n, 1), bos, dtype=torch.long, device=device)
+        out = self.model.generate(
+            input_ids=start,
+            attention_mask=torch.ones_like(start),
+            do_sample=True,
+            top_k=top_k,
+            max_new_tokens=self.context_length - 1,
+            pad_token_id=self.pad_id,
+            eos_token_id=eos,
+        )
+        scores = []
+        for row in out.cpu().numpy():
+            if eos is not None and eos in row[1:]:
+                row = row[: 1 + int(np.argmax(row[1:] == eos))]
+            scores.append(clip_seconds(detokenize(self.tokenizer, row), seconds))
+        return scores
+
+    def fingerprint(self) -> str:
+        config = json.dumps(self.model.config.to_dict(), sort_keys=True, default=str)
+        return hash_state(self.model, config.encode(), self._tokenizer_blob)
+
+
+def reference(variant: str = "reference", **options: str) -> HFCausalAdapter:
+    """An embedded reference model (weights shipped with curvebench)."""
+    folder = MODELS_DIR / variant
+    if not (folder / "config.json").is_file():
+        raise ConfigError(
+            f"embedded model {variant!r} is missing from {folder}; "
+            f"rebuild it with `curvebench train-reference --name {variant}`"
+        )
+    return HFCausalAdapter(path=str(folder), name=variant, **options)
+
+
+register_adapter(
+    AdapterInfo(
+        name="hf-causal",
+        factory=HFCausalAdapter,
+        summary="any Hugging Face causal LM over miditok tokens (local folder or hub id)",
+        options={
+            "path": "model folder or hub id (required)",
+            "tokenizer": "miditok tokenizer.json (default: the one in path)",
+            "dtype": "float32 | bfloat16 | float16 (default float32)",
+            "revision": "hub revision (branch, tag or commit)",
+        },
+    )
+)
+register_adapter(
+    AdapterInfo(
+        name="reference",
+        factory=lambda **o: reference("reference", **o),
+        summary="embedded reference GPT-2 trained on the embedded corpus (the default)",
+        options={"dtype": "float32 | bfloat16 | float16 (default float32)"},
+    )
+)

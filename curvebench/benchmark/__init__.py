@@ -1,0 +1,1 @@
+"""The evaluator: Lightning module, scoring plan, runner and results."""

@@ -1,0 +1,293 @@
+"""``curvebench run``: datasets × tasks × one model → results.json, samples, figures, W&B."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+import curvebench
+from curvebench.adapters import Adapter, load_adapter
+from curvebench.benchmark.plan import Pair, Plan, plan_task
+from curvebench.benchmark.results import (
+    DatasetInfo,
+    DatasetResult,
+    ModelInfo,
+    Results,
+    RunConfig,
+    SkippedItem,
+)
+from curvebench.benchmark.scoring import score_sequences
+from curvebench.data.generated import generated_pieces
+from curvebench.data.piece import Piece
+from curvebench.data.sources import DataSpec, embedded_specs, iter_pieces, load_split, parse_data_arg
+from curvebench.errors import ConfigError
+from curvebench.metrics.absolute import PairedLoss
+from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins
+from curvebench.metrics.regions import MeanCurve, RegionMeans, region_means
+from curvebench.tasks import TaskConfig, load_task
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GENERATED = 64
+GENERATOR_SPEC = "reference"
+DECIMALS = 5
+
+
+@dataclass
+class RunOptions:
+    """Everything ``curvebench run`` takes."""
+
+    tasks: tuple[str, ...] = ("noise-at-5s",)
+    model: str = "reference"
+    data: tuple[str, ...] = ()
+    limit: int | None = None
+    devices: int = 1
+    seed: int | None = None
+    out: Path = Path("runs/latest")
+    wandb: bool = True
+    batch_size: int = 16
+    accelerator: str = "auto"
+    progress: bool = False
+
+
+@dataclass
+class RunOutput:
+    """What a run produced and where."""
+
+    results: Results
+    results_path: Path
+    samples_path: Path
+    figures: list[Path] = field(default_factory=list)
+    wandb_dir: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _dataset_pieces(
+    specs: list[DataSpec], tasks: list[TaskConfig], adapter: Adapter, options: RunOptions
+) -> tuple[list[tuple[DataSpec, list[Piece]]], list[DataSpec]]:
+    """Pieces of every dataset: files and corpora as given, plus the generated role."""
+    out = []
+    for spec in specs:
+        out.append((spec, list(iter_pieces(spec, load_split(spec), options.limit))))
+    generated_specs = []
+    if not options.data and any("generated" in t.roles for t in tasks):
+        generator = adapter if options.model == GENERATOR_SPEC else load_adapter(GENERATOR_SPEC)
+        ks = sorted({k for t in tasks for k in t.generated_top_k})
+        seconds = max(t.clip_seconds for t in tasks)
+        n = options.limit or DEFAULT_GENERATED
+        seed = options.seed if options.seed is not None else 0
+        for k in ks:
+            spec = DataSpec(f"{generator.name}-topk{k}", "generated", f"generated:{generator.name}:k={k}")
+            pieces = generated_pieces(generator, k, n, seed, seconds, spec.name)
+            out.append((spec, pieces))
+            generated_specs.append(spec)
+    return out, generated_specs
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), DECIMALS) for v in values]
+
+
+def run(options: RunOptions) -> RunOutput:
+    """Run tasks on one model and write results.json, samples.jsonl.gz and figures."""
+    if options.devices != 1:
+        raise ConfigError("--devices: this version evaluates on one device; use --devices 1")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    tasks = [load_task(name) for name in options.tasks]
+    if options.seed is not None:
+        tasks = [t.model_copy(update={"seed": options.seed}) for t in tasks]
+    adapter = load_adapter(options.model)
+    fingerprint = adapter.fingerprint()
+    specs = [parse_data_arg(d) for d in options.data] if options.data else embedded_specs()
+    datasets, _ = _dataset_pieces(specs, tasks, adapter, options)
+    timings["load"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    plan = Plan()
+    for task in tasks:
+        for spec, pieces in datasets:
+            if spec.role in task.roles or spec.role == "custom":
+                plan_task(plan, task, adapter, pieces)
+    timings["prepare"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    keys = list(plan.sequences)
+    losses = score_sequences(
+        adapter,
+        [plan.sequences[k].ids for k in keys],
+        batch_size=options.batch_size,
+        accelerator=options.accelerator,
+        progress=options.progress,
+    )
+    loss_of = {k: np.round(v.astype(np.float64), DECIMALS) for k, v in zip(keys, losses, strict=True)}
+    timings["score"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    options.out.mkdir(parents=True, exist_ok=True)
+    samples_path = options.out / "samples.jsonl.gz"
+    results, curves = _aggregate_and_write(plan, tasks, datasets, loss_of, samples_path)
+    samples_sha = hashlib.sha256(samples_path.read_bytes()).hexdigest()
+    task_by_name = {t.name: t for t in tasks}
+    result = Results(
+        curvebench_version=curvebench.__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=ModelInfo(
+            spec=options.model,
+            name=adapter.name,
+            fingerprint=fingerprint,
+            parameters=adapter.num_parameters(),
+            modality=adapter.modality,
+            context_length=adapter.context_length,
+        ),
+        config=RunConfig(
+            seed=tasks[0].seed,
+            devices=options.devices,
+            batch_size=options.batch_size,
+            limit=options.limit,
+            tasks={n: t.model_dump(mode="json") for n, t in task_by_name.items()},
+            task_versions={n: t.version for n, t in task_by_name.items()},
+        ),
+        datasets=[
+            DatasetInfo(
+                name=spec.name,
+                role=spec.role,
+                location=spec.location,
+                n_pieces=len(pieces),
+                content_sha256=hashlib.sha256(
+                    "\n".join(sorted(p.sha256 for p in pieces)).encode()
+                ).hexdigest(),
+            )
+            for spec, pieces in datasets
+        ],
+        results=results,
+        curves=curves,
+        skipped=[SkippedItem(item=i, reason=r) for i, r in plan.skipped],
+        samples_sha256=samples_sha,
+        env=_env(),
+    )
+    results_path = options.out / "results.json"
+    tmp = results_path.with_suffix(".json.tmp")
+    tmp.write_text(result.model_dump_json(indent=2) + "\n")
+    tmp.replace(results_path)
+    timings["metrics"] = time.perf_counter() - clock
+
+    from curvebench.report.figures import write_run_figures
+
+    clock = time.perf_counter()
+    figures = write_run_figures(result, options.out)
+    timings["figures"] = time.perf_counter() - clock
+    output = RunOutput(result, results_path, samples_path, figures, timings=timings)
+    if options.wandb:
+        from curvebench.benchmark.wandb_log import log_run
+
+        clock = time.perf_counter()
+        output.wandb_dir = log_run(output, options.out)
+        timings["wandb"] = time.perf_counter() - clock
+    return output
+
+
+def _aggregate_and_write(
+    plan: Plan,
+    tasks: list[TaskConfig],
+    datasets: list[tuple[DataSpec, list[Piece]]],
+    loss_of: dict[str, np.ndarray],
+    samples_path: Path,
+) -> tuple[dict[str, dict[str, DatasetResult]], dict[str, dict[str, list[float | None]]]]:
+    """Metrics per task and dataset, and one samples line per scored item."""
+    task_by_name = {t.name: t for t in tasks}
+    roles = {spec.name: spec.role for spec, _ in datasets}
+    groups: dict[tuple[str, str], list[Pair]] = {}
+    for pair in plan.pairs:
+        groups.setdefault((pair.task, pair.dataset), []).append(pair)
+    results: dict[str, dict[str, DatasetResult]] = {}
+    curves: dict[str, dict[str, list[float | None]]] = {}
+    with gzip.GzipFile(samples_path, "wb", mtime=0) as raw:
+        for task in tasks:
+            for spec, _ in datasets:
+                pairs = groups.get((task.name, spec.name), [])
+                if not pairs:
+                    continue
+                result, curve = _aggregate_group(task_by_name[task.name], pairs, plan, loss_of, raw)
+                results.setdefault(task.name, {})[spec.name] = DatasetResult(
+                    role=roles[spec.name], **result
+                )
+                curves.setdefault(task.name, {})[spec.name] = curve
+    return results, curves
+
+
+def _sample_line(pair: Pair, variant: str, key: str, plan: Plan, loss: np.ndarray) -> dict:
+    encoded = plan.sequences[key]
+    return {
+        "task": pair.task,
+        "dataset": pair.dataset,
+        "role": pair.role,
+        "piece_id": pair.piece_id,
+        "variant": variant,
+        "key": key,
+        "n_tokens": encoded.length,
+        "abs_loss": round(float(loss.mean()), DECIMALS),
+        "loss": loss.tolist(),
+        "seconds": [round(float(s), 4) for s in encoded.seconds[1:]],
+    }
+
+
+def _aggregate_group(
+    task: TaskConfig, pairs: list[Pair], plan: Plan, loss_of: dict[str, np.ndarray], raw: gzip.GzipFile
+) -> tuple[dict, list[float | None]]:
+    paired, regions = PairedLoss(), RegionMeans()
+    n_bins = grid_bins(task.clip_seconds, task.grid_hz)
+    curve = MeanCurve(n_bins)
+    written: set[str] = set()
+    for pair in pairs:
+        original, perturbed = loss_of[pair.original], loss_of[pair.perturbed]
+        orig_abs, pert_abs = float(original.mean()), float(perturbed.mean())
+        new_original = pair.piece_id not in written
+        if new_original:
+            written.add(pair.piece_id)
+            line = _sample_line(pair, "original", pair.original, plan, original)
+            raw.write((json.dumps(line) + "\n").encode())
+        paired.update(round(orig_abs, DECIMALS), round(pert_abs, DECIMALS), new_original)
+        orig_sec = plan.sequences[pair.original].seconds[1:]
+        pert_sec = plan.sequences[pair.perturbed].seconds[1:]
+        if pair.record.preserves_tokens and len(original) == len(perturbed):
+            delta = delta_by_index(original, perturbed)
+        else:
+            delta = delta_on_grid((original, orig_sec), (perturbed, pert_sec), n_bins, task.grid_hz)
+        curve.update(delta)
+        line = _sample_line(pair, pair.variant, pair.perturbed, plan, perturbed)
+        line["record"] = pair.record.__dict__
+        if task.regions and pair.record.onset_s is not None:
+            onset = round(pair.record.onset_s * task.grid_hz)
+            length = round((pair.record.duration_s or 0.0) * task.grid_hz)
+            means = region_means(delta, onset, length)
+            regions.update(means)
+            line["regions"] = {k: (None if np.isnan(v) else round(v, DECIMALS)) for k, v in means.items()}
+        raw.write((json.dumps(line) + "\n").encode())
+    out = paired.compute()
+    out["n_originals"] = int(paired.n_originals)
+    if task.regions:
+        out.update(regions.compute())
+    mean_curve = [None if np.isnan(v) else round(float(v), DECIMALS) for v in curve.compute().numpy()]
+    return out, mean_curve
+
+
+def _env() -> dict[str, str]:
+    import importlib.metadata as md
+
+    env = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("torch", "lightning", "torchmetrics", "miditok", "symusic", "transformers", "datasets", "numpy"):
+        try:
+            env[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return env

@@ -1,0 +1,56 @@
+"""Score token sequences with an adapter through Lightning's ``Trainer.predict``."""
+
+from __future__ import annotations
+
+import logging
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from curvebench.adapters.base import Adapter
+from curvebench.benchmark.module import LengthBatches, ScoringModule, WindowDataset, collate
+
+log = logging.getLogger(__name__)
+
+
+def score_sequences(
+    adapter: Adapter,
+    sequences: list[np.ndarray],
+    batch_size: int = 16,
+    accelerator: str = "auto",
+    stride: int | None = None,
+    progress: bool = False,
+) -> list[np.ndarray]:
+    """Per-token losses of each sequence: ``out[s][i] = -log p(seq[i+1] | seq[:i+1])``.
+
+    Sequences longer than the adapter's context are scored in rolling windows; rows are batched
+    by similar length.
+    """
+    out = [np.full(max(0, len(s) - 1), np.nan, dtype=np.float32) for s in sequences]
+    todo = [i for i, s in enumerate(sequences) if len(s) >= 2]
+    if not todo:
+        return out
+    dataset = WindowDataset([sequences[i] for i in todo], adapter.context_length, stride)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=LengthBatches(dataset, batch_size),
+        collate_fn=collate(adapter.pad_id),
+    )
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+    )
+    predictions = trainer.predict(ScoringModule(adapter), dataloaders=loader)
+    for batch in predictions or []:
+        for row_index, nll in batch:
+            row = dataset.rows[row_index]
+            w = row.window
+            target = out[todo[row.item]]
+            # target j (ids[j]) is loss index j - 1; inside the window it is row j - start - 1
+            target[w.first_target - 1 : w.end - 1] = nll[w.first_target - w.start - 1 :]
+    return out

@@ -1,0 +1,55 @@
+"""Log a run to Weights & Biases: offline unless the user is logged in."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from curvebench.benchmark.runner import RunOutput
+
+log = logging.getLogger(__name__)
+
+PROJECT = "curvebench"
+
+
+def wandb_mode() -> str:
+    """``WANDB_MODE`` if set; online when an API key is configured; offline otherwise."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    if os.environ.get("WANDB_API_KEY"):
+        return "online"
+    netrc = Path.home() / ".netrc"
+    if netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"):
+        return "online"
+    return "offline"
+
+
+def log_run(output: RunOutput, out: Path) -> Path:
+    """Log config, the results table, summary numbers and figures; returns the run folder."""
+    import wandb
+
+    results = output.results
+    run = wandb.init(
+        project=os.environ.get("WANDB_PROJECT", PROJECT),
+        dir=str(out),
+        mode=wandb_mode(),
+        name=f"{results.model.name}-{'-'.join(results.results)}",
+        config={"model": results.model.model_dump(), **results.config.model_dump()},
+        settings=wandb.Settings(silent=True, console="off"),
+    )
+    columns = ["task", "dataset", *next(iter(next(iter(results.results.values())).values())).model_fields]
+    table = wandb.Table(columns=columns)
+    for task, per_dataset in results.results.items():
+        for dataset, r in per_dataset.items():
+            values = r.model_dump()
+            table.add_data(task, dataset, *[values[c] for c in columns[2:]])
+            run.summary.update({f"{task}/{dataset}/{k}": v for k, v in values.items() if k != "role"})
+    run.log({"results": table})
+    for path in output.figures:
+        run.log({path.stem: wandb.Image(str(path))})
+    folder = Path(run.dir).parent
+    run.finish()
+    return folder

@@ -1,0 +1,222 @@
+"""The ``curvebench`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from curvebench.errors import CurvebenchError
+
+DEFAULT_TASK = "noise-at-5s"
+QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning",
+                 "datasets", "transformers", "miditok", "wandb")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.ERROR)
+    if not verbose:
+        warnings.filterwarnings("ignore")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        import datasets
+
+        datasets.disable_progress_bars()
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:+.{digits}f}" if digits < 0 else f"{value:.{digits}f}"
+
+
+def _print_table(results) -> None:  # noqa: ANN001  (a Results)
+    header = ("dataset", "role", "n", "loss orig", "loss pert", "Δ", "lowered", "peak", "assim", "recov")
+    for task, per_dataset in results.results.items():
+        print(f"\n{task}  ({results.model.name}, nats/token; regions: mean Δℓ)")
+        rows = [header]
+        for name, r in per_dataset.items():
+            rows.append((
+                name, r.role, str(r.n_pairs), _fmt(r.abs_loss_original), _fmt(r.abs_loss_perturbed),
+                _signed(r.abs_loss_delta), _fmt(r.frac_loss_lowered, 2), _signed(r.region_peak),
+                _signed(r.region_assimilation), _signed(r.region_recovery),
+            ))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        for row in rows:
+            print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from curvebench.benchmark.runner import RunOptions, run
+
+    started = time.perf_counter()
+    output = run(RunOptions(
+        tasks=tuple(args.task or [DEFAULT_TASK]),
+        model=args.model,
+        data=tuple(args.data or ()),
+        limit=args.limit,
+        devices=args.devices,
+        seed=args.seed,
+        out=Path(args.out),
+        wandb=not args.no_wandb,
+        batch_size=args.batch_size,
+        progress=args.verbose,
+    ))
+    _print_table(output.results)
+    print(f"\nskipped items: {len(output.results.skipped)} (listed in results.json)")
+    print(f"results:  {output.results_path}")
+    print(f"samples:  {output.samples_path}")
+    for fig in output.figures:
+        print(f"figure:   {fig}")
+    if output.wandb_dir:
+        print(f"wandb:    {output.wandb_dir}  (upload with: wandb sync {output.wandb_dir})")
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in output.timings.items())
+    print(f"time:     {time.perf_counter() - started:.1f}s ({stages})")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from curvebench.adapters import load_adapter
+    from curvebench.benchmark.scoring import score_sequences
+    from curvebench.data.piece import parse_midi
+
+    adapter = load_adapter(args.model)
+    encoded = []
+    for file in args.files:
+        path = Path(file)
+        if not path.is_file():
+            raise CurvebenchError(f"{path}: no such file")
+        encoded.append(adapter.encode_score(parse_midi(path.read_bytes(), str(path)), str(path)))
+    losses = score_sequences(adapter, [e.ids for e in encoded])
+    out = open(args.out, "w") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        for file, enc, loss in zip(args.files, encoded, losses, strict=True):
+            line = {
+                "source": file,
+                "tokens": enc.ids.tolist(),
+                "loss": [round(float(v), 6) for v in loss],
+                "seconds": [round(float(s), 6) for s in enc.seconds[1:]],
+            }
+            out.write(json.dumps(line) + "\n")
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def cmd_perturb(args: argparse.Namespace) -> int:
+    from curvebench.data.piece import parse_midi
+    from curvebench.perturbations import derive_seed, parse_perturbation
+
+    perturbation = parse_perturbation(args.perturbation)
+    source = Path(args.input)
+    if not source.is_file():
+        raise CurvebenchError(f"{source}: no such file")
+    data = source.read_bytes()
+    score = parse_midi(data, str(source))
+    import hashlib
+
+    seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
+    perturbed, record = perturbation.apply(score, seed)
+    Path(args.output).write_bytes(perturbed.dumps_midi())
+    print(json.dumps({"output": args.output, "record": record.__dict__}))
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from curvebench.tasks import available_tasks, load_task
+
+    for name in available_tasks():
+        task = load_task(name)
+        print(f"{name:<20} v{task.version}  {task.description}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from curvebench.adapters import registered_adapters
+
+    for name, info in registered_adapters().items():
+        print(f"{name:<14} {info.summary}")
+        for option, text in info.options.items():
+            print(f"{'':<16}{option}: {text}")
+    return 0
+
+
+def cmd_train_reference(args: argparse.Namespace) -> int:
+    from curvebench.training.reference import train_reference
+
+    facts = train_reference(args.name, Path(args.out), max_steps=args.max_steps, seed=args.seed)
+    print(json.dumps(facts, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curvebench",
+        description="Benchmark music language models: absolute loss vs. loss-curve shape.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and library output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run tasks on a model and write results")
+    p.add_argument("--task", action="append", help=f"task name or YAML file (repeatable; default {DEFAULT_TASK})")
+    p.add_argument("--model", default="reference", help="model spec NAME[:key=value,...] (default reference)")
+    p.add_argument("--data", action="append", metavar="[ROLE=]PATH",
+                   help="folder of MIDI files or Hugging Face dataset id, replacing the embedded corpus (repeatable)")
+    p.add_argument("--limit", type=int, default=None, help="at most N pieces per dataset")
+    p.add_argument("--devices", type=int, default=1, help="number of devices")
+    p.add_argument("--seed", type=int, default=None, help="task seed (default: the task's)")
+    p.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
+    p.add_argument("--batch-size", type=int, default=16, help="sequences per model pass")
+    p.add_argument("--no-wandb", action="store_true", help="do not log to Weights & Biases")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("score", help="per-token losses of MIDI files, one JSON line each")
+    p.add_argument("--model", required=True, help="model spec")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--out", help="write JSON lines here instead of standard output")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("perturb", help="write a perturbed copy of a MIDI file")
+    p.add_argument("--perturbation", required=True, help="spec KIND:key=value,...")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("input", metavar="IN_FILE")
+    p.add_argument("output", metavar="OUT_FILE")
+    p.set_defaults(func=cmd_perturb)
+
+    sub.add_parser("tasks", help="list the tasks").set_defaults(func=cmd_tasks)
+    sub.add_parser("models", help="list the model adapters and their options").set_defaults(func=cmd_models)
+
+    p = sub.add_parser("train-reference", help="train an embedded reference model")
+    p.add_argument("--name", default="reference", choices=["reference", "reference-tiny"])
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--max-steps", type=int, default=None, help="override the recipe's steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_reference)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except CurvebenchError as exc:
+        print(f"curvebench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("curvebench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

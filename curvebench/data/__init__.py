@@ -1,0 +1,1 @@
+"""Dataset sources: the embedded corpus, local folders of MIDI files, Hugging Face datasets."""

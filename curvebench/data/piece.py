@@ -1,0 +1,53 @@
+"""A piece of music, the unit every dataset yields."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+from symusic import Score
+
+from curvebench.errors import DataError
+
+Role = Literal["training", "generated", "ood", "custom"]
+ROLES: tuple[str, ...] = ("training", "generated", "ood", "custom")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One item of a dataset, with its MIDI content."""
+
+    id: str
+    """Stable identifier inside its dataset (for files: the path relative to the folder)."""
+    dataset: str
+    """Name of the dataset the piece belongs to."""
+    role: str
+    """Role of the dataset: training, generated, ood or custom."""
+    midi: bytes = field(repr=False)
+    """The standard MIDI file bytes."""
+    source: str = ""
+    """Where the piece came from (a path, a corpus reference or a dataset row)."""
+    meta: tuple[tuple[str, str], ...] = ()
+    """Extra descriptive fields (composer, title, top-k, ...)."""
+
+    @property
+    def sha256(self) -> str:
+        """Content hash of the MIDI bytes; feeds perturbation seeds and caches."""
+        return hashlib.sha256(self.midi).hexdigest()
+
+    def score(self) -> Score:
+        """The piece as a symusic Score in ticks."""
+        return parse_midi(self.midi, self.source or self.id)
+
+
+def parse_midi(data: bytes, name: str) -> Score:
+    """Parse MIDI bytes, turning a parser failure into a DataError that names the input."""
+    if not data:
+        raise DataError(f"{name}: the file is empty; give a standard MIDI file (.mid)")
+    if not data.startswith(b"MThd"):
+        raise DataError(f"{name}: not a standard MIDI file (no MThd header)")
+    try:
+        return Score.from_midi(data)
+    except Exception as exc:  # symusic raises RuntimeError/ValueError on corrupt input
+        raise DataError(f"{name}: cannot parse MIDI ({exc})") from exc

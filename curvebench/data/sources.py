@@ -1,0 +1,131 @@
+"""Datasets of pieces: the embedded corpus, a local folder, or a Hugging Face dataset.
+
+Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``midi`` (bytes) and
+``source``, plus whatever metadata it has, so the rest of curvebench sees one shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+from curvebench.data.piece import ROLES, Piece
+from curvebench.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DIR = Path(__file__).parent / "embedded"
+EMBEDDED_SPLITS = ("train", "validation", "ood")
+MIDI_SUFFIXES = (".mid", ".midi", ".MID", ".MIDI")
+META_COLUMNS = ("collection", "composer", "title", "duration_s")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where one dataset of a run comes from."""
+
+    name: str
+    """Name of the dataset in results (a folder's name, or embedded-train / embedded-ood)."""
+    role: str
+    """training, generated, ood or custom."""
+    location: str
+    """``embedded:SPLIT``, a local folder, or a Hugging Face dataset id."""
+
+
+def embedded_specs() -> list[DataSpec]:
+    """The embedded corpus: the training split (training role) and the classical ood set."""
+    return [
+        DataSpec("embedded-train", "training", "embedded:train"),
+        DataSpec("embedded-ood", "ood", "embedded:ood"),
+    ]
+
+
+def parse_data_arg(text: str) -> DataSpec:
+    """Parse ``--data [ROLE=]PATH``: a local folder of MIDI files or a Hugging Face dataset id."""
+    role, sep, location = text.partition("=")
+    if not sep:
+        role, location = "custom", text
+    if role not in ROLES:
+        raise ConfigError(f"--data {text}: unknown role {role!r}; use one of {', '.join(ROLES)}")
+    if not location:
+        raise ConfigError(f"--data {text}: no path or dataset id given")
+    name = Path(location.rstrip("/")).name or location
+    return DataSpec(name, role, location)
+
+
+def load_split(spec: DataSpec) -> datasets.Dataset:
+    """Load a dataset's rows as a ``datasets.Dataset`` with id, midi and source columns."""
+    if spec.location.startswith("embedded:"):
+        split = spec.location.split(":", 1)[1]
+        if split not in EMBEDDED_SPLITS:
+            raise ConfigError(f"unknown embedded split {split!r}; use {EMBEDDED_SPLITS}")
+        return embedded_split(split)
+    path = Path(spec.location)
+    if path.is_dir():
+        return folder_dataset(path)
+    if path.exists():
+        raise ConfigError(f"--data {spec.location}: give a folder of MIDI files, not a file")
+    return hub_dataset(spec.location)
+
+
+def embedded_split(split: str) -> datasets.Dataset:
+    """One split of the embedded corpus, loaded from its parquet file through ``datasets``."""
+    file = EMBEDDED_DIR / f"{split}.parquet"
+    return datasets.load_dataset("parquet", data_files={split: str(file)}, split=split)
+
+
+def folder_dataset(folder: Path) -> datasets.Dataset:
+    """Every MIDI file under a folder (recursively), sorted by relative path."""
+    files = sorted(p for p in folder.rglob("*") if p.suffix in MIDI_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"{folder}: no MIDI files (.mid, .midi) found in this folder")
+    return datasets.Dataset.from_dict(
+        {
+            "id": [str(p.relative_to(folder)) for p in files],
+            "midi": [p.read_bytes() for p in files],
+            "source": [str(p) for p in files],
+        }
+    )
+
+
+def hub_dataset(name: str, split: str = "train") -> datasets.Dataset:
+    """A Hugging Face dataset (hub id or local dataset script/folder) with a MIDI bytes column."""
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as exc:  # datasets raises many kinds for a missing or unreachable dataset
+        raise DataError(
+            f"--data {name}: not a local folder, and loading it as a Hugging Face dataset "
+            f"failed ({type(exc).__name__}: {exc})"
+        ) from exc
+    column = next((c for c in ("midi", "bytes", "file", "audio") if c in ds.column_names), None)
+    if column is None:
+        raise DataError(f"{name}: no 'midi' column of MIDI bytes among {ds.column_names}")
+    if column != "midi":
+        ds = ds.rename_column(column, "midi")
+    if "id" not in ds.column_names:
+        ds = ds.add_column("id", [f"{i:06d}" for i in range(len(ds))])
+    if "source" not in ds.column_names:
+        ds = ds.add_column("source", [f"{name}[{i}]" for i in range(len(ds))])
+    return ds
+
+
+def iter_pieces(spec: DataSpec, rows: datasets.Dataset, limit: int | None = None) -> Iterator[Piece]:
+    """Pieces of a loaded dataset, in row order, at most ``limit`` of them."""
+    count = len(rows) if limit is None else min(limit, len(rows))
+    for row in rows.select(range(count)):
+        midi = row["midi"]
+        if isinstance(midi, dict):  # a datasets binary feature stored as {"bytes", "path"}
+            midi = midi.get("bytes") or b""
+        meta = tuple((k, str(row[k])) for k in META_COLUMNS if k in row and row[k] is not None)
+        yield Piece(
+            id=str(row["id"]),
+            dataset=spec.name,
+            role=spec.role,
+            midi=bytes(midi or b""),
+            source=str(row.get("source", "")),
+            meta=meta,
+        )

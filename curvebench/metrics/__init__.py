@@ -1,0 +1,1 @@
+"""torchmetrics Metric classes: absolute loss, Δℓ curves and the paper's regions."""

@@ -1,0 +1,120 @@
+"""The perturbation protocol, its record, seed derivation and the spec-string registry.
+
+A perturbation is a frozen spec (kind + parameters) with a pure ``apply(score, seed)``. Its
+random generator is seeded from (task seed, piece hash, spec id), never from call order, so a
+result does not depend on batch size, order or number of devices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from symusic import Score
+
+from curvebench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PerturbationRecord:
+    """Where and how a perturbation acted on one piece."""
+
+    kind: str
+    """The perturbation's kind (``noise``, ...)."""
+    onset_s: float | None
+    """Start of the acted region in seconds; None when it acted on the whole piece."""
+    duration_s: float | None
+    """Length of the acted region in seconds; None when global."""
+    preserves_tokens: bool
+    """True when token count and timing are unchanged (Δℓ may align by token index)."""
+    notes_removed: int = 0
+    """Notes taken out of the piece."""
+    notes_added: int = 0
+    """Notes put into the piece."""
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """Base of every perturbation spec; subclasses are frozen dataclasses with documented fields."""
+
+    kind: ClassVar[str] = ""
+    """Name used in spec strings."""
+    seed: int = 0
+    """Extra seed mixed into the derived one, to draw a different realisation."""
+
+    @property
+    def spec_id(self) -> str:
+        """Canonical spec string, e.g. ``noise:color=white,duration=2.0,...``; stable and hashable."""
+        fields = sorted(f.name for f in dataclasses.fields(self))
+        body = ",".join(f"{name}={getattr(self, name)}" for name in fields)
+        return f"{self.kind}:{body}"
+
+    def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
+        """Return a perturbed copy of ``score`` (never modified) and the record."""
+        raise NotImplementedError
+
+    def rng(self, seed: int) -> np.random.Generator:
+        """The generator for one application, from the derived seed and the spec's own seed."""
+        return np.random.default_rng([seed, self.seed])
+
+
+_REGISTRY: dict[str, type[Perturbation]] = {}
+
+
+def register(cls: type[Perturbation]) -> type[Perturbation]:
+    """Class decorator adding a perturbation kind; a duplicate kind is an error."""
+    if cls.kind in _REGISTRY:
+        raise ValueError(f"perturbation kind {cls.kind!r} registered twice")
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def registered_kinds() -> dict[str, type[Perturbation]]:
+    """Every registered perturbation kind and its class."""
+    return dict(_REGISTRY)
+
+
+def _convert(value: str, annotation: Any) -> Any:
+    text = str(annotation)
+    if "float" in text:
+        return float(value)
+    if "int" in text:
+        return int(value)
+    if "bool" in text:
+        return value.lower() in ("1", "true", "yes")
+    return value
+
+
+def parse_perturbation(spec: str) -> Perturbation:
+    """Parse ``KIND[:key=value,...]`` into a perturbation; unknown kinds or keys fail loudly."""
+    kind, _, body = spec.strip().partition(":")
+    cls = _REGISTRY.get(kind)
+    if cls is None:
+        raise ConfigError(
+            f"perturbation {spec!r}: unknown kind {kind!r}; known: {', '.join(sorted(_REGISTRY))}"
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in body.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields:
+            raise ConfigError(
+                f"perturbation {spec!r}: bad option {item!r}; {kind} takes {', '.join(fields)}"
+            )
+        try:
+            kwargs[key] = _convert(value, fields[key].type)
+        except ValueError as exc:
+            raise ConfigError(f"perturbation {spec!r}: {key}={value!r} is not valid") from exc
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"perturbation {spec!r}: {exc}") from exc
+
+
+def derive_seed(task_seed: int, piece_sha256: str, spec_id: str) -> int:
+    """A 63-bit seed from (task seed, piece hash, spec id)."""
+    digest = hashlib.sha256(f"{task_seed}|{piece_sha256}|{spec_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1

@@ -1,0 +1,1 @@
+"""Figures (the paper's plots) and run reports."""

@@ -1,0 +1,90 @@
+"""Tasks are data: YAML files parsed into a strict pydantic model (a misspelled key fails)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from curvebench.errors import ConfigError
+from curvebench.perturbations import Perturbation, parse_perturbation
+
+TASKS_DIR = Path(__file__).parent
+ROLE_NAMES = ("training", "generated", "ood", "custom")
+
+
+class TaskConfig(BaseModel):
+    """One benchmark task: which datasets, which perturbations, and the protocol's numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Registry name, e.g. noise-at-5s.")
+    version: int = Field(ge=1, description="Bumped whenever results would change.")
+    description: str = Field(description="One line for `curvebench tasks`.")
+    paper: str = Field(default="", description="Where the experiment is in the paper.")
+    roles: tuple[str, ...] = Field(
+        default=("training", "generated", "ood"), description="Dataset roles the task runs on."
+    )
+    perturbations: tuple[str, ...] = Field(min_length=1, description="Perturbation spec strings.")
+    clip_seconds: float = Field(default=15.0, gt=0, description="Pieces are cut to this length.")
+    grid_hz: float = Field(default=50.0, gt=0, description="Time grid of Δℓ (paper: 50 Hz).")
+    regions: bool = Field(default=True, description="Report the paper's three regions.")
+    generated_top_k: tuple[int, ...] = Field(
+        default=(10, 50, 250), description="Top-k values of the generated role's samples."
+    )
+    seed: int = Field(default=0, description="Task seed; perturbation seeds derive from it.")
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [r for r in roles if r not in ROLE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown role(s) {unknown}; use {ROLE_NAMES}")
+        return roles
+
+    @field_validator("perturbations")
+    @classmethod
+    def _parse_specs(cls, specs: tuple[str, ...]) -> tuple[str, ...]:
+        for spec in specs:
+            parse_perturbation(spec)
+        return specs
+
+    def parsed_perturbations(self) -> list[Perturbation]:
+        """The perturbation objects, in the file's order."""
+        return [parse_perturbation(s) for s in self.perturbations]
+
+    @property
+    def config_hash(self) -> str:
+        """sha256 of the canonical task config."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+@cache
+def available_tasks() -> dict[str, Path]:
+    """Task name to YAML file, for every task shipped with curvebench."""
+    return {p.stem: p for p in sorted(TASKS_DIR.glob("*.yaml"))}
+
+
+def load_task(name_or_path: str) -> TaskConfig:
+    """Load a shipped task by name, or a YAML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        tasks = available_tasks()
+        if name_or_path not in tasks:
+            raise ConfigError(
+                f"unknown task {name_or_path!r}; `curvebench tasks` lists {', '.join(tasks)}"
+            )
+        path = tasks[name_or_path]
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"task file {path}: cannot read it ({exc})") from exc
+    try:
+        return TaskConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"task file {path}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Training of curvebench's embedded reference models."""

@@ -1,0 +1,56 @@
+"""Tiny music and tiny models, built offline for the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from symusic import Note, Score, Tempo, Track
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from curvebench.adapters.midi_tokens import TOKENIZER_FILE, reference_tokenizer
+
+
+def synthetic_score(seed: int, seconds: float = 20.0, qpm: float = 120.0, tpq: int = 480) -> Score:
+    """A melody of eighth notes over a bass of half notes, ``seconds`` long."""
+    rng = np.random.default_rng(seed)
+    score = Score(tpq)
+    score.tempos.append(Tempo(0, qpm))
+    melody, bass = Track("melody", 0, False), Track("bass", 32, False)
+    eighth = tpq // 2
+    n = int(seconds * qpm / 60 * 2)
+    pitch = 67
+    for i in range(n):
+        pitch = int(np.clip(pitch + rng.choice([-2, -1, 1, 2]), 55, 84))
+        melody.notes.append(Note(i * eighth, eighth, pitch, 80))
+        if i % 4 == 0:
+            bass.notes.append(Note(i * eighth, 4 * eighth, 43 + int(rng.integers(0, 12)), 70))
+    score.tracks.extend([melody, bass])
+    return score
+
+
+def write_midi_folder(folder: Path, n: int, seconds: float = 20.0) -> list[Path]:
+    """``n`` synthetic MIDI files in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"piece{i:02d}.mid"
+        path.write_bytes(synthetic_score(i, seconds).dumps_midi())
+        paths.append(path)
+    return paths
+
+
+def tiny_gpt2(folder: Path, context: int = 256, seed: int = 0) -> Path:
+    """A random 1-layer GPT-2 with the reference tokenizer, saved as a model folder."""
+    import torch
+
+    torch.manual_seed(seed)
+    tok = reference_tokenizer()
+    config = GPT2Config(
+        vocab_size=len(tok), n_positions=context, n_embd=32, n_layer=1, n_head=2,
+        bos_token_id=tok.vocab["BOS_None"], eos_token_id=tok.vocab["EOS_None"],
+        pad_token_id=tok.pad_token_id,
+    )
+    GPT2LMHeadModel(config).save_pretrained(folder, safe_serialization=True)
+    tok.save(folder / TOKENIZER_FILE)
+    return folder

@@ -66,7 +66,7 @@ class Noise(Perturbation):
     duration: float = 2.0
     """Length of the window in seconds (paper default: 2 s, 100 tokens)."""
     level_db: float = -12.0
-    """Loudness relative to full scale; sets the velocity (−12 dB → 63)."""
+    """Loudness relative to full scale; sets the velocity (−12 dB → 64)."""
 
     def __post_init__(self) -> None:
         if self.color not in COLOR_BETA:

@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine:
+#   make run   installs what is needed and runs the paper's default task on the embedded default
+#   make test  installs what is needed (with the dev extra) and runs the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+RUN_ARGS ?= --task noise-at-5s --model reference --limit 32 --out runs/default
+
+.PHONY: run test lint install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch first, from the exact version, so that no CUDA build is pulled in by a plain requirement
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH)
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/curvebench run $(RUN_ARGS)
+
+test: install-dev
+	$(BIN)/python -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check curvebench tests scripts benchmarks
+	$(BIN)/ruff format --check curvebench tests scripts benchmarks
+
+clean:
+	rm -rf $(VENV) runs *.egg-info

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import GPT2LMHeadModel
+
+from curvebench.adapters import load_adapter
+from curvebench.benchmark.scoring import score_sequences
+from curvebench.cli import main
+from curvebench.errors import ConfigError
+from tests.helpers import synthetic_score
+
+
+def test_per_token_losses_match_the_models_own_loss(tiny_model) -> None:
+    adapter = load_adapter(f"hf-causal:path={tiny_model}")
+    encoded = adapter.encode_score(synthetic_score(0, seconds=6.0), "x")
+    ids = torch.from_numpy(encoded.ids)[None]
+    ours = adapter.loss(ids, torch.ones_like(ids, dtype=torch.bool))[0]
+    model = GPT2LMHeadModel.from_pretrained(tiny_model)
+    with torch.no_grad():
+        theirs = model(input_ids=ids, labels=ids).loss
+    assert ours.shape == (ids.shape[1] - 1,)
+    assert float(ours.mean()) == pytest.approx(float(theirs), rel=1e-5)
+
+
+def test_padding_is_masked_and_does_not_change_losses(tiny_model) -> None:
+    adapter = load_adapter(f"hf-causal:path={tiny_model}")
+    a = adapter.encode_score(synthetic_score(0, seconds=6.0), "a").ids
+    b = adapter.encode_score(synthetic_score(1, seconds=3.0), "b").ids
+    together = score_sequences(adapter, [a, b], batch_size=2)
+    alone = score_sequences(adapter, [b], batch_size=1)
+    assert len(together[1]) == len(b) - 1
+    np.testing.assert_allclose(together[1], alone[0], rtol=1e-5, atol=1e-5)
+
+
+def test_rolling_windows_equal_full_context_where_both_apply(tiny_model) -> None:
+    adapter = load_adapter(f"hf-causal:path={tiny_model}")
+    ids = adapter.encode_score(synthetic_score(2, seconds=40.0), "long").ids
+    assert len(ids) > adapter.context_length  # needs windows
+    windowed = score_sequences(adapter, [ids], stride=64)[0]
+    assert len(windowed) == len(ids) - 1 and not np.isnan(windowed).any()
+    # the first window's targets had the full context: identical to one pass over them
+    head = score_sequences(adapter, [ids[: adapter.context_length]])[0]
+    np.testing.assert_allclose(windowed[: len(head)], head, rtol=1e-5, atol=1e-6)
+
+
+def test_score_command_writes_ids_and_next_token_losses(tiny_model, tmp_path, midi_folder) -> None:
+    file = sorted(midi_folder.glob("*.mid"))[0]
+    out = tmp_path / "scores.jsonl"
+    assert main(["score", "--model", f"hf-causal:path={tiny_model}", str(file), "--out", str(out)]) == 0
+    line = json.loads(out.read_text().splitlines()[0])
+    assert line["source"] == str(file)
+    tokens = line["tokens"]
+    assert len(line["loss"]) == len(tokens) - 1 == len(line["seconds"])
+    model = GPT2LMHeadModel.from_pretrained(tiny_model)
+    ids = torch.tensor(tokens[: 200])[None]
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0], -1)
+    expected = [-float(logp[i, tokens[i + 1]]) for i in range(199)]
+    np.testing.assert_allclose(line["loss"][:199], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_specs_fail_with_a_message(tiny_model, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="unknown adapter"):
+        load_adapter("gpt9")
+    with pytest.raises(ConfigError, match="unknown option"):
+        load_adapter(f"hf-causal:path={tiny_model},temperature=2")
+    with pytest.raises(ConfigError, match="no miditok tokenizer.json"):
+        load_adapter(f"hf-causal:path={tiny_model},tokenizer={tmp_path}")
+
+
+def test_fingerprint_changes_with_weights(tiny_model, tmp_path) -> None:
+    from tests.helpers import tiny_gpt2
+
+    a = load_adapter(f"hf-causal:path={tiny_model}").fingerprint()
+    assert a == load_adapter(f"hf-causal:path={tiny_model}").fingerprint()
+    other = tiny_gpt2(tmp_path / "other", seed=1)
+    assert load_adapter(f"hf-causal:path={other}").fingerprint() != a
+
+
+def test_generate_gives_scores_of_at_most_the_asked_length(tiny_model) -> None:
+    adapter = load_adapter(f"hf-causal:path={tiny_model}")
+    a = adapter.generate(2, top_k=10, seconds=8.0, seed=0)
+    b = adapter.generate(2, top_k=10, seconds=8.0, seed=0)
+    assert len(a) == 2
+    assert [s.dumps_midi() for s in a] == [s.dumps_midi() for s in b]

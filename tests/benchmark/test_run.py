@@ -1,0 +1,120 @@
+"""A whole run on a tiny model and a folder of MIDI files, checked against its own samples."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from curvebench.benchmark.results import Results
+from curvebench.benchmark.runner import RunOptions, run
+from curvebench.cli import main
+from curvebench.metrics.alignment import delta_on_grid
+from curvebench.metrics.regions import region_means
+
+FIELDS = (
+    "n_pairs", "abs_loss_original", "abs_loss_perturbed", "abs_loss_delta", "frac_loss_lowered",
+    "region_peak", "region_assimilation", "region_recovery",
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, midi_folder, tiny_model):
+    out = tmp_path_factory.mktemp("run")
+    short = tmp_path_factory.mktemp("short")
+    from tests.helpers import write_midi_folder
+
+    write_midi_folder(short, 1, seconds=4.0)  # too short for the noise window
+    output = run(RunOptions(
+        model=f"hf-causal:path={tiny_model}",
+        data=(f"training={midi_folder}", f"ood={short}"),
+        out=out,
+        wandb=False,
+    ))
+    return output
+
+
+def read_samples(path: Path) -> list[dict]:
+    with gzip.open(path, "rt") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def test_results_file_has_the_design_fields(tiny_run) -> None:
+    results = Results.model_validate_json(tiny_run.results_path.read_text())
+    r = results.results["noise-at-5s"][tiny_run.results.datasets[0].name]
+    for name in FIELDS:
+        assert getattr(r, name) is not None, name
+    assert r.n_pairs == 4 and r.role == "training"
+    assert results.model.fingerprint and results.model.parameters > 0
+    assert results.config.task_versions == {"noise-at-5s": 1}
+    assert [d.role for d in results.datasets] == ["training", "ood"]
+    assert results.samples_sha256 == hashlib.sha256(tiny_run.samples_path.read_bytes()).hexdigest()
+    assert tiny_run.figures and tiny_run.figures[0].stat().st_size > 10_000
+
+
+def test_short_piece_is_skipped_with_its_reason(tiny_run) -> None:
+    skipped = tiny_run.results.skipped
+    assert len(skipped) == 1
+    assert "shorter than the noise window" in skipped[0].reason
+    assert "noise-at-5s" not in tiny_run.results.results or len(tiny_run.results.results["noise-at-5s"]) == 1
+
+
+def test_aggregates_follow_from_the_samples(tiny_run) -> None:
+    samples = read_samples(tiny_run.samples_path)
+    originals = {s["piece_id"]: s for s in samples if s["variant"] == "original"}
+    perturbed = [s for s in samples if s["variant"] != "original"]
+    assert len(originals) == len(perturbed) == 4
+    for s in samples:
+        assert len(s["loss"]) == len(s["seconds"]) == s["n_tokens"] - 1
+        assert s["abs_loss"] == pytest.approx(np.mean(s["loss"]), abs=1e-5)
+    r = next(iter(tiny_run.results.results["noise-at-5s"].values()))
+    o = np.array([originals[p["piece_id"]]["abs_loss"] for p in perturbed])
+    q = np.array([p["abs_loss"] for p in perturbed])
+    assert r.abs_loss_original == pytest.approx(o.mean(), abs=1e-9)
+    assert r.abs_loss_perturbed == pytest.approx(q.mean(), abs=1e-9)
+    assert r.abs_loss_delta == pytest.approx((q - o).mean(), abs=1e-9)
+    assert r.frac_loss_lowered == pytest.approx((q < o).mean())
+    peaks = []
+    for p in perturbed:
+        orig = originals[p["piece_id"]]
+        delta = delta_on_grid(
+            (np.array(orig["loss"]), np.array(orig["seconds"])),
+            (np.array(p["loss"]), np.array(p["seconds"])),
+            750,
+        )
+        means = region_means(delta, 250, 100)
+        assert p["regions"]["peak"] == pytest.approx(means["peak"], abs=1e-5)
+        peaks.append(means["peak"])
+    assert r.region_peak == pytest.approx(np.nanmean(peaks), abs=1e-5)
+
+
+def test_same_seed_gives_the_same_results(tiny_run, tiny_model, midi_folder, tmp_path) -> None:
+    again = run(RunOptions(
+        model=f"hf-causal:path={tiny_model}", data=(f"training={midi_folder}",), out=tmp_path, wandb=False,
+    ))
+    first = tiny_run.results.results["noise-at-5s"]
+    assert again.results.results["noise-at-5s"] == {k: v for k, v in first.items() if k in again.results.results["noise-at-5s"]}
+
+
+def test_cli_run_prints_the_table_and_paths(tiny_model, midi_folder, tmp_path, capsys) -> None:
+    code = main([
+        "run", "--task", "noise-at-5s", "--model", f"hf-causal:path={tiny_model}",
+        "--data", f"ood={midi_folder}", "--limit", "2", "--out", str(tmp_path / "out"),
+    ])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "loss orig" in out and "peak" in out and "ood" in out
+    assert f"results:  {tmp_path / 'out' / 'results.json'}" in out
+    assert "wandb:" in out and "offline-run" in out
+    assert list((tmp_path / "out" / "wandb").glob("offline-run-*"))
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
+    assert main(["run", "--task", "no-such-task", "--no-wandb", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("curvebench: error: unknown task 'no-such-task'")
+    assert "Traceback" not in err

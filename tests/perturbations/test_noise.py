@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from curvebench.data.timing import TempoMap
+from curvebench.errors import ConfigError, SkipItem
+from curvebench.perturbations import derive_seed, parse_perturbation
+from curvebench.perturbations.noise import NOISE_TRACK, Noise, colored_sequence, velocity_from_db
+from tests.helpers import synthetic_score
+
+DEFAULT = "noise:color=white,mode=replace,onset=5.0,duration=2.0,level_db=-12.0"
+
+
+def notes_of(score, skip_noise: bool = True) -> list[tuple[str, int, int, int, int]]:
+    return sorted(
+        (t.name, n.time, n.duration, n.pitch, n.velocity)
+        for t in score.tracks
+        if not (skip_noise and t.name == NOISE_TRACK)
+        for n in t.notes
+    )
+
+
+def test_spec_string_round_trip_and_strict_parsing() -> None:
+    p = parse_perturbation(DEFAULT)
+    assert p == Noise()
+    assert parse_perturbation(p.spec_id) == p
+    with pytest.raises(ConfigError, match="bad option"):
+        parse_perturbation("noise:colour=white")
+    with pytest.raises(ConfigError, match="unknown kind"):
+        parse_perturbation("reverb:amount=1")
+    with pytest.raises(ConfigError, match="color"):
+        parse_perturbation("noise:color=green")
+
+
+def test_replace_removes_window_notes_and_keeps_the_rest_untouched() -> None:
+    score = synthetic_score(1)
+    tempo = TempoMap(score)
+    lo, hi = tempo.ticks([5.0, 7.0])
+    out, record = Noise().apply(score, seed=1)
+    outside = [n for n in notes_of(score) if not lo <= n[1] < hi]
+    assert notes_of(out) == outside
+    noise = [n for t in out.tracks if t.name == NOISE_TRACK for n in t.notes]
+    in_window = len(notes_of(score)) - len(outside)
+    assert record.notes_removed == in_window
+    assert len(noise) == in_window == record.notes_added  # density matched
+    assert all(lo <= n.time < hi and n.end <= hi for n in noise)
+    assert all(21 <= n.pitch <= 108 and n.velocity == velocity_from_db(-12.0) for n in noise)
+    assert record.onset_s == 5.0 and record.duration_s == 2.0 and not record.preserves_tokens
+
+
+def test_add_mode_keeps_every_original_note() -> None:
+    score = synthetic_score(2)
+    out, record = Noise(mode="add").apply(score, seed=3)
+    assert notes_of(out) == notes_of(score)
+    assert record.notes_removed == 0 and record.notes_added > 0
+
+
+def test_input_is_not_mutated() -> None:
+    score = synthetic_score(3)
+    before = score.dumps_midi()
+    Noise().apply(score, seed=5)
+    assert score.dumps_midi() == before
+
+
+def test_same_seed_same_bytes_other_seed_differs() -> None:
+    score = synthetic_score(4)
+    a, _ = Noise().apply(score, seed=11)
+    b, _ = Noise().apply(score, seed=11)
+    c, _ = Noise().apply(score, seed=12)
+    assert a.dumps_midi() == b.dumps_midi()
+    assert a.dumps_midi() != c.dumps_midi()
+
+
+def test_seed_derives_from_task_seed_piece_and_spec_not_call_order() -> None:
+    s1 = derive_seed(0, "ab" * 32, Noise().spec_id)
+    assert s1 == derive_seed(0, "ab" * 32, Noise().spec_id)
+    assert s1 != derive_seed(1, "ab" * 32, Noise().spec_id)
+    assert s1 != derive_seed(0, "cd" * 32, Noise().spec_id)
+    assert s1 != derive_seed(0, "ab" * 32, Noise(duration=1.0).spec_id)
+
+
+def test_velocity_follows_the_general_midi_curve() -> None:
+    assert velocity_from_db(0.0) == 127
+    assert velocity_from_db(-12.0) == 64  # 127 * 10^(-12/40) = 63.65
+    assert velocity_from_db(-30.0) == 23
+    for v in (23, 63, 100):
+        db = 40 * np.log10(v / 127)
+        assert abs(velocity_from_db(db) - v) <= 1
+
+
+def test_piece_shorter_than_the_window_is_skipped_with_a_reason() -> None:
+    with pytest.raises(SkipItem, match="shorter than the noise window"):
+        Noise().apply(synthetic_score(5, seconds=6.0), seed=0)
+
+
+def test_empty_window_gets_the_piece_mean_density() -> None:
+    score = synthetic_score(6)
+    tempo = TempoMap(score)
+    lo, hi = tempo.ticks([5.0, 7.0])
+    for track in score.tracks:
+        kept = [n for n in track.notes if not lo <= n.time < hi]
+        track.notes.clear()
+        track.notes.extend(kept)
+    out, record = Noise().apply(score, seed=0)
+    assert record.notes_removed == 0
+    assert record.notes_added >= 1
+
+
+def test_colored_noise_spectral_slope() -> None:
+    rng = np.random.default_rng(0)
+    for beta in (0.0, 1.0, 2.0, -1.0):
+        spectra = [np.abs(np.fft.rfft(colored_sequence(rng, 4096, beta)))[1:] ** 2 for _ in range(20)]
+        freqs = np.fft.rfftfreq(4096)[1:]
+        slope = np.polyfit(np.log(freqs), np.log(np.mean(spectra, axis=0)), 1)[0]
+        assert slope == pytest.approx(-beta, abs=0.15)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from curvebench.errors import ConfigError
+from curvebench.tasks import available_tasks, load_task
+
+
+def test_default_task_has_the_papers_numbers() -> None:
+    task = load_task("noise-at-5s")
+    assert "noise-at-5s" in available_tasks()
+    (p,) = task.parsed_perturbations()
+    assert (p.kind, p.color, p.mode, p.onset, p.duration, p.level_db) == (
+        "noise", "white", "replace", 5.0, 2.0, -12.0,
+    )
+    assert task.grid_hz * p.onset == 250 and task.grid_hz * p.duration == 100
+    assert task.clip_seconds * task.grid_hz == 750
+    assert task.generated_top_k == (10, 50, 250)
+
+
+def test_misspelled_key_or_bad_spec_fails_loudly(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nversion: 1\ndescription: d\nperturbations: ['noise']\nclip_secs: 3\n")
+    with pytest.raises(ConfigError, match="clip_secs"):
+        load_task(str(bad))
+    bad.write_text("name: x\nversion: 1\ndescription: d\nperturbations: ['noise:colour=red']\n")
+    with pytest.raises(ConfigError, match="colour"):
+        load_task(str(bad))
+    with pytest.raises(ConfigError, match="unknown task"):
+        load_task("nope")

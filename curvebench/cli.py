@@ -14,13 +14,23 @@ from pathlib import Path
 from curvebench.errors import CurvebenchError
 
 DEFAULT_TASK = "noise-at-5s"
-QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning",
-                 "datasets", "transformers", "miditok", "wandb")
+QUIET_LOGGERS = (
+    "lightning",
+    "lightning.pytorch",
+    "lightning.fabric",
+    "pytorch_lightning",
+    "datasets",
+    "transformers",
+    "miditok",
+    "wandb",
+)
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.ERROR)
     if not verbose:
@@ -35,20 +45,45 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:+.{digits}f}" if digits < 0 else f"{value:.{digits}f}"
 
 
-def _print_table(results) -> None:  # noqa: ANN001  (a Results)
-    header = ("dataset", "role", "n", "loss orig", "loss pert", "Δ", "lowered", "peak", "assim", "recov")
+def _print_table(results) -> None:
+    header = (
+        "dataset",
+        "role",
+        "n",
+        "loss orig",
+        "loss pert",
+        "Δ",
+        "lowered",
+        "peak",
+        "assim",
+        "recov",
+    )
     for task, per_dataset in results.results.items():
         print(f"\n{task}  ({results.model.name}, nats/token; regions: mean Δℓ)")
         rows = [header]
         for name, r in per_dataset.items():
-            rows.append((
-                name, r.role, str(r.n_pairs), _fmt(r.abs_loss_original), _fmt(r.abs_loss_perturbed),
-                _signed(r.abs_loss_delta), _fmt(r.frac_loss_lowered, 2), _signed(r.region_peak),
-                _signed(r.region_assimilation), _signed(r.region_recovery),
-            ))
+            rows.append(
+                (
+                    name,
+                    r.role,
+                    str(r.n_pairs),
+                    _fmt(r.abs_loss_original),
+                    _fmt(r.abs_loss_perturbed),
+                    _signed(r.abs_loss_delta),
+                    _fmt(r.frac_loss_lowered, 2),
+                    _signed(r.region_peak),
+                    _signed(r.region_assimilation),
+                    _signed(r.region_recovery),
+                )
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         for row in rows:
-            print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+            print(
+                "  ".join(
+                    c.ljust(w) if i < 2 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
 
 
 def _signed(value: float | None) -> str:
@@ -59,18 +94,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from curvebench.benchmark.runner import RunOptions, run
 
     started = time.perf_counter()
-    output = run(RunOptions(
-        tasks=tuple(args.task or [DEFAULT_TASK]),
-        model=args.model,
-        data=tuple(args.data or ()),
-        limit=args.limit,
-        devices=args.devices,
-        seed=args.seed,
-        out=Path(args.out),
-        wandb=not args.no_wandb,
-        batch_size=args.batch_size,
-        progress=args.verbose,
-    ))
+    output = run(
+        RunOptions(
+            tasks=tuple(args.task or [DEFAULT_TASK]),
+            model=args.model,
+            data=tuple(args.data or ()),
+            limit=args.limit,
+            devices=args.devices,
+            seed=args.seed,
+            out=Path(args.out),
+            wandb=not args.no_wandb,
+            batch_size=args.batch_size,
+            progress=args.verbose or sys.stderr.isatty(),
+        )
+    )
     _print_table(output.results)
     print(f"\nskipped items: {len(output.results.skipped)} (listed in results.json)")
     print(f"results:  {output.results_path}")
@@ -164,14 +201,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="curvebench",
         description="Benchmark music language models: absolute loss vs. loss-curve shape.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and library output")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress and library output"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run tasks on a model and write results")
-    p.add_argument("--task", action="append", help=f"task name or YAML file (repeatable; default {DEFAULT_TASK})")
-    p.add_argument("--model", default="reference", help="model spec NAME[:key=value,...] (default reference)")
-    p.add_argument("--data", action="append", metavar="[ROLE=]PATH",
-                   help="folder of MIDI files or Hugging Face dataset id, replacing the embedded corpus (repeatable)")
+    p.add_argument(
+        "--task",
+        action="append",
+        help=f"task name or YAML file (repeatable; default {DEFAULT_TASK})",
+    )
+    p.add_argument(
+        "--model", default="reference", help="model spec NAME[:key=value,...] (default reference)"
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        metavar="[ROLE=]PATH",
+        help="MIDI folder or Hugging Face dataset id, in place of the embedded corpus (repeatable)",
+    )
     p.add_argument("--limit", type=int, default=None, help="at most N pieces per dataset")
     p.add_argument("--devices", type=int, default=1, help="number of devices")
     p.add_argument("--seed", type=int, default=None, help="task seed (default: the task's)")
@@ -194,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_perturb)
 
     sub.add_parser("tasks", help="list the tasks").set_defaults(func=cmd_tasks)
-    sub.add_parser("models", help="list the model adapters and their options").set_defaults(func=cmd_models)
+    sub.add_parser("models", help="list the model adapters and their options").set_defaults(
+        func=cmd_models
+    )
 
     p = sub.add_parser("train-reference", help="train an embedded reference model")
     p.add_argument("--name", default="reference", choices=["reference", "reference-tiny"])

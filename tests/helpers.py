@@ -47,8 +47,13 @@ def tiny_gpt2(folder: Path, context: int = 256, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     tok = reference_tokenizer()
     config = GPT2Config(
-        vocab_size=len(tok), n_positions=context, n_embd=32, n_layer=1, n_head=2,
-        bos_token_id=tok.vocab["BOS_None"], eos_token_id=tok.vocab["EOS_None"],
+        vocab_size=len(tok),
+        n_positions=context,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=tok.vocab["BOS_None"],
+        eos_token_id=tok.vocab["EOS_None"],
         pad_token_id=tok.pad_token_id,
     )
     GPT2LMHeadModel(config).save_pretrained(folder, safe_serialization=True)

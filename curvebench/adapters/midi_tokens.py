@@ -100,7 +100,7 @@ def tokenize_score(tokenizer: MusicTokenizer, score: Score, name: str = "piece")
     seq = tokenizer.encode(pre, no_preprocess_score=True, encode_ids=not tokenizer.is_trained)
     if isinstance(seq, list):
         seq = seq[0] if seq else None
-    if seq is None or not seq.ids and not seq.tokens:
+    if seq is None or (not seq.ids and not seq.tokens):
         raise SkipItem(f"{name}: no notes to tokenize")
     if tokenizer.is_trained:
         raise ConfigError(

@@ -27,10 +27,14 @@ class Row:
 class WindowDataset(Dataset):
     """Rows of every sequence to score; long ones split into rolling windows."""
 
-    def __init__(self, sequences: list[np.ndarray], context: int, stride: int | None = None) -> None:
+    def __init__(
+        self, sequences: list[np.ndarray], context: int, stride: int | None = None
+    ) -> None:
         self.sequences = sequences
         self.rows = [
-            Row(i, w) for i, seq in enumerate(sequences) for w in plan_windows(len(seq), context, stride)
+            Row(i, w)
+            for i, seq in enumerate(sequences)
+            for w in plan_windows(len(seq), context, stride)
         ]
 
     def __len__(self) -> int:
@@ -41,13 +45,14 @@ class WindowDataset(Dataset):
         return index, self.sequences[row.item][row.window.start : row.window.end]
 
 
-
 class LengthBatches(Sampler[list[int]]):
     """Row indices grouped by similar length (longest first), so batches carry little padding."""
 
     def __init__(self, dataset: WindowDataset, batch_size: int) -> None:
         rows = dataset.rows
-        order = sorted(range(len(rows)), key=lambda i: (rows[i].window.start - rows[i].window.end, i))
+        order = sorted(
+            range(len(rows)), key=lambda i: (rows[i].window.start - rows[i].window.end, i)
+        )
         self.batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -57,10 +62,12 @@ class LengthBatches(Sampler[list[int]]):
         return len(self.batches)
 
 
-def collate(pad_id: int):  # noqa: ANN201  (returns a collate function)
+def collate(pad_id: int):
     """Pad a list of (row index, ids) to a batch: row indices, ids [B, T], mask [B, T]."""
 
-    def _collate(rows: list[tuple[int, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _collate(
+        rows: list[tuple[int, np.ndarray]],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         width = max(len(ids) for _, ids in rows)
         ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.bool)
@@ -80,7 +87,9 @@ class ScoringModule(L.LightningModule):
         self.adapter = adapter
         self.model = adapter.module  # registered so that Lightning places it on the device
 
-    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int) -> list[tuple[int, np.ndarray]]:
+    def predict_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> list[tuple[int, np.ndarray]]:
         rows, ids, mask = batch
         nll = self.adapter.loss(ids, mask).float().cpu().numpy()
         lengths = mask.sum(dim=1).cpu().numpy()

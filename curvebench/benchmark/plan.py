@@ -66,6 +66,14 @@ def plan_task(plan: Plan, task: TaskConfig, adapter: Adapter, pieces: list[Piece
                 plan.skipped.append((f"{where}/{perturbation.spec_id}", str(exc)))
                 continue
             plan.pairs.append(
-                Pair(task.name, piece.dataset, piece.role, piece.id, perturbation.spec_id,
-                     original, perturbed, record)
+                Pair(
+                    task.name,
+                    piece.dataset,
+                    piece.role,
+                    piece.id,
+                    perturbation.spec_id,
+                    original,
+                    perturbed,
+                    record,
+                )
             )

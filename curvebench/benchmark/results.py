@@ -17,7 +17,9 @@ class DatasetResult(_Strict):
     role: str = Field(description="Role of the dataset.")
     n_pairs: int = Field(description="Scored (original, perturbed) pairs.")
     n_originals: int = Field(description="Distinct originals in those pairs.")
-    abs_loss_original: float | None = Field(description="Mean absolute loss (nats/token) of originals.")
+    abs_loss_original: float | None = Field(
+        description="Mean absolute loss (nats/token) of originals."
+    )
     abs_loss_perturbed: float | None = Field(description="Mean absolute loss of perturbed copies.")
     abs_loss_delta: float | None = Field(description="Mean over pairs of perturbed − original.")
     frac_loss_lowered: float | None = Field(description="Fraction of pairs whose loss fell.")

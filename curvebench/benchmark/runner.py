@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 import curvebench
 from curvebench.adapters import Adapter, load_adapter
@@ -28,7 +29,13 @@ from curvebench.benchmark.results import (
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.data.generated import generated_pieces
 from curvebench.data.piece import Piece
-from curvebench.data.sources import DataSpec, embedded_specs, iter_pieces, load_split, parse_data_arg
+from curvebench.data.sources import (
+    DataSpec,
+    embedded_specs,
+    iter_pieces,
+    load_split,
+    parse_data_arg,
+)
 from curvebench.errors import ConfigError
 from curvebench.metrics.absolute import PairedLoss
 from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins
@@ -86,7 +93,9 @@ def _dataset_pieces(
         n = options.limit or DEFAULT_GENERATED
         seed = options.seed if options.seed is not None else 0
         for k in ks:
-            spec = DataSpec(f"{generator.name}-topk{k}", "generated", f"generated:{generator.name}:k={k}")
+            spec = DataSpec(
+                f"{generator.name}-topk{k}", "generated", f"generated:{generator.name}:k={k}"
+            )
             pieces = generated_pieces(generator, k, n, seed, seconds, spec.name)
             out.append((spec, pieces))
             generated_specs.append(spec)
@@ -114,10 +123,22 @@ def run(options: RunOptions) -> RunOutput:
 
     clock = time.perf_counter()
     plan = Plan()
-    for task in tasks:
-        for spec, pieces in datasets:
-            if spec.role in task.roles or spec.role == "custom":
-                plan_task(plan, task, adapter, pieces)
+    jobs = [
+        (task, pieces)
+        for task in tasks
+        for spec, pieces in datasets
+        if spec.role in task.roles or spec.role == "custom"
+    ]
+    bar = tqdm(
+        total=sum(len(p) for _, p in jobs),
+        desc="perturb+encode",
+        unit="piece",
+        disable=not options.progress,
+    )
+    for task, pieces in jobs:
+        plan_task(plan, task, adapter, pieces)
+        bar.update(len(pieces))
+    bar.close()
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -129,7 +150,9 @@ def run(options: RunOptions) -> RunOutput:
         accelerator=options.accelerator,
         progress=options.progress,
     )
-    loss_of = {k: np.round(v.astype(np.float64), DECIMALS) for k, v in zip(keys, losses, strict=True)}
+    loss_of = {
+        k: np.round(v.astype(np.float64), DECIMALS) for k, v in zip(keys, losses, strict=True)
+    }
     timings["score"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -242,7 +265,11 @@ def _sample_line(pair: Pair, variant: str, key: str, plan: Plan, loss: np.ndarra
 
 
 def _aggregate_group(
-    task: TaskConfig, pairs: list[Pair], plan: Plan, loss_of: dict[str, np.ndarray], raw: gzip.GzipFile
+    task: TaskConfig,
+    pairs: list[Pair],
+    plan: Plan,
+    loss_of: dict[str, np.ndarray],
+    raw: gzip.GzipFile,
 ) -> tuple[dict, list[float | None]]:
     paired, regions = PairedLoss(), RegionMeans()
     n_bins = grid_bins(task.clip_seconds, task.grid_hz)
@@ -271,13 +298,17 @@ def _aggregate_group(
             length = round((pair.record.duration_s or 0.0) * task.grid_hz)
             means = region_means(delta, onset, length)
             regions.update(means)
-            line["regions"] = {k: (None if np.isnan(v) else round(v, DECIMALS)) for k, v in means.items()}
+            line["regions"] = {
+                k: (None if np.isnan(v) else round(v, DECIMALS)) for k, v in means.items()
+            }
         raw.write((json.dumps(line) + "\n").encode())
     out = paired.compute()
     out["n_originals"] = int(paired.n_originals)
     if task.regions:
         out.update(regions.compute())
-    mean_curve = [None if np.isnan(v) else round(float(v), DECIMALS) for v in curve.compute().numpy()]
+    mean_curve = [
+        None if np.isnan(v) else round(float(v), DECIMALS) for v in curve.compute().numpy()
+    ]
     return out, mean_curve
 
 
@@ -285,7 +316,16 @@ def _env() -> dict[str, str]:
     import importlib.metadata as md
 
     env = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("torch", "lightning", "torchmetrics", "miditok", "symusic", "transformers", "datasets", "numpy"):
+    for dist in (
+        "torch",
+        "lightning",
+        "torchmetrics",
+        "miditok",
+        "symusic",
+        "transformers",
+        "datasets",
+        "numpy",
+    ):
         try:
             env[dist] = md.version(dist)
         except md.PackageNotFoundError:

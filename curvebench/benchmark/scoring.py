@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import lightning as L
 import numpy as np
@@ -45,7 +46,10 @@ def score_sequences(
         enable_model_summary=False,
         enable_progress_bar=progress,
     )
-    predictions = trainer.predict(ScoringModule(adapter), dataloaders=loader)
+    with warnings.catch_warnings():
+        # our batch sampler yields every row exactly once; Lightning cannot know that
+        warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
+        predictions = trainer.predict(ScoringModule(adapter), dataloaders=loader)
     for batch in predictions or []:
         for row_index, nll in batch:
             row = dataset.rows[row_index]

@@ -40,13 +40,19 @@ def log_run(output: RunOutput, out: Path) -> Path:
         config={"model": results.model.model_dump(), **results.config.model_dump()},
         settings=wandb.Settings(silent=True, console="off"),
     )
-    columns = ["task", "dataset", *next(iter(next(iter(results.results.values())).values())).model_fields]
+    columns = [
+        "task",
+        "dataset",
+        *next(iter(next(iter(results.results.values())).values())).model_fields,
+    ]
     table = wandb.Table(columns=columns)
     for task, per_dataset in results.results.items():
         for dataset, r in per_dataset.items():
             values = r.model_dump()
             table.add_data(task, dataset, *[values[c] for c in columns[2:]])
-            run.summary.update({f"{task}/{dataset}/{k}": v for k, v in values.items() if k != "role"})
+            run.summary.update(
+                {f"{task}/{dataset}/{k}": v for k, v in values.items() if k != "role"}
+            )
     run.log({"results": table})
     for path in output.figures:
         run.log({path.stem: wandb.Image(str(path))})

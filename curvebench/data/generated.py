@@ -40,7 +40,12 @@ def generated_pieces(
     cache_dir: Path | None = None,
 ) -> list[Piece]:
     """``n`` samples of ``adapter`` with top-k sampling, generated once and then read from disk."""
-    folder = (cache_dir or cache_root()) / "generated" / adapter.fingerprint()[:16] / f"k{top_k}-seed{seed}"
+    folder = (
+        (cache_dir or cache_root())
+        / "generated"
+        / adapter.fingerprint()[:16]
+        / f"k{top_k}-seed{seed}"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     pieces = []
     for chunk in range((n + CHUNK - 1) // CHUNK):

@@ -113,7 +113,9 @@ def hub_dataset(name: str, split: str = "train") -> datasets.Dataset:
     return ds
 
 
-def iter_pieces(spec: DataSpec, rows: datasets.Dataset, limit: int | None = None) -> Iterator[Piece]:
+def iter_pieces(
+    spec: DataSpec, rows: datasets.Dataset, limit: int | None = None
+) -> Iterator[Piece]:
     """Pieces of a loaded dataset, in row order, at most ``limit`` of them."""
     count = len(rows) if limit is None else min(limit, len(rows))
     for row in rows.select(range(count)):

@@ -14,8 +14,17 @@ class PairedLoss(Metric):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        for name in ("original_sum", "n_originals", "perturbed_sum", "delta_sum", "n_pairs", "n_lowered"):
-            self.add_state(name, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        for name in (
+            "original_sum",
+            "n_originals",
+            "perturbed_sum",
+            "delta_sum",
+            "n_pairs",
+            "n_lowered",
+        ):
+            self.add_state(
+                name, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+            )
 
     def update(self, original: float, perturbed: float, new_original: bool = True) -> None:
         """Add one (original, perturbed) pair of absolute losses.
@@ -34,8 +43,13 @@ class PairedLoss(Metric):
     def compute(self) -> dict[str, float | int | None]:
         n, m = int(self.n_pairs), int(self.n_originals)
         if n == 0 or m == 0:
-            return {"n_pairs": n, "abs_loss_original": None, "abs_loss_perturbed": None,
-                    "abs_loss_delta": None, "frac_loss_lowered": None}
+            return {
+                "n_pairs": n,
+                "abs_loss_original": None,
+                "abs_loss_perturbed": None,
+                "abs_loss_delta": None,
+                "frac_loss_lowered": None,
+            }
         original = float(self.original_sum / m)
         perturbed = float(self.perturbed_sum / n)
         return {

@@ -17,7 +17,9 @@ def grid_bins(seconds: float, hz: float = DEFAULT_GRID_HZ) -> int:
     return int(np.ceil(round(seconds * hz, 6)))
 
 
-def to_grid(loss: np.ndarray, seconds: np.ndarray, n_bins: int, hz: float = DEFAULT_GRID_HZ) -> np.ndarray:
+def to_grid(
+    loss: np.ndarray, seconds: np.ndarray, n_bins: int, hz: float = DEFAULT_GRID_HZ
+) -> np.ndarray:
     """Mean loss per time bin (NaN where no token falls); tokens past the grid are dropped."""
     loss = np.asarray(loss, dtype=np.float64)
     idx = np.floor(np.asarray(seconds, dtype=np.float64) * hz + 1e-9).astype(np.int64)

@@ -86,10 +86,16 @@ class RegionMeans(Metric):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.add_state("sums", default=torch.zeros(len(REGION_NAMES), dtype=torch.float64),
-                       dist_reduce_fx="sum")
-        self.add_state("counts", default=torch.zeros(len(REGION_NAMES), dtype=torch.float64),
-                       dist_reduce_fx="sum")
+        self.add_state(
+            "sums",
+            default=torch.zeros(len(REGION_NAMES), dtype=torch.float64),
+            dist_reduce_fx="sum",
+        )
+        self.add_state(
+            "counts",
+            default=torch.zeros(len(REGION_NAMES), dtype=torch.float64),
+            dist_reduce_fx="sum",
+        )
 
     def update(self, means: dict[str, float]) -> None:
         """Add one pair's region means."""
@@ -112,8 +118,12 @@ class MeanCurve(Metric):
 
     def __init__(self, n_bins: int, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.add_state("sums", default=torch.zeros(n_bins, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("counts", default=torch.zeros(n_bins, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "sums", default=torch.zeros(n_bins, dtype=torch.float64), dist_reduce_fx="sum"
+        )
+        self.add_state(
+            "counts", default=torch.zeros(n_bins, dtype=torch.float64), dist_reduce_fx="sum"
+        )
 
     def update(self, delta: np.ndarray) -> None:
         """Add one pair's Δℓ curve."""

@@ -1,5 +1,6 @@
 """Seeded, pure perturbations of music; each returns the perturbed copy and a record."""
 
+from curvebench.perturbations import noise as _noise  # noqa: F401  (registers "noise")
 from curvebench.perturbations.base import (
     Perturbation,
     PerturbationRecord,
@@ -7,7 +8,6 @@ from curvebench.perturbations.base import (
     parse_perturbation,
     registered_kinds,
 )
-from curvebench.perturbations import noise as _noise  # noqa: F401  (registers "noise")
 
 __all__ = [
     "Perturbation",

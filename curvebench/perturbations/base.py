@@ -47,7 +47,7 @@ class Perturbation:
 
     @property
     def spec_id(self) -> str:
-        """Canonical spec string, e.g. ``noise:color=white,duration=2.0,...``; stable and hashable."""
+        """Canonical spec string (``noise:color=white,duration=2.0,...``); stable, hashable."""
         fields = sorted(f.name for f in dataclasses.fields(self))
         body = ",".join(f"{name}={getattr(self, name)}" for name in fields)
         return f"{self.kind}:{body}"

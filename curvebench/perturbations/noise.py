@@ -86,7 +86,9 @@ class Noise(Perturbation):
                 f"piece lasts {end_s:.2f} s, shorter than the noise window's end "
                 f"({self.onset + self.duration:.2f} s)"
             )
-        start_tick, stop_tick = (int(t) for t in tempo.ticks([self.onset, self.onset + self.duration]))
+        start_tick, stop_tick = (
+            int(t) for t in tempo.ticks([self.onset, self.onset + self.duration])
+        )
         out = score.copy()
         in_window, total, durations = 0, 0, []
         for track in out.tracks:

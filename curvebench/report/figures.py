@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from curvebench.benchmark.results import Results  # noqa: E402
-from curvebench.perturbations import parse_perturbation  # noqa: E402
+from curvebench.benchmark.results import Results
+from curvebench.perturbations import parse_perturbation
 
 ROLE_ORDER = ("training", "generated", "ood", "custom")
 SMOOTH_STEPS = 10
@@ -41,8 +41,9 @@ def delta_curve_figure(results: Results, task: str, path: Path) -> Path:
     curves = results.curves.get(task, {})
     role_of = {d.name: d.role for d in results.datasets}
     roles = [r for r in ROLE_ORDER if any(role_of.get(n) == r for n in curves)]
-    fig, axes = plt.subplots(1, max(1, len(roles)), figsize=(4.2 * max(1, len(roles)), 3.2),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(roles)), figsize=(4.2 * max(1, len(roles)), 3.2), sharey=True, squeeze=False
+    )
     window = _window(results, task)
     for ax, role in zip(axes[0], roles, strict=False):
         for name, curve in curves.items():
@@ -58,7 +59,9 @@ def delta_curve_figure(results: Results, task: str, path: Path) -> Path:
         ax.set_xlabel("time (s)")
         ax.legend(fontsize=7, loc="upper right")
     axes[0][0].set_ylabel("Δℓ (nats), 0.2 s moving mean")
-    fig.suptitle(f"{task}: loss difference, perturbed − original ({results.model.name})", fontsize=10)
+    fig.suptitle(
+        f"{task}: loss difference, perturbed − original ({results.model.name})", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -69,4 +72,6 @@ def write_run_figures(results: Results, out: Path) -> list[Path]:
     """Every figure of a run, written under ``out/figures``."""
     folder = out / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    return [delta_curve_figure(results, task, folder / f"{task}-delta.png") for task in results.curves]
+    return [
+        delta_curve_figure(results, task, folder / f"{task}-delta.png") for task in results.curves
+    ]

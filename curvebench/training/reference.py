@@ -49,12 +49,14 @@ class ReferenceRecipe:
     """Rows per step."""
     lr: float = 1e-3
     """Peak learning rate (linear warm-up, cosine decay)."""
-    warmup: int = 100
+    warmup: int = 50
     """Warm-up steps."""
 
 
 RECIPES = {
-    "reference": ReferenceRecipe("reference", n_embd=256, n_layer=4, n_head=4, context=512, max_steps=1500),
+    "reference": ReferenceRecipe(
+        "reference", n_embd=256, n_layer=4, n_head=4, context=512, max_steps=700, lr=1.5e-3
+    ),
     "reference-tiny": ReferenceRecipe(
         "reference-tiny", n_embd=96, n_layer=2, n_head=2, context=512, max_steps=600
     ),
@@ -112,7 +114,7 @@ class ReferenceLM(L.LightningModule):
         nll, n = self._loss(rows)
         self.log("val_loss", nll / n, prog_bar=True, batch_size=int(n), reduce_fx="mean")
 
-    def configure_optimizers(self):  # noqa: ANN201  (Lightning's own return type)
+    def configure_optimizers(self):
         r = self.recipe
         opt = torch.optim.AdamW(self.parameters(), lr=r.lr, weight_decay=0.01)
 
@@ -126,7 +128,9 @@ class ReferenceLM(L.LightningModule):
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
 
-def evaluate_loss(model: GPT2LMHeadModel, rows: torch.Tensor, pad_id: int, batch: int = 32) -> float:
+def evaluate_loss(
+    model: GPT2LMHeadModel, rows: torch.Tensor, pad_id: int, batch: int = 32
+) -> float:
     """Token-weighted mean next-token loss (nats) over rows."""
     lm = ReferenceLM.__new__(ReferenceLM)
     L.LightningModule.__init__(lm)
@@ -220,7 +224,8 @@ ryansMammoth folk collections of the music21 corpus, converted to MIDI).
 | training data | {facts["train_pieces"]} pieces, {facts["train_tokens"]:,} tokens |
 | steps x batch | {r["max_steps"]} x {r["batch_size"]} rows of {r["context"]} tokens |
 | optimiser | AdamW, peak lr {r["lr"]}, {r["warmup"]} warm-up steps, cosine decay, bf16 |
-| validation loss | {facts["validation_loss_nats"]} nats/token ({facts["validation_pieces"]} pieces) |
+| validation loss | {facts["validation_loss_nats"]} nats/token |
+| validation data | {facts["validation_pieces"]} pieces |
 | seed | {facts["seed"]} |
 | training time | {facts["seconds"]} s |
 

@@ -50,13 +50,16 @@ def test_rolling_windows_equal_full_context_where_both_apply(tiny_model) -> None
 def test_score_command_writes_ids_and_next_token_losses(tiny_model, tmp_path, midi_folder) -> None:
     file = sorted(midi_folder.glob("*.mid"))[0]
     out = tmp_path / "scores.jsonl"
-    assert main(["score", "--model", f"hf-causal:path={tiny_model}", str(file), "--out", str(out)]) == 0
+    assert (
+        main(["score", "--model", f"hf-causal:path={tiny_model}", str(file), "--out", str(out)])
+        == 0
+    )
     line = json.loads(out.read_text().splitlines()[0])
     assert line["source"] == str(file)
     tokens = line["tokens"]
     assert len(line["loss"]) == len(tokens) - 1 == len(line["seconds"])
     model = GPT2LMHeadModel.from_pretrained(tiny_model)
-    ids = torch.tensor(tokens[: 200])[None]
+    ids = torch.tensor(tokens[:200])[None]
     with torch.no_grad():
         logp = torch.log_softmax(model(input_ids=ids).logits[0], -1)
     expected = [-float(logp[i, tokens[i + 1]]) for i in range(199)]
@@ -68,7 +71,7 @@ def test_bad_specs_fail_with_a_message(tiny_model, tmp_path) -> None:
         load_adapter("gpt9")
     with pytest.raises(ConfigError, match="unknown option"):
         load_adapter(f"hf-causal:path={tiny_model},temperature=2")
-    with pytest.raises(ConfigError, match="no miditok tokenizer.json"):
+    with pytest.raises(ConfigError, match=r"no miditok tokenizer\.json"):
         load_adapter(f"hf-causal:path={tiny_model},tokenizer={tmp_path}")
 
 

@@ -19,7 +19,7 @@ def test_round_trip_keeps_notes_up_to_quantisation(tmp_path) -> None:
     encoded = tokenize_score(tok, score)
     assert encoded.ids[0] == tok.vocab["BOS_None"]
     decoded = detokenize(tok, encoded.ids)
-    original = sorted((n.pitch for t in score.tracks for n in t.notes))
+    original = sorted(n.pitch for t in score.tracks for n in t.notes)
     assert sorted(n.pitch for t in decoded.tracks for n in t.notes) == original
     # the tokenizer saved and loaded encodes identically
     tok.save(tmp_path / "tokenizer.json")
@@ -37,7 +37,8 @@ def test_token_times_are_seconds_of_the_music_with_tempo_changes() -> None:
     tok = reference_tokenizer()
     encoded = tokenize_score(tok, score)
     pitch_times = [
-        s for i, s in zip(encoded.ids, encoded.seconds, strict=True)
+        s
+        for i, s in zip(encoded.ids, encoded.seconds, strict=True)
         if tok[int(i)].startswith("Pitch_")
     ]
     # beats 0-3 at 0.5 s each, then 1 s each

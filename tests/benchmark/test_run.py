@@ -17,8 +17,14 @@ from curvebench.metrics.alignment import delta_on_grid
 from curvebench.metrics.regions import region_means
 
 FIELDS = (
-    "n_pairs", "abs_loss_original", "abs_loss_perturbed", "abs_loss_delta", "frac_loss_lowered",
-    "region_peak", "region_assimilation", "region_recovery",
+    "n_pairs",
+    "abs_loss_original",
+    "abs_loss_perturbed",
+    "abs_loss_delta",
+    "frac_loss_lowered",
+    "region_peak",
+    "region_assimilation",
+    "region_recovery",
 )
 
 
@@ -29,12 +35,14 @@ def tiny_run(tmp_path_factory, midi_folder, tiny_model):
     from tests.helpers import write_midi_folder
 
     write_midi_folder(short, 1, seconds=4.0)  # too short for the noise window
-    output = run(RunOptions(
-        model=f"hf-causal:path={tiny_model}",
-        data=(f"training={midi_folder}", f"ood={short}"),
-        out=out,
-        wandb=False,
-    ))
+    output = run(
+        RunOptions(
+            model=f"hf-causal:path={tiny_model}",
+            data=(f"training={midi_folder}", f"ood={short}"),
+            out=out,
+            wandb=False,
+        )
+    )
     return output
 
 
@@ -60,7 +68,10 @@ def test_short_piece_is_skipped_with_its_reason(tiny_run) -> None:
     skipped = tiny_run.results.skipped
     assert len(skipped) == 1
     assert "shorter than the noise window" in skipped[0].reason
-    assert "noise-at-5s" not in tiny_run.results.results or len(tiny_run.results.results["noise-at-5s"]) == 1
+    assert (
+        "noise-at-5s" not in tiny_run.results.results
+        or len(tiny_run.results.results["noise-at-5s"]) == 1
+    )
 
 
 def test_aggregates_follow_from_the_samples(tiny_run) -> None:
@@ -93,18 +104,36 @@ def test_aggregates_follow_from_the_samples(tiny_run) -> None:
 
 
 def test_same_seed_gives_the_same_results(tiny_run, tiny_model, midi_folder, tmp_path) -> None:
-    again = run(RunOptions(
-        model=f"hf-causal:path={tiny_model}", data=(f"training={midi_folder}",), out=tmp_path, wandb=False,
-    ))
+    again = run(
+        RunOptions(
+            model=f"hf-causal:path={tiny_model}",
+            data=(f"training={midi_folder}",),
+            out=tmp_path,
+            wandb=False,
+        )
+    )
     first = tiny_run.results.results["noise-at-5s"]
-    assert again.results.results["noise-at-5s"] == {k: v for k, v in first.items() if k in again.results.results["noise-at-5s"]}
+    assert again.results.results["noise-at-5s"] == {
+        k: v for k, v in first.items() if k in again.results.results["noise-at-5s"]
+    }
 
 
 def test_cli_run_prints_the_table_and_paths(tiny_model, midi_folder, tmp_path, capsys) -> None:
-    code = main([
-        "run", "--task", "noise-at-5s", "--model", f"hf-causal:path={tiny_model}",
-        "--data", f"ood={midi_folder}", "--limit", "2", "--out", str(tmp_path / "out"),
-    ])
+    code = main(
+        [
+            "run",
+            "--task",
+            "noise-at-5s",
+            "--model",
+            f"hf-causal:path={tiny_model}",
+            "--data",
+            f"ood={midi_folder}",
+            "--limit",
+            "2",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "loss orig" in out and "peak" in out and "ood" in out

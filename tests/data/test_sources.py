@@ -58,7 +58,9 @@ def test_local_folder_becomes_pieces_sorted_by_path(midi_folder) -> None:
     pieces = list(iter_pieces(spec, load_split(spec), limit=3))
     assert [p.id for p in pieces] == ["piece00.mid", "piece01.mid", "piece02.mid"]
     assert all(isinstance(p, Piece) and p.role == "training" for p in pieces)
-    assert pieces[0].sha256 == hashlib.sha256((midi_folder / "piece00.mid").read_bytes()).hexdigest()
+    assert (
+        pieces[0].sha256 == hashlib.sha256((midi_folder / "piece00.mid").read_bytes()).hexdigest()
+    )
 
 
 def test_empty_folder_and_missing_hub_dataset_fail_clearly(tmp_path) -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins, to_grid
 from curvebench.metrics.absolute import PairedLoss
+from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins, to_grid
 
 
 def test_grid_bins_match_the_paper_frame_rate() -> None:

@@ -102,7 +102,7 @@ def test_empty_window_gets_the_piece_mean_density() -> None:
         kept = [n for n in track.notes if not lo <= n.time < hi]
         track.notes.clear()
         track.notes.extend(kept)
-    out, record = Noise().apply(score, seed=0)
+    _, record = Noise().apply(score, seed=0)
     assert record.notes_removed == 0
     assert record.notes_added >= 1
 
@@ -110,7 +110,9 @@ def test_empty_window_gets_the_piece_mean_density() -> None:
 def test_colored_noise_spectral_slope() -> None:
     rng = np.random.default_rng(0)
     for beta in (0.0, 1.0, 2.0, -1.0):
-        spectra = [np.abs(np.fft.rfft(colored_sequence(rng, 4096, beta)))[1:] ** 2 for _ in range(20)]
+        spectra = [
+            np.abs(np.fft.rfft(colored_sequence(rng, 4096, beta)))[1:] ** 2 for _ in range(20)
+        ]
         freqs = np.fft.rfftfreq(4096)[1:]
         slope = np.polyfit(np.log(freqs), np.log(np.mean(spectra, axis=0)), 1)[0]
         assert slope == pytest.approx(-beta, abs=0.15)

@@ -11,7 +11,12 @@ def test_default_task_has_the_papers_numbers() -> None:
     assert "noise-at-5s" in available_tasks()
     (p,) = task.parsed_perturbations()
     assert (p.kind, p.color, p.mode, p.onset, p.duration, p.level_db) == (
-        "noise", "white", "replace", 5.0, 2.0, -12.0,
+        "noise",
+        "white",
+        "replace",
+        5.0,
+        2.0,
+        -12.0,
     )
     assert task.grid_hz * p.onset == 250 and task.grid_hz * p.duration == 100
     assert task.clip_seconds * task.grid_hz == 750

@@ -1,0 +1,36 @@
+"""The shipped reference model: loads offline, matches its card, and models music."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from curvebench.adapters import load_adapter
+from curvebench.adapters.hf_causal import MODELS_DIR
+from curvebench.benchmark.scoring import score_sequences
+from curvebench.data.piece import parse_midi
+from curvebench.data.sources import embedded_split
+
+FOLDER = MODELS_DIR / "reference"
+
+
+def test_weights_are_small_safetensors_with_card_and_tokenizer() -> None:
+    assert (FOLDER / "model.safetensors").stat().st_size <= 25 * 2**20
+    for name in ("config.json", "tokenizer.json", "MODEL_CARD.md", "training.json"):
+        assert (FOLDER / name).is_file(), name
+
+
+@pytest.mark.slow
+def test_validation_loss_matches_the_model_card() -> None:
+    facts = json.loads((FOLDER / "training.json").read_text())
+    adapter = load_adapter("reference")
+    assert adapter.num_parameters() == facts["parameters"]
+    rows = embedded_split("validation").select(range(40))
+    seqs = [adapter.encode_score(parse_midi(r["midi"], r["id"]), r["id"]).ids for r in rows]
+    losses = score_sequences(adapter, seqs)
+    mean = float(np.concatenate(losses).mean())
+    # far below a uniform guess over the vocabulary, and near the card's number
+    assert mean < 0.5 * np.log(len(adapter.tokenizer))
+    assert mean == pytest.approx(facts["validation_loss_nats"], abs=0.35)

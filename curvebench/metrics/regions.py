@@ -99,7 +99,9 @@ class RegionMeans(Metric):
 
     def update(self, means: dict[str, float]) -> None:
         """Add one pair's region means."""
-        values = torch.tensor([means[name] for name in REGION_NAMES], dtype=torch.float64)
+        values = torch.tensor(
+            [means[name] for name in REGION_NAMES], dtype=torch.float64, device=self.sums.device
+        )
         ok = ~torch.isnan(values)
         self.sums += torch.where(ok, values, torch.zeros_like(values))
         self.counts += ok.double()
@@ -127,7 +129,7 @@ class MeanCurve(Metric):
 
     def update(self, delta: np.ndarray) -> None:
         """Add one pair's Δℓ curve."""
-        d = torch.as_tensor(np.asarray(delta, dtype=np.float64))
+        d = torch.as_tensor(np.asarray(delta, dtype=np.float64), device=self.sums.device)
         ok = ~torch.isnan(d)
         self.sums += torch.where(ok, d, torch.zeros_like(d))
         self.counts += ok.double()

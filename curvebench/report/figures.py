@@ -1,30 +1,30 @@
-"""The paper's Figure 1: mean Δℓ over time with the corruption window shaded, a panel per role."""
+"""The paper's figures, drawn from a run's results.json and samples.jsonl.gz.
+
+- Figure 1: mean Δℓ over time with the corruption window shaded, a panel per dataset role;
+- Figure 2: absolute loss of originals and perturbed copies, by dataset;
+- Figure 4: box plots of the three region means, by dataset.
+"""
 
 from __future__ import annotations
 
+import gzip
+import json
+from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
-from curvebench.benchmark.results import Results
-from curvebench.perturbations import parse_perturbation
+from curvebench.benchmark.results import Results  # noqa: E402
+from curvebench.metrics.smoothing import nan_moving_average  # noqa: E402
+from curvebench.perturbations import parse_perturbation  # noqa: E402
 
 ROLE_ORDER = ("training", "generated", "ood", "custom")
 SMOOTH_STEPS = 10
-
-
-def nan_moving_average(values: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average that ignores NaN (a step with no valid neighbour stays NaN)."""
-    ok = ~np.isnan(values)
-    kernel = np.ones(width)
-    sums = np.convolve(np.where(ok, values, 0.0), kernel, mode="same")
-    counts = np.convolve(ok.astype(float), kernel, mode="same")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / counts, np.nan)
+REGIONS = ("peak", "assimilation", "recovery")
 
 
 def _window(results: Results, task: str) -> tuple[float, float] | None:
@@ -35,17 +35,24 @@ def _window(results: Results, task: str) -> tuple[float, float] | None:
     return None
 
 
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def delta_curve_figure(results: Results, task: str, path: Path) -> Path:
-    """Mean Δℓ per grid step for each dataset of a task, one panel per dataset role."""
+    """Figure 1: mean Δℓ per grid step for each dataset of a task, one panel per role."""
     hz = results.config.tasks[task]["grid_hz"]
     curves = results.curves.get(task, {})
     role_of = {d.name: d.role for d in results.datasets}
-    roles = [r for r in ROLE_ORDER if any(role_of.get(n) == r for n in curves)]
+    roles = [r for r in ROLE_ORDER if any(role_of.get(n) == r for n in curves)] or ["custom"]
     fig, axes = plt.subplots(
-        1, max(1, len(roles)), figsize=(4.2 * max(1, len(roles)), 3.2), sharey=True, squeeze=False
+        1, len(roles), figsize=(4.2 * len(roles), 3.2), sharey=True, squeeze=False
     )
     window = _window(results, task)
-    for ax, role in zip(axes[0], roles, strict=False):
+    for ax, role in zip(axes[0], roles, strict=True):
         for name, curve in curves.items():
             if role_of.get(name) != role:
                 continue
@@ -59,19 +66,68 @@ def delta_curve_figure(results: Results, task: str, path: Path) -> Path:
         ax.set_xlabel("time (s)")
         ax.legend(fontsize=7, loc="upper right")
     axes[0][0].set_ylabel("Δℓ (nats), 0.2 s moving mean")
-    fig.suptitle(
-        f"{task}: loss difference, perturbed − original ({results.model.name})", fontsize=10
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    fig.suptitle(f"{task}: perturbed − original loss ({results.model.name})", fontsize=10)
+    return _save(fig, path)
+
+
+def _read_samples(samples_path: Path) -> list[dict]:
+    with gzip.open(samples_path, "rt") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def absolute_loss_figure(results: Results, task: str, samples: list[dict], path: Path) -> Path:
+    """Figure 2: per-item absolute loss of originals and perturbed copies, by dataset."""
+    per: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"original": [], "perturbed": []})
+    for s in samples:
+        if s["task"] == task:
+            kind = "original" if s["variant"] == "original" else "perturbed"
+            per[s["dataset"]][kind].append(s["abs_loss"])
+    names = list(results.results.get(task, {}))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(names) + 1.5), 3.4))
+    for i, kind in enumerate(("original", "perturbed")):
+        data = [per[n][kind] or [np.nan] for n in names]
+        pos = np.arange(len(names)) + (i - 0.5) * 0.35
+        box = ax.boxplot(data, positions=pos, widths=0.3, patch_artist=True, showfliers=False)
+        for patch in box["boxes"]:
+            patch.set_facecolor("tab:blue" if kind == "original" else "tab:orange")
+            patch.set_alpha(0.6)
+        ax.plot([], [], color="tab:blue" if kind == "original" else "tab:orange", lw=6, label=kind)
+    ax.set_xticks(np.arange(len(names)), names, rotation=20, fontsize=8)
+    ax.set_ylabel("absolute loss (nats/token)")
+    ax.set_title(f"{task}: absolute loss by dataset ({results.model.name})", fontsize=10)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def region_box_figure(results: Results, task: str, samples: list[dict], path: Path) -> Path:
+    """Figure 4: box plots of the per-pair region means (peak, assimilation, recovery)."""
+    names = list(results.results.get(task, {}))
+    per: dict[str, dict[str, list[float]]] = {n: {r: [] for r in REGIONS} for n in names}
+    for s in samples:
+        if s["task"] == task and s.get("regions") and s["dataset"] in per:
+            for r in REGIONS:
+                if s["regions"].get(r) is not None:
+                    per[s["dataset"]][r].append(s["regions"][r])
+    fig, axes = plt.subplots(1, len(REGIONS), figsize=(11, 3.4), sharey=True)
+    for ax, region in zip(axes, REGIONS, strict=True):
+        ax.boxplot([per[n][region] or [np.nan] for n in names], showfliers=False)
+        ax.set_xticks(np.arange(1, len(names) + 1), names, rotation=25, fontsize=7)
+        ax.axhline(0.0, color="black", lw=0.6)
+        ax.set_title(region)
+    axes[0].set_ylabel("mean Δℓ in region (nats)")
+    fig.suptitle(f"{task}: the three regions ({results.model.name})", fontsize=10)
+    return _save(fig, path)
 
 
 def write_run_figures(results: Results, out: Path) -> list[Path]:
     """Every figure of a run, written under ``out/figures``."""
     folder = out / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    return [
-        delta_curve_figure(results, task, folder / f"{task}-delta.png") for task in results.curves
-    ]
+    samples = _read_samples(out / "samples.jsonl.gz")
+    paths = []
+    for task in results.results:
+        paths.append(delta_curve_figure(results, task, folder / f"{task}-delta.png"))
+        paths.append(absolute_loss_figure(results, task, samples, folder / f"{task}-abs-loss.png"))
+        if results.config.tasks[task].get("regions"):
+            paths.append(region_box_figure(results, task, samples, folder / f"{task}-regions.png"))
+    return paths

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torchmetrics import Metric
+
+from curvebench.metrics.agreement import (
+    AUROCWithCI,
+    LengthCorrelation,
+    PairAgreement,
+    bootstrap_ci,
+    kendall_tau,
+)
+
+
+def sharded(make: type[Metric], batches: list[tuple], split: int, reverse: bool) -> Metric:
+    """Updates split over two instances and merged, as DDP gathers two ranks."""
+    a, b = make(), make()
+    for batch in batches[:split]:
+        a.update(*batch)
+    for batch in batches[split:]:
+        b.update(*batch)
+    if reverse:
+        b.merge_state(a)
+        return b
+    a.merge_state(b)
+    return a
+
+
+def single(make: type[Metric], batches: list[tuple]) -> Metric:
+    """All updates in one instance."""
+    m = make()
+    for batch in batches:
+        m.update(*batch)
+    return m
+
+
+def test_bootstrap_ci_is_deterministic_and_brackets_the_mean() -> None:
+    x = np.random.default_rng(0).normal(1.0, 1.0, 200)
+    low, high = bootstrap_ci(np.mean, x, n_boot=500, seed=3)
+    assert (low, high) == bootstrap_ci(np.mean, x, n_boot=500, seed=3)
+    assert low < x.mean() < high
+    assert high - low < 0.5
+    assert bootstrap_ci(np.mean, x, n_boot=500, seed=4) != (low, high)
+    assert all(math.isnan(v) for v in bootstrap_ci(np.mean, np.empty(0)))
+    with pytest.raises(ValueError):
+        bootstrap_ci(np.mean, x, x[:5])
+
+
+def test_auroc_is_one_when_perfectly_separated() -> None:
+    m = AUROCWithCI(n_boot=200)
+    m.update(torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0, 0, 0]))
+    m.update(torch.tensor([0.7, 0.8, 0.9, 1.0]), torch.tensor([1, 1, 1, 1]))
+    out = m.compute()
+    assert out["auroc"] == 1.0
+    assert out["ci_low"] == 1.0 and out["ci_high"] == 1.0
+    assert (out["n_pos"], out["n_neg"]) == (4, 3)
+
+
+def test_auroc_is_near_half_for_identical_distributions_and_ci_is_deterministic() -> None:
+    rng = np.random.default_rng(0)
+    scores = torch.from_numpy(rng.normal(size=400))
+    labels = torch.from_numpy(rng.integers(0, 2, 400))
+    m = AUROCWithCI(n_boot=200, seed=7)
+    m.update(scores, labels)
+    out = m.compute()
+    assert out["auroc"] == pytest.approx(0.5, abs=0.07)
+    assert out["ci_low"] <= out["auroc"] <= out["ci_high"]
+    assert out["ci_low"] < 0.5 < out["ci_high"]
+    again = AUROCWithCI(n_boot=200, seed=7)
+    again.update(scores, labels)
+    assert again.compute() == out
+
+
+EMPTY_COMPUTE = "ignore:The ``compute`` method"
+
+
+@pytest.mark.filterwarnings(EMPTY_COMPUTE)
+def test_auroc_with_one_class_is_undefined() -> None:
+    m = AUROCWithCI(n_boot=10)
+    m.update(torch.tensor([0.1, 0.2]), torch.tensor([0, 0]))
+    out = m.compute()
+    assert out["auroc"] is None and out["ci_low"] is None and out["n_neg"] == 2
+    assert AUROCWithCI().compute()["n_pos"] == 0
+    with pytest.raises(ValueError):
+        m.update(torch.tensor([0.1]), torch.tensor([2]))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_auroc_merges_shards_like_one_process(reverse: bool) -> None:
+    rng = np.random.default_rng(2)
+    batches = [
+        (torch.from_numpy(rng.normal(size=30) + 0.5 * i), torch.from_numpy(rng.integers(0, 2, 30)))
+        for i in range(4)
+    ]
+
+    def make() -> AUROCWithCI:
+        return AUROCWithCI(n_boot=100)
+
+    assert sharded(make, batches, 1, reverse).compute() == single(make, batches).compute()
+
+
+@pytest.mark.filterwarnings(EMPTY_COMPUTE)
+def test_pair_agreement_on_a_hand_made_case_with_a_tie() -> None:
+    m = PairAgreement(n_boot=200)
+    m.update(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0, 1.0, 3.0]))  # win, loss, tie
+    m.update(torch.tensor([0.0, float("nan")]), torch.tensor([5.0, 1.0]))  # win, left out
+    out = m.compute()
+    assert out["n"] == 4
+    assert out["agree"] == pytest.approx(2.5 / 4)
+    assert 0.0 <= out["ci_low"] <= out["agree"] <= out["ci_high"] <= 1.0
+    assert PairAgreement().compute() == {"agree": None, "ci_low": None, "ci_high": None, "n": 0}
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_pair_agreement_merges_shards_like_one_process(reverse: bool) -> None:
+    rng = np.random.default_rng(3)
+    batches = [
+        (torch.from_numpy(rng.normal(size=20)), torch.from_numpy(rng.normal(size=20) + 0.3))
+        for _ in range(3)
+    ]
+
+    def make() -> PairAgreement:
+        return PairAgreement(n_boot=100)
+
+    assert sharded(make, batches, 2, reverse).compute() == single(make, batches).compute()
+
+
+def test_length_correlation_is_minus_one_for_a_decreasing_line() -> None:
+    m = LengthCorrelation()
+    m.update(torch.tensor([0.1, 0.2, 1.0]), torch.tensor([-0.2, -0.4, -2.0]))
+    m.update(torch.tensor([2.0, 4.0]), torch.tensor([-4.0, -8.0]))
+    out = m.compute()
+    assert out["n"] == 5
+    assert out["pearson"] == pytest.approx(-1.0, abs=1e-12)
+    assert out["spearman"] == pytest.approx(-1.0, abs=1e-12)
+
+
+def test_length_correlation_is_undefined_for_few_or_constant_points() -> None:
+    m = LengthCorrelation()
+    m.update(torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.1]))
+    assert m.compute() == {"pearson": None, "spearman": None, "n": 2}
+    m.update(torch.tensor([3.0]), torch.tensor([0.5]))
+    flat = LengthCorrelation()
+    flat.update(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, 0.5, 0.5]))
+    assert flat.compute()["pearson"] is None
+    assert m.compute()["pearson"] is not None
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_length_correlation_merges_shards_like_one_process(reverse: bool) -> None:
+    rng = np.random.default_rng(4)
+    batches = []
+    for _ in range(3):
+        x = rng.uniform(0.1, 4.0, 10)
+        batches.append((torch.from_numpy(x), torch.from_numpy(-x + rng.normal(0, 0.5, 10))))
+    assert (
+        sharded(LengthCorrelation, batches, 1, reverse).compute()
+        == single(LengthCorrelation, batches).compute()
+    )
+
+
+def test_kendall_tau_of_identical_and_reversed_rankings() -> None:
+    a = {"ngram": 3.1, "reference": 2.4, "musicgen": 1.9, "yue": 2.0}
+    assert kendall_tau(a, dict(a)) == 1.0
+    assert kendall_tau(a, {k: -v for k, v in a.items()}) == -1.0
+    assert kendall_tau(a, {"ngram": 1.0, "reference": 2.0, "other": 5.0}) == -1.0
+    assert math.isnan(kendall_tau(a, {"ngram": 1.0, "other": 2.0}))

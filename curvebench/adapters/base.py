@@ -21,6 +21,8 @@ class Encoded:
     """int64 token ids fed to the model, [T] (symbolic) or [K, T] (audio)."""
     seconds: np.ndarray
     """float64 [T]: time in seconds of every token."""
+    duration_s: float | None = None
+    """Length of the encoded music in seconds (end of its last note), when known."""
 
     @property
     def length(self) -> int:

@@ -100,7 +100,7 @@ class HFCausalAdapter(Adapter):
 
     def encode_score(self, score: Score, name: str) -> Encoded:
         tokens = tokenize_score(self.tokenizer, score, name)
-        return Encoded(ids=tokens.ids, seconds=tokens.seconds)
+        return Encoded(ids=tokens.ids, seconds=tokens.seconds, duration_s=tokens.duration_s)
 
     def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         logits = self.model(input_ids=ids, attention_mask=mask.long()).logits[:, :-1].float()

@@ -76,6 +76,8 @@ class TokenizedMidi:
     """int64 [T]: the exact ids fed to the model."""
     seconds: np.ndarray
     """float64 [T]: onset time of each token's event in seconds of the music (BOS: 0)."""
+    duration_s: float
+    """End of the last note in seconds."""
 
 
 def merge_tracks(score: Score) -> Score:
@@ -112,11 +114,13 @@ def tokenize_score(tokenizer: MusicTokenizer, score: Score, name: str = "piece")
         raise SkipItem(f"{name}: no notes to tokenize")
     ticks = np.array([e.time for e in seq.events], dtype=np.float64)
     ticks *= score.ticks_per_quarter / pre.ticks_per_quarter
-    seconds = TempoMap(score).seconds(ticks)
+    tempo = TempoMap(score)
+    seconds = tempo.seconds(ticks)
     bos = tokenizer.vocab["BOS_None"]
     return TokenizedMidi(
         ids=np.concatenate([[bos], ids]).astype(np.int64),
         seconds=np.concatenate([[0.0], seconds]),
+        duration_s=float(tempo.seconds(score.end())),
     )
 
 

@@ -26,6 +26,50 @@ class DatasetResult(_Strict):
     region_peak: float | None = Field(default=None, description="Mean Δℓ in the peak region.")
     region_assimilation: float | None = Field(default=None, description="Mean Δℓ, assimilation.")
     region_recovery: float | None = Field(default=None, description="Mean Δℓ, recovery.")
+    perplexity_original: float | None = Field(default=None, description="exp(abs_loss_original).")
+    perplexity_perturbed: float | None = Field(default=None, description="exp(abs_loss_perturbed).")
+    nats_per_second_original: float | None = Field(
+        default=None, description="Mean over originals of total nats / seconds of music."
+    )
+    nats_per_second_perturbed: float | None = Field(
+        default=None, description="The same over perturbed copies."
+    )
+    shape_score_original: float | None = Field(
+        default=None, description="Mean reference-free spike score of originals."
+    )
+    shape_score_perturbed: float | None = Field(
+        default=None, description="Mean spike score of perturbed copies."
+    )
+    auroc_abs_loss: float | None = Field(
+        default=None, description="AUROC of absolute loss: originals vs. perturbed copies."
+    )
+    auroc_abs_loss_ci: list[float] | None = Field(default=None, description="Bootstrap 95% CI.")
+    auroc_shape: float | None = Field(default=None, description="AUROC of the spike score.")
+    auroc_shape_ci: list[float] | None = Field(default=None, description="Bootstrap 95% CI.")
+    agree_abs_loss: float | None = Field(
+        default=None, description="Fraction of pairs whose perturbed copy has the higher loss."
+    )
+    agree_abs_loss_ci: list[float] | None = Field(default=None, description="Bootstrap 95% CI.")
+    agree_shape: float | None = Field(
+        default=None, description="Fraction of pairs whose perturbed copy has the higher spike."
+    )
+    agree_shape_ci: list[float] | None = Field(default=None, description="Bootstrap 95% CI.")
+    shape_peak_height: float | None = Field(default=None, description="Max smoothed Δℓ in peak.")
+    shape_peak_latency_s: float | None = Field(default=None, description="Onset to peak max.")
+    shape_assimilation_depth: float | None = Field(
+        default=None, description="Min smoothed Δℓ in the assimilation region."
+    )
+    shape_recovery_time_s: float | None = Field(
+        default=None, description="Time until Δℓ stays inside the baseline's noise band."
+    )
+    shape_area_positive: float | None = Field(default=None, description="Positive area, nats·s.")
+    shape_area_negative: float | None = Field(default=None, description="Negative area, nats·s.")
+    length_delta_pearson: float | None = Field(
+        default=None, description="Length sweeps: Pearson r of noise duration vs. Δ abs loss."
+    )
+    length_delta_spearman: float | None = Field(
+        default=None, description="Length sweeps: Spearman ρ of the same."
+    )
 
 
 class ModelInfo(_Strict):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import logging
 import platform
 import time
@@ -17,10 +15,10 @@ from tqdm.auto import tqdm
 
 import curvebench
 from curvebench.adapters import Adapter, load_adapter
-from curvebench.benchmark.plan import Pair, Plan, plan_task
+from curvebench.benchmark.aggregate import DECIMALS, aggregate_and_write
+from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import (
     DatasetInfo,
-    DatasetResult,
     ModelInfo,
     Results,
     RunConfig,
@@ -37,16 +35,12 @@ from curvebench.data.sources import (
     parse_data_arg,
 )
 from curvebench.errors import ConfigError
-from curvebench.metrics.absolute import PairedLoss
-from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins
-from curvebench.metrics.regions import MeanCurve, RegionMeans, region_means
 from curvebench.tasks import TaskConfig, load_task
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GENERATED = 64
 GENERATOR_SPEC = "reference"
-DECIMALS = 5
 
 
 @dataclass
@@ -102,10 +96,6 @@ def _dataset_pieces(
     return out, generated_specs
 
 
-def _rounded(values: np.ndarray) -> list[float]:
-    return [round(float(v), DECIMALS) for v in values]
-
-
 def run(options: RunOptions) -> RunOutput:
     """Run tasks on one model and write results.json, samples.jsonl.gz and figures."""
     if options.devices != 1:
@@ -158,7 +148,8 @@ def run(options: RunOptions) -> RunOutput:
     clock = time.perf_counter()
     options.out.mkdir(parents=True, exist_ok=True)
     samples_path = options.out / "samples.jsonl.gz"
-    results, curves = _aggregate_and_write(plan, tasks, datasets, loss_of, samples_path)
+    names = [(spec.name, spec.role) for spec, _ in datasets]
+    results, curves = aggregate_and_write(plan, tasks, names, loss_of, samples_path)
     samples_sha = hashlib.sha256(samples_path.read_bytes()).hexdigest()
     task_by_name = {t.name: t for t in tasks}
     result = Results(
@@ -217,99 +208,6 @@ def run(options: RunOptions) -> RunOutput:
         output.wandb_dir = log_run(output, options.out)
         timings["wandb"] = time.perf_counter() - clock
     return output
-
-
-def _aggregate_and_write(
-    plan: Plan,
-    tasks: list[TaskConfig],
-    datasets: list[tuple[DataSpec, list[Piece]]],
-    loss_of: dict[str, np.ndarray],
-    samples_path: Path,
-) -> tuple[dict[str, dict[str, DatasetResult]], dict[str, dict[str, list[float | None]]]]:
-    """Metrics per task and dataset, and one samples line per scored item."""
-    task_by_name = {t.name: t for t in tasks}
-    roles = {spec.name: spec.role for spec, _ in datasets}
-    groups: dict[tuple[str, str], list[Pair]] = {}
-    for pair in plan.pairs:
-        groups.setdefault((pair.task, pair.dataset), []).append(pair)
-    results: dict[str, dict[str, DatasetResult]] = {}
-    curves: dict[str, dict[str, list[float | None]]] = {}
-    with gzip.GzipFile(samples_path, "wb", mtime=0) as raw:
-        for task in tasks:
-            for spec, _ in datasets:
-                pairs = groups.get((task.name, spec.name), [])
-                if not pairs:
-                    continue
-                result, curve = _aggregate_group(task_by_name[task.name], pairs, plan, loss_of, raw)
-                results.setdefault(task.name, {})[spec.name] = DatasetResult(
-                    role=roles[spec.name], **result
-                )
-                curves.setdefault(task.name, {})[spec.name] = curve
-    return results, curves
-
-
-def _sample_line(pair: Pair, variant: str, key: str, plan: Plan, loss: np.ndarray) -> dict:
-    encoded = plan.sequences[key]
-    return {
-        "task": pair.task,
-        "dataset": pair.dataset,
-        "role": pair.role,
-        "piece_id": pair.piece_id,
-        "variant": variant,
-        "key": key,
-        "n_tokens": encoded.length,
-        "abs_loss": round(float(loss.mean()), DECIMALS),
-        "loss": loss.tolist(),
-        "seconds": [round(float(s), 4) for s in encoded.seconds[1:]],
-    }
-
-
-def _aggregate_group(
-    task: TaskConfig,
-    pairs: list[Pair],
-    plan: Plan,
-    loss_of: dict[str, np.ndarray],
-    raw: gzip.GzipFile,
-) -> tuple[dict, list[float | None]]:
-    paired, regions = PairedLoss(), RegionMeans()
-    n_bins = grid_bins(task.clip_seconds, task.grid_hz)
-    curve = MeanCurve(n_bins)
-    written: set[str] = set()
-    for pair in pairs:
-        original, perturbed = loss_of[pair.original], loss_of[pair.perturbed]
-        orig_abs, pert_abs = float(original.mean()), float(perturbed.mean())
-        new_original = pair.piece_id not in written
-        if new_original:
-            written.add(pair.piece_id)
-            line = _sample_line(pair, "original", pair.original, plan, original)
-            raw.write((json.dumps(line) + "\n").encode())
-        paired.update(round(orig_abs, DECIMALS), round(pert_abs, DECIMALS), new_original)
-        orig_sec = plan.sequences[pair.original].seconds[1:]
-        pert_sec = plan.sequences[pair.perturbed].seconds[1:]
-        if pair.record.preserves_tokens and len(original) == len(perturbed):
-            delta = delta_by_index(original, perturbed)
-        else:
-            delta = delta_on_grid((original, orig_sec), (perturbed, pert_sec), n_bins, task.grid_hz)
-        curve.update(delta)
-        line = _sample_line(pair, pair.variant, pair.perturbed, plan, perturbed)
-        line["record"] = pair.record.__dict__
-        if task.regions and pair.record.onset_s is not None:
-            onset = round(pair.record.onset_s * task.grid_hz)
-            length = round((pair.record.duration_s or 0.0) * task.grid_hz)
-            means = region_means(delta, onset, length)
-            regions.update(means)
-            line["regions"] = {
-                k: (None if np.isnan(v) else round(v, DECIMALS)) for k, v in means.items()
-            }
-        raw.write((json.dumps(line) + "\n").encode())
-    out = paired.compute()
-    out["n_originals"] = int(paired.n_originals)
-    if task.regions:
-        out.update(regions.compute())
-    mean_curve = [
-        None if np.isnan(v) else round(float(v), DECIMALS) for v in curve.compute().numpy()
-    ]
-    return out, mean_curve
 
 
 def _env() -> dict[str, str]:

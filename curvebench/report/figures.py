@@ -15,12 +15,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from curvebench.benchmark.results import Results  # noqa: E402
-from curvebench.metrics.smoothing import nan_moving_average  # noqa: E402
-from curvebench.perturbations import parse_perturbation  # noqa: E402
+from curvebench.benchmark.results import Results
+from curvebench.metrics.smoothing import nan_moving_average
+from curvebench.perturbations import parse_perturbation
 
 ROLE_ORDER = ("training", "generated", "ood", "custom")
 SMOOTH_STEPS = 10
@@ -119,6 +119,99 @@ def region_box_figure(results: Results, task: str, samples: list[dict], path: Pa
     return _save(fig, path)
 
 
+def _pairs(task: str, samples: list[dict]) -> list[tuple[dict, dict]]:
+    """(original line, perturbed line) of every pair of a task."""
+    originals = {
+        (s["dataset"], s["piece_id"]): s
+        for s in samples
+        if s["task"] == task and s["variant"] == "original"
+    }
+    return [
+        (originals[(s["dataset"], s["piece_id"])], s)
+        for s in samples
+        if s["task"] == task and s["variant"] != "original"
+    ]
+
+
+def length_figure(results: Results, task: str, samples: list[dict], path: Path) -> Path:
+    """Noise length against the pair's absolute-loss difference, with a least-squares fit."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    xs, ys = [], []
+    for name in results.results.get(task, {}):
+        pts = [
+            (p["record"]["duration_s"], p["abs_loss"] - o["abs_loss"])
+            for o, p in _pairs(task, samples)
+            if p["dataset"] == name
+        ]
+        if pts:
+            x, y = np.array(pts).T
+            jitter = np.random.default_rng(0).uniform(-0.04, 0.04, len(x))
+            ax.scatter(x + jitter, y, s=8, alpha=0.5, label=name)
+            xs.extend(x)
+            ys.extend(y)
+    if len(set(xs)) > 1:
+        slope, intercept = np.polyfit(xs, ys, 1)
+        grid = np.linspace(min(xs), max(xs), 20)
+        r = np.corrcoef(xs, ys)[0, 1]
+        ax.plot(
+            grid,
+            slope * grid + intercept,
+            color="black",
+            lw=1.2,
+            label=f"fit: {slope:+.3f} nats/s, r = {r:+.2f}",
+        )
+    ax.axhline(0.0, color="gray", lw=0.6)
+    ax.set_xlabel("noise length (s)")
+    ax.set_ylabel("Δ absolute loss (nats/token)")
+    ax.set_title(f"{task}: noise length vs. loss difference ({results.model.name})", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def color_figure(results: Results, task: str, samples: list[dict], path: Path) -> Path:
+    """Mean Δ absolute loss and mean peak-region Δℓ by noise colour and level."""
+    cells: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(
+        lambda: {"delta": [], "peak": []}
+    )
+    for o, p in _pairs(task, samples):
+        spec = parse_perturbation(p["variant"])
+        cell = cells[(spec.color, spec.level_db)]
+        cell["delta"].append(p["abs_loss"] - o["abs_loss"])
+        if p.get("regions", {}).get("peak") is not None:
+            cell["peak"].append(p["regions"]["peak"])
+    colors = sorted({c for c, _ in cells}, key=["white", "pink", "blue", "brown"].index)
+    levels = sorted({lv for _, lv in cells})
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    width = 0.8 / max(1, len(levels))
+    for ax, key, label in zip(
+        axes,
+        ("delta", "peak"),
+        ("Δ absolute loss (nats/token)", "peak-region Δℓ (nats)"),
+        strict=True,
+    ):
+        for j, level in enumerate(levels):
+            means = [
+                np.mean(cells[(c, level)][key]) if cells[(c, level)][key] else np.nan
+                for c in colors
+            ]
+            ax.bar(
+                np.arange(len(colors)) + (j - (len(levels) - 1) / 2) * width,
+                means,
+                width,
+                label=f"{level:g} dB",
+            )
+        ax.set_xticks(np.arange(len(colors)), colors)
+        ax.axhline(0.0, color="black", lw=0.6)
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{task}: noise colour and level ({results.model.name})", fontsize=10)
+    return _save(fig, path)
+
+
+def _kinds(results: Results, task: str) -> list:
+    return [parse_perturbation(s) for s in results.config.tasks[task]["perturbations"]]
+
+
 def write_run_figures(results: Results, out: Path) -> list[Path]:
     """Every figure of a run, written under ``out/figures``."""
     folder = out / "figures"
@@ -130,4 +223,9 @@ def write_run_figures(results: Results, out: Path) -> list[Path]:
         paths.append(absolute_loss_figure(results, task, samples, folder / f"{task}-abs-loss.png"))
         if results.config.tasks[task].get("regions"):
             paths.append(region_box_figure(results, task, samples, folder / f"{task}-regions.png"))
+        perturbations = _kinds(results, task)
+        if len({getattr(p, "duration", None) for p in perturbations}) > 1:
+            paths.append(length_figure(results, task, samples, folder / f"{task}-length.png"))
+        if len({getattr(p, "color", None) for p in perturbations}) > 1:
+            paths.append(color_figure(results, task, samples, folder / f"{task}-colors.png"))
     return paths

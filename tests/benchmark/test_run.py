@@ -25,6 +25,18 @@ FIELDS = (
     "region_peak",
     "region_assimilation",
     "region_recovery",
+    "auroc_abs_loss",
+    "auroc_shape",
+    "agree_abs_loss",
+    "agree_shape",
+    "auroc_abs_loss_ci",
+    "agree_shape_ci",
+    "perplexity_original",
+    "nats_per_second_original",
+    "shape_score_original",
+    "shape_peak_height",
+    "shape_area_positive",
+    "shape_area_negative",
 )
 
 
@@ -44,6 +56,12 @@ def tiny_run(tmp_path_factory, midi_folder, tiny_model):
         )
     )
     return output
+
+
+def auroc(negatives: list[float], positives: list[float]) -> float:
+    """Probability that a positive outranks a negative (ties half), by counting pairs."""
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
 
 
 def read_samples(path: Path) -> list[dict]:
@@ -101,6 +119,15 @@ def test_aggregates_follow_from_the_samples(tiny_run) -> None:
         assert p["regions"]["peak"] == pytest.approx(means["peak"], abs=1e-5)
         peaks.append(means["peak"])
     assert r.region_peak == pytest.approx(np.nanmean(peaks), abs=1e-5)
+    # agreement and AUROC, from the samples alone
+    assert r.agree_abs_loss == pytest.approx(np.mean((q > o) + 0.5 * (q == o)))
+    assert r.auroc_abs_loss == pytest.approx(auroc(list(o), list(q)))
+    so = np.array([originals[p["piece_id"]]["shape_score"] for p in perturbed])
+    sq = np.array([p["shape_score"] for p in perturbed])
+    assert r.agree_shape == pytest.approx(np.mean((sq > so) + 0.5 * (sq == so)))
+    assert r.auroc_shape == pytest.approx(auroc(list(so), list(sq)))
+    assert r.auroc_abs_loss_ci[0] <= r.auroc_abs_loss <= r.auroc_abs_loss_ci[1]
+    assert r.shape_score_perturbed == pytest.approx(sq.mean(), abs=1e-9)
 
 
 def test_same_seed_gives_the_same_results(tiny_run, tiny_model, midi_folder, tmp_path) -> None:
@@ -147,3 +174,54 @@ def test_cli_errors_are_one_line(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("curvebench: error: unknown task 'no-such-task'")
     assert "Traceback" not in err
+
+
+def test_length_sweep_reports_the_correlation(tiny_model, midi_folder, tmp_path) -> None:
+    output = run(
+        RunOptions(
+            tasks=("noise-length-sweep",),
+            model=f"hf-causal:path={tiny_model}",
+            data=(f"training={midi_folder}",),
+            limit=3,
+            out=tmp_path,
+            wandb=False,
+        )
+    )
+    (r,) = output.results.results["noise-length-sweep"].values()
+    assert r.n_pairs == 3 * 6 and r.n_originals == 3
+    samples = read_samples(output.samples_path)
+    originals = {s["piece_id"]: s["abs_loss"] for s in samples if s["variant"] == "original"}
+    pairs = [
+        (s["record"]["duration_s"], s["abs_loss"] - originals[s["piece_id"]])
+        for s in samples
+        if s["variant"] != "original"
+    ]
+    x, y = np.array(pairs).T
+    assert r.length_delta_pearson == pytest.approx(np.corrcoef(x, y)[0, 1], abs=1e-6)
+    from scipy.stats import spearmanr
+
+    assert r.length_delta_spearman == pytest.approx(spearmanr(x, y).statistic, abs=1e-6)
+    assert [f.name for f in output.figures] == [
+        "noise-length-sweep-delta.png",
+        "noise-length-sweep-abs-loss.png",
+        "noise-length-sweep-regions.png",
+        "noise-length-sweep-length.png",
+    ]
+
+
+def test_colour_task_draws_the_colour_comparison(tiny_model, midi_folder, tmp_path) -> None:
+    output = run(
+        RunOptions(
+            tasks=("noise-colors",),
+            model=f"hf-causal:path={tiny_model}",
+            data=(f"training={midi_folder}",),
+            limit=2,
+            out=tmp_path,
+            wandb=False,
+        )
+    )
+    (r,) = output.results.results["noise-colors"].values()
+    assert r.n_pairs == 2 * 12
+    assert r.length_delta_pearson is None  # one duration only: not a sweep
+    colours = tmp_path / "figures" / "noise-colors-colors.png"
+    assert colours in output.figures and colours.stat().st_size > 10_000

@@ -26,6 +26,10 @@ def test_samples_are_cached_by_fingerprint_k_and_seed(tiny_model, tmp_path, monk
 
 def test_sample_i_does_not_depend_on_how_many_are_asked(tiny_model, tmp_path) -> None:
     adapter = load_adapter(f"hf-causal:path={tiny_model}")
-    few = generated_pieces(adapter, 10, 2, seed=1, seconds=8.0, dataset="g", cache_dir=tmp_path / "a")
-    many = generated_pieces(adapter, 10, 5, seed=1, seconds=8.0, dataset="g", cache_dir=tmp_path / "b")
+    few = generated_pieces(
+        adapter, 10, 2, seed=1, seconds=8.0, dataset="g", cache_dir=tmp_path / "a"
+    )
+    many = generated_pieces(
+        adapter, 10, 5, seed=1, seconds=8.0, dataset="g", cache_dir=tmp_path / "b"
+    )
     assert [p.midi for p in many[:2]] == [p.midi for p in few]

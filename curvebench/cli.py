@@ -42,7 +42,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:+.{digits}f}" if digits < 0 else f"{value:.{digits}f}"
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _print_table(results) -> None:
@@ -57,9 +57,14 @@ def _print_table(results) -> None:
         "peak",
         "assim",
         "recov",
+        "auroc loss",
+        "auroc shape",
     )
     for task, per_dataset in results.results.items():
-        print(f"\n{task}  ({results.model.name}, nats/token; regions: mean Δℓ)")
+        print(
+            f"\n{task}  ({results.model.name}; losses in nats/token; peak/assim/recov: mean Δℓ "
+            "of the paper's regions; auroc: originals vs. perturbed)"
+        )
         rows = [header]
         for name, r in per_dataset.items():
             rows.append(
@@ -74,6 +79,8 @@ def _print_table(results) -> None:
                     _signed(r.region_peak),
                     _signed(r.region_assimilation),
                     _signed(r.region_recovery),
+                    _fmt(r.auroc_abs_loss, 2),
+                    _fmt(r.auroc_shape, 2),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -169,6 +176,38 @@ def cmd_perturb(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from curvebench.benchmark.results import Results
+    from curvebench.report.compare import RANK_METRICS, compare
+
+    runs = []
+    for file in args.results:
+        path = Path(file)
+        path = path / "results.json" if path.is_dir() else path
+        try:
+            runs.append(Results.model_validate_json(path.read_text()))
+        except (OSError, ValidationError) as exc:
+            raise CurvebenchError(f"{path}: not a curvebench results.json ({exc})") from exc
+    comparisons = compare(runs)
+    if not comparisons:
+        raise CurvebenchError("no task and dataset is shared by two or more of these runs")
+    for c in comparisons:
+        models = sorted({m for vals in c.values.values() for m in vals})
+        print(f"\n{c.task} / {c.dataset}")
+        width = max(len(m) for m in models)
+        print(" " * width + "  " + "  ".join(f"{m[:16]:>16}" for m in RANK_METRICS))
+        for model in models:
+            cells = [_fmt(c.values[m].get(model)) for m in RANK_METRICS]
+            print(model.ljust(width) + "  " + "  ".join(f"{v:>16}" for v in cells))
+        print("Kendall tau between rankings (higher-is-better orientation):")
+        for (a, b), tau in c.taus.items():
+            if a == "abs_loss_original":
+                print(f"  {a} vs {b}: {tau:+.2f}")
+    return 0
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     from curvebench.tasks import available_tasks, load_task
 
@@ -241,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN_FILE")
     p.add_argument("output", metavar="OUT_FILE")
     p.set_defaults(func=cmd_perturb)
+
+    p = sub.add_parser("compare", help="rank models by each metric; Kendall tau between rankings")
+    p.add_argument(
+        "results", nargs="+", metavar="RESULTS", help="results.json files or run folders"
+    )
+    p.set_defaults(func=cmd_compare)
 
     sub.add_parser("tasks", help="list the tasks").set_defaults(func=cmd_tasks)
     sub.add_parser("models", help="list the model adapters and their options").set_defaults(

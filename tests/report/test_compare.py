@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+
+from curvebench.benchmark.results import DatasetResult, ModelInfo, Results, RunConfig
+from curvebench.cli import main
+from curvebench.report.compare import compare
+
+
+def fake_run(name: str, loss: float, auroc_shape: float, peak: float) -> Results:
+    result = DatasetResult(
+        role="training",
+        n_pairs=3,
+        n_originals=3,
+        abs_loss_original=loss,
+        abs_loss_perturbed=loss - 0.1,
+        abs_loss_delta=-0.1,
+        frac_loss_lowered=1.0,
+        region_peak=peak,
+        auroc_shape=auroc_shape,
+    )
+    return Results(
+        curvebench_version="0",
+        created="2026-01-01T00:00:00+00:00",
+        model=ModelInfo(
+            spec=name,
+            name=name,
+            fingerprint=name * 8,
+            parameters=1,
+            modality="symbolic",
+            context_length=8,
+        ),
+        config=RunConfig(seed=0, devices=1, batch_size=1, limit=None, tasks={}, task_versions={}),
+        datasets=[],
+        results={"t": {"d": result}},
+        skipped=[],
+        samples_sha256="0",
+        env={},
+    )
+
+
+RUNS = [fake_run("a", 1.0, 0.9, 0.5), fake_run("b", 2.0, 0.8, 0.4), fake_run("c", 3.0, 0.6, 0.6)]
+
+
+def test_rankings_are_oriented_so_that_tau_compares_like_with_like() -> None:
+    (c,) = compare(RUNS)
+    # lower loss is better: a > b > c; auroc_shape agrees exactly, the peak does not
+    assert c.taus[("abs_loss_original", "auroc_shape")] == pytest.approx(1.0)
+    assert c.taus[("abs_loss_original", "region_peak")] == pytest.approx(-1 / 3)
+    assert c.values["abs_loss_original"]["a (aaaaaaaa)"] == 1.0
+
+
+def test_compare_command_prints_the_table(tmp_path, capsys) -> None:
+    files = []
+    for run in RUNS:
+        path = tmp_path / f"{run.model.name}.json"
+        path.write_text(run.model_dump_json())
+        files.append(str(path))
+    assert main(["compare", *files]) == 0
+    out = capsys.readouterr().out
+    assert "abs_loss_original vs auroc_shape: +1.00" in out
+    assert main(["compare", files[0]]) == 2

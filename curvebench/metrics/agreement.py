@@ -88,15 +88,8 @@ def _auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     )
 
 
-class AUROCWithCI(Metric):
-    """AUROC of a score separating originals (label 0) from perturbed copies (label 1), with a
-    percentile bootstrap interval (rows resampled jointly, ``n_boot`` times, seeded).
-
-    Count each original once, however many perturbed copies it has. ``compute`` gives
-    ``auroc``, ``ci_low``, ``ci_high`` (None when a class is empty) and ``n_pos``, ``n_neg``;
-    items with a NaN score are left out. ``n_boot``, ``seed`` and ``level`` set the bootstrap
-    (resamples, random seed, confidence level).
-    """
+class _BootstrapMetric(Metric):
+    """A metric whose compute reports a percentile bootstrap interval."""
 
     full_state_update = False
 
@@ -107,6 +100,20 @@ class AUROCWithCI(Metric):
         self.n_boot = n_boot
         self.seed = seed
         self.level = level
+
+
+class AUROCWithCI(_BootstrapMetric):
+    """AUROC of a score separating originals (label 0) from perturbed copies (label 1), with a
+    percentile bootstrap interval (rows resampled jointly, ``n_boot`` times, seeded).
+
+    Count each original once, however many perturbed copies it has. ``compute`` gives
+    ``auroc``, ``ci_low``, ``ci_high`` (None when a class is empty) and ``n_pos``, ``n_neg``;
+    items with a NaN score are left out. ``n_boot``, ``seed`` and ``level`` set the bootstrap
+    (resamples, random seed, confidence level).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.add_state("scores", default=[], dist_reduce_fx="cat")
         self.add_state("labels", default=[], dist_reduce_fx="cat")
 
@@ -145,21 +152,14 @@ class AUROCWithCI(Metric):
         return out
 
 
-class PairAgreement(Metric):
+class PairAgreement(_BootstrapMetric):
     """Fraction of pairs whose perturbed copy scores above its original (a tie counts half),
     with a percentile bootstrap interval. ``compute`` gives ``agree``, ``ci_low``,
     ``ci_high`` (None with no pairs) and ``n``; pairs with a NaN score are left out.
     ``n_boot``, ``seed`` and ``level`` set the bootstrap as in :class:`AUROCWithCI`."""
 
-    full_state_update = False
-
-    def __init__(
-        self, n_boot: int = 1000, seed: int = 0, level: float = 0.95, **kwargs: Any
-    ) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.n_boot = n_boot
-        self.seed = seed
-        self.level = level
         self.add_state("original", default=[], dist_reduce_fx="cat")
         self.add_state("perturbed", default=[], dist_reduce_fx="cat")
 

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torchmetrics import Metric
 
+from curvebench.metrics.means import NamedMeans
+
 BASELINE_GAP = 50
 PEAK_LEAD = 5
 STABLE_STEPS = 5
@@ -79,38 +81,11 @@ def region_means(delta: np.ndarray, onset: int, length: int) -> dict[str, float]
     return out
 
 
-class RegionMeans(Metric):
-    """Mean over pairs of each region's mean Δℓ; NaN regions are left out."""
-
-    full_state_update = False
+class RegionMeans(NamedMeans):
+    """Mean over pairs of each region's mean Δℓ (``region_peak``, ...); NaN regions left out."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.add_state(
-            "sums",
-            default=torch.zeros(len(REGION_NAMES), dtype=torch.float64),
-            dist_reduce_fx="sum",
-        )
-        self.add_state(
-            "counts",
-            default=torch.zeros(len(REGION_NAMES), dtype=torch.float64),
-            dist_reduce_fx="sum",
-        )
-
-    def update(self, means: dict[str, float]) -> None:
-        """Add one pair's region means."""
-        values = torch.tensor(
-            [means[name] for name in REGION_NAMES], dtype=torch.float64, device=self.sums.device
-        )
-        ok = ~torch.isnan(values)
-        self.sums += torch.where(ok, values, torch.zeros_like(values))
-        self.counts += ok.double()
-
-    def compute(self) -> dict[str, float | None]:
-        return {
-            f"region_{name}": (float(s / c) if c > 0 else None)
-            for name, s, c in zip(REGION_NAMES, self.sums, self.counts, strict=True)
-        }
+        super().__init__(REGION_NAMES, "region_", **kwargs)
 
 
 class MeanCurve(Metric):

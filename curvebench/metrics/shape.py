@@ -16,9 +16,8 @@ its original.
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torchmetrics import Metric
 
+from curvebench.metrics.means import NamedMeans
 from curvebench.metrics.regions import BASELINE_GAP, PEAK_LEAD, STABLE_STEPS, region_bounds
 from curvebench.metrics.smoothing import nan_moving_average
 
@@ -154,37 +153,9 @@ def spike_score(loss_grid: np.ndarray, baseline_steps: int = 50, smooth: int = 5
     return float(z.max())
 
 
-class CurveFeatureMeans(Metric):
+class CurveFeatureMeans(NamedMeans):
     """Mean over pairs of each shape feature of :func:`curve_features`; NaN features are left
     out. ``compute`` gives ``shape_<feature>`` (None when no pair had it)."""
 
-    full_state_update = False
-
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.add_state(
-            "sums",
-            default=torch.zeros(len(FEATURE_NAMES), dtype=torch.float64),
-            dist_reduce_fx="sum",
-        )
-        self.add_state(
-            "counts",
-            default=torch.zeros(len(FEATURE_NAMES), dtype=torch.float64),
-            dist_reduce_fx="sum",
-        )
-
-    def update(self, features: dict[str, float]) -> None:
-        """Add one pair's features (the dict of :func:`curve_features`)."""
-        values = torch.tensor(
-            [features[name] for name in FEATURE_NAMES], dtype=torch.float64, device=self.sums.device
-        )
-        ok = ~torch.isnan(values)
-        self.sums += torch.where(ok, values, torch.zeros_like(values))
-        self.counts += ok.double()
-
-    def compute(self) -> dict[str, float | None]:
-        """Mean of each feature over the pairs where it was defined."""
-        return {
-            f"shape_{name}": (float(s / c) if c > 0 else None)
-            for name, s, c in zip(FEATURE_NAMES, self.sums, self.counts, strict=True)
-        }
+        super().__init__(FEATURE_NAMES, "shape_", **kwargs)

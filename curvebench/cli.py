@@ -209,11 +209,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from curvebench.tasks import available_tasks, load_task
+    from curvebench.tasks import available_tasks, load_group, load_task
 
     for name in available_tasks():
-        task = load_task(name)
-        print(f"{name:<20} v{task.version}  {task.description}")
+        group = load_group(name)
+        if group:
+            print(f"{name:<20} group  {group.description} ({', '.join(group.group)})")
+        else:
+            task = load_task(name)
+            print(f"{name:<20} v{task.version}     {task.description}")
     return 0
 
 

@@ -35,7 +35,7 @@ from curvebench.data.sources import (
     parse_data_arg,
 )
 from curvebench.errors import ConfigError
-from curvebench.tasks import TaskConfig, load_task
+from curvebench.tasks import TaskConfig, expand_tasks
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def run(options: RunOptions) -> RunOutput:
         raise ConfigError("--devices: this version evaluates on one device; use --devices 1")
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    tasks = [load_task(name) for name in options.tasks]
+    tasks = expand_tasks(options.tasks)
     if options.seed is not None:
         tasks = [t.model_copy(update={"seed": options.seed}) for t in tasks]
     adapter = load_adapter(options.model)

@@ -1,5 +1,19 @@
 """Task definitions (YAML shipped with the package) and their strict loader."""
 
-from curvebench.tasks.loader import TaskConfig, available_tasks, load_task
+from curvebench.tasks.loader import (
+    TaskConfig,
+    TaskGroup,
+    available_tasks,
+    expand_tasks,
+    load_group,
+    load_task,
+)
 
-__all__ = ["TaskConfig", "available_tasks", "load_task"]
+__all__ = [
+    "TaskConfig",
+    "TaskGroup",
+    "available_tasks",
+    "expand_tasks",
+    "load_group",
+    "load_task",
+]

@@ -64,26 +64,73 @@ class TaskConfig(BaseModel):
         return hashlib.sha256(blob).hexdigest()
 
 
+class TaskGroup(BaseModel):
+    """A named list of tasks run together (``paper`` runs every experiment of the paper)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Registry name of the group.")
+    description: str = Field(description="One line for `curvebench tasks`.")
+    group: tuple[str, ...] = Field(min_length=1, description="Task names, in run order.")
+
+
 @cache
 def available_tasks() -> dict[str, Path]:
     """Task name to YAML file, for every task shipped with curvebench."""
     return {p.stem: p for p in sorted(TASKS_DIR.glob("*.yaml"))}
 
 
-def load_task(name_or_path: str) -> TaskConfig:
-    """Load a shipped task by name, or a YAML file by path."""
+def _task_file(name_or_path: str) -> Path:
     path = Path(name_or_path)
-    if not path.suffix:
-        tasks = available_tasks()
-        if name_or_path not in tasks:
-            raise ConfigError(
-                f"unknown task {name_or_path!r}; `curvebench tasks` lists {', '.join(tasks)}"
-            )
-        path = tasks[name_or_path]
+    if path.suffix:
+        return path
+    tasks = available_tasks()
+    if name_or_path not in tasks:
+        raise ConfigError(
+            f"unknown task {name_or_path!r}; `curvebench tasks` lists {', '.join(tasks)}"
+        )
+    return tasks[name_or_path]
+
+
+def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"task file {path}: cannot read it ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"task file {path}: expected a mapping of task fields")
+    return data
+
+
+def load_group(name_or_path: str) -> TaskGroup | None:
+    """The task group a name or file holds, or None when it is a single task."""
+    path = _task_file(name_or_path)
+    data = _read_yaml(path)
+    if "group" not in data:
+        return None
+    try:
+        return TaskGroup.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"task group {path}: {exc}") from exc
+
+
+def expand_tasks(names: list[str] | tuple[str, ...]) -> list[TaskConfig]:
+    """Tasks named directly or through groups, each once, in the order given."""
+    out: dict[str, TaskConfig] = {}
+    for name in names:
+        group = load_group(name)
+        for member in group.group if group else (name,):
+            task = load_task(member)
+            out.setdefault(task.name, task)
+    return list(out.values())
+
+
+def load_task(name_or_path: str) -> TaskConfig:
+    """Load a shipped task by name, or a YAML file by path."""
+    path = _task_file(name_or_path)
+    data = _read_yaml(path)
+    if "group" in data:
+        raise ConfigError(f"{name_or_path} is a task group; expand it with expand_tasks")
     try:
         return TaskConfig.model_validate(data)
     except ValidationError as exc:

@@ -18,7 +18,7 @@ from curvebench.benchmark.plan import Pair, Plan
 from curvebench.benchmark.results import DatasetResult
 from curvebench.metrics.absolute import PairedLoss
 from curvebench.metrics.agreement import AUROCWithCI, LengthCorrelation, PairAgreement
-from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins
+from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins, to_grid
 from curvebench.metrics.regions import MeanCurve, RegionMeans, region_means
 from curvebench.metrics.shape import CurveFeatureMeans, curve_features, spike_score
 from curvebench.tasks import TaskConfig
@@ -178,7 +178,9 @@ def aggregate_group(
                 torch.tensor([pert_stats.abs_loss - orig_stats.abs_loss]),
             )
         if pair.record.preserves_tokens and len(original) == len(perturbed):
-            delta = delta_by_index(original, perturbed)
+            # token by token, then onto the time grid (the same tokens share each bin)
+            by_token = delta_by_index(original, perturbed)
+            delta = to_grid(by_token, orig_enc.seconds[1:], metrics.n_bins, task.grid_hz)
         else:
             delta = delta_on_grid(
                 (original, orig_enc.seconds[1:]),

@@ -48,7 +48,10 @@ class Perturbation:
     @property
     def spec_id(self) -> str:
         """Canonical spec string (``noise:color=white,duration=2.0,...``); stable, hashable."""
-        fields = sorted(f.name for f in dataclasses.fields(self))
+        # fields left at None (a random start, say) are left out so the string parses back
+        fields = sorted(
+            f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None
+        )
         body = ",".join(f"{name}={getattr(self, name)}" for name in fields)
         return f"{self.kind}:{body}"
 

@@ -1,0 +1,241 @@
+"""MIDI → audio with FluidSynth and a General MIDI soundfont, cached on disk by content hash.
+
+Audio models (MusicGen: 32 kHz mono) and listening need a waveform of a symbolic piece. The
+``fluidsynth`` command-line program renders it (symusic 0.6's own synthesizer is broken, see
+DESIGN.md) to raw 32-bit float stereo, which is downmixed to mono by the mean of the channels.
+Sample 0 is MIDI time 0; the render runs about three seconds past the last note, the tail that
+FluidSynth gives the release and reverb (its default reverb and chorus are on).
+
+Level: a fixed synthesizer gain (``DEFAULT_GAIN``), no per-piece normalisation, so that a piece
+and a perturbed copy of it render to the same samples up to the first change, and again once
+the release and reverb of the changed notes have died away (a few seconds). Samples beyond
+[−1, 1] (only very dense, loud textures reach them) are clipped, with a warning in the log.
+
+Install (Debian/Ubuntu): ``apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm``
+(or ``timgm6mb-soundfont``, 6 MB instead of 148 MB). ``$CURVEBENCH_SOUNDFONT`` picks another
+``.sf2``/``.sf3`` file. Renders are cached in ``$CURVEBENCH_CACHE/render/`` (default
+``~/.cache/curvebench/render/``), keyed by the MIDI bytes, sample rate, gain and soundfont.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import wave as wavelib
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+from symusic import Score
+
+from curvebench.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+SOUNDFONT_ENV = "CURVEBENCH_SOUNDFONT"
+SOUNDFONT_PATHS = (
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),  # Debian/Ubuntu fluid-soundfont-gm
+    Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),  # Debian/Ubuntu timgm6mb-soundfont
+    Path("/usr/share/sounds/sf2/default-GM.sf2"),  # Debian alternatives link
+    Path("/usr/share/sounds/sf3/default-GM.sf3"),
+    Path("/usr/share/soundfonts/FluidR3_GM.sf2"),  # Arch, Fedora
+    Path("/usr/share/soundfonts/default.sf2"),
+)
+"""Where ``find_soundfont`` looks when ``$CURVEBENCH_SOUNDFONT`` is unset, in this order."""
+
+INSTALL_HINT = "apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm"
+DEFAULT_SR = 32000
+DEFAULT_GAIN = 1.0
+"""FluidSynth's ``-g``. Its own default, 0.2, leaves the tests' ``synthetic_score(0)`` (piano)
+at an RMS of −42 dBFS; 1.0 puts it at −28 dBFS RMS and −12 dBFS peak, with either soundfont."""
+FLUIDSYNTH_RATES = (8000, 96000)
+"""Sample rates FluidSynth accepts; others are rendered at ``FALLBACK_RATE`` and resampled."""
+FALLBACK_RATE = 48000
+MAX_SECONDS = 3600.0
+"""Longest piece rendered; a stray event hours after the music would otherwise fill the disk."""
+RECIPE_VERSION = 1
+"""Bumped whenever the rendering recipe changes, so old cache entries are not reused."""
+
+
+def cache_dir_default() -> Path:
+    """``$CURVEBENCH_CACHE/render``, where ``CURVEBENCH_CACHE`` defaults to ~/.cache/curvebench."""
+    root = os.environ.get("CURVEBENCH_CACHE") or Path.home() / ".cache" / "curvebench"
+    return Path(root) / "render"
+
+
+def _check_soundfont(path: Path, origin: str) -> Path:
+    try:
+        with path.open("rb") as f:
+            header = f.read(12)
+    except OSError as exc:
+        raise ConfigError(
+            f"soundfont {path} ({origin}) cannot be read: {exc.strerror}; "
+            f"point {SOUNDFONT_ENV} at a readable .sf2 file or run: {INSTALL_HINT}"
+        ) from exc
+    if header[:4] != b"RIFF" or header[8:12] != b"sfbk":
+        raise ConfigError(
+            f"soundfont {path} ({origin}) is not a SoundFont (.sf2/.sf3) file; "
+            f"point {SOUNDFONT_ENV} at one or run: {INSTALL_HINT}"
+        )
+    return path
+
+
+def find_soundfont() -> Path:
+    """The General MIDI soundfont to render with: ``$CURVEBENCH_SOUNDFONT``, else a system one."""
+    chosen = os.environ.get(SOUNDFONT_ENV)
+    if chosen:
+        return _check_soundfont(Path(chosen).expanduser(), f"from ${SOUNDFONT_ENV}")
+    for path in SOUNDFONT_PATHS:
+        if path.is_file():
+            return _check_soundfont(path, "system soundfont")
+    raise ConfigError(
+        "no General MIDI soundfont found (looked in "
+        f"{', '.join(str(p) for p in SOUNDFONT_PATHS)}); install one with: {INSTALL_HINT}, "
+        f"or set {SOUNDFONT_ENV} to a .sf2 file"
+    )
+
+
+def _parse(midi_bytes: bytes, name: str) -> Score:
+    try:
+        score = Score.from_midi(midi_bytes)
+    except (RuntimeError, ValueError) as exc:
+        raise DataError(f"{name}: not a readable Standard MIDI File ({exc})") from exc
+    if score.note_num() == 0:
+        raise DataError(f"{name}: the MIDI file has no notes, so there is nothing to render")
+    seconds = float(score.to("second").end())
+    if seconds > MAX_SECONDS:
+        raise DataError(
+            f"{name}: the MIDI file lasts {seconds:.0f} s, longer than the {MAX_SECONDS:.0f} s "
+            "that are rendered; cut it or remove stray events near its end"
+        )
+    return score
+
+
+def _cache_key(midi_bytes: bytes, sr: int, gain: float, soundfont: Path) -> str:
+    stat = soundfont.stat()
+    identity = {
+        "recipe": RECIPE_VERSION,
+        "midi": hashlib.sha256(midi_bytes).hexdigest(),
+        "sr": sr,
+        "gain": gain,
+        "soundfont": [soundfont.resolve().name, stat.st_size, stat.st_mtime_ns],
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _run_fluidsynth(
+    midi_bytes: bytes, rate: int, gain: float, soundfont: Path, name: str
+) -> np.ndarray:
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        raise ConfigError(
+            f"cannot render {name}: the fluidsynth program is not on PATH; install it with: "
+            f"{INSTALL_HINT}"
+        )
+    with tempfile.TemporaryDirectory(prefix="curvebench-render-") as tmp:
+        midi_path, raw_path = Path(tmp) / "in.mid", Path(tmp) / "out.raw"
+        midi_path.write_bytes(midi_bytes)
+        # -n -i: no MIDI input, no shell; -T raw -O float: headerless float32, never dithered
+        command = [exe, "-n", "-i", "-q", "-T", "raw", "-O", "float", "-E", "little"]
+        command += ["-F", str(raw_path), "-r", str(rate), "-g", str(gain)]
+        command += [str(soundfont), str(midi_path)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"cannot render {name}: fluidsynth could not be started; install it with: "
+                f"{INSTALL_HINT}"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise DataError(f"{name}: fluidsynth did not finish within 30 minutes") from exc
+        lines = (done.stderr or "").strip().splitlines()
+        if lines:
+            log.debug("fluidsynth on %s: %s", name, " | ".join(lines))
+        if done.returncode != 0 or not raw_path.is_file():
+            reason = lines[-1] if lines else f"exit status {done.returncode}"
+            raise DataError(f"{name}: fluidsynth could not render it ({reason})")
+        samples = np.fromfile(raw_path, dtype="<f4")
+    if samples.size == 0 or samples.size % 2:
+        raise DataError(f"{name}: fluidsynth wrote {samples.size} samples, not a stereo render")
+    return samples.reshape(-1, 2).mean(axis=1, dtype=np.float64)
+
+
+def render_midi(
+    midi_bytes: bytes,
+    sr: int = DEFAULT_SR,
+    cache_dir: Path | None = None,
+    *,
+    gain: float = DEFAULT_GAIN,
+    soundfont: Path | None = None,
+    name: str | None = None,
+) -> np.ndarray:
+    """``midi_bytes`` rendered to mono float32 audio at ``sr`` Hz, in [−1, 1].
+
+    The first call renders with FluidSynth and stores the result in ``cache_dir`` (default
+    ``$CURVEBENCH_CACHE/render``); later calls with the same MIDI bytes, rate, gain and
+    soundfont read it back. ``name`` (a file path, a piece id) is used in error messages.
+    """
+    name = name or f"MIDI sha256:{hashlib.sha256(midi_bytes).hexdigest()[:12]}"
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ConfigError(f"sample rate {sr!r}: must be a positive whole number of Hz")
+    sr = int(sr)
+    if not 0 < gain <= 10:
+        raise ConfigError(f"render gain {gain}: FluidSynth takes a gain in (0, 10]")
+    _parse(midi_bytes, name)
+    soundfont = _check_soundfont(Path(soundfont), "given") if soundfont else find_soundfont()
+    folder = Path(cache_dir) if cache_dir is not None else cache_dir_default()
+    entry = folder / f"{_cache_key(midi_bytes, sr, gain, soundfont)}.npy"
+    if entry.is_file():
+        try:
+            return np.load(entry).astype(np.float32, copy=False)
+        except (OSError, ValueError) as exc:
+            log.warning("cached render %s unreadable (%s); rendering again", entry, exc)
+
+    log.info("rendering %s at %d Hz with %s", name, sr, soundfont.name)
+    low, high = FLUIDSYNTH_RATES
+    rate = sr if low <= sr <= high else FALLBACK_RATE
+    audio = _run_fluidsynth(midi_bytes, rate, gain, soundfont, name)
+    if rate != sr:
+        g = math.gcd(sr, rate)
+        audio = resample_poly(audio, sr // g, rate // g)
+    peak = float(np.abs(audio).max())
+    if peak > 1.0:
+        log.warning("%s: render peaks at %.2f; clipped to [-1, 1]", name, peak)
+    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=entry.stem, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, audio)
+        os.replace(tmp_name, entry)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return audio
+
+
+def write_wav(path: str | os.PathLike[str], wave: np.ndarray, sr: int) -> Path:
+    """Write mono float audio in [−1, 1] as 16-bit PCM WAV (clipped, rounded); returns the path."""
+    wave = np.asarray(wave)
+    if wave.ndim != 1:
+        raise DataError(f"{path}: write_wav takes mono audio, got an array of shape {wave.shape}")
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ConfigError(f"{path}: sample rate {sr!r} must be a positive whole number of Hz")
+    if not np.all(np.isfinite(wave)):
+        raise DataError(f"{path}: the audio holds NaN or infinite samples; nothing was written")
+    pcm = np.round(np.clip(wave.astype(np.float64), -1.0, 1.0) * 32767).astype("<i2")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with wavelib.open(str(out), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(int(sr))
+        f.writeframes(pcm.tobytes())
+    return out

@@ -7,7 +7,16 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 RUN_ARGS ?= --task noise-at-5s --model reference --limit 32 --out runs/default
 
-.PHONY: run test lint install install-dev clean
+SYSTEM_PACKAGES := fluidsynth timgm6mb-soundfont
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint install install-dev system clean
+
+# FluidSynth and a General MIDI soundfont render MIDI to audio (Debian packages)
+system:
+	@command -v fluidsynth >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && \
+		  $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +38,10 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-run: install
+run: install system
 	$(BIN)/curvebench run $(RUN_ARGS)
 
-test: install-dev
+test: install-dev system
 	$(BIN)/python -m pytest -q
 
 lint: install-dev

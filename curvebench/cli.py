@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -15,6 +16,8 @@ from curvebench.errors import CurvebenchError
 
 DEFAULT_TASK = "noise-at-5s"
 QUIET_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
     "lightning",
     "lightning.pytorch",
     "lightning.fabric",
@@ -37,8 +40,10 @@ def _setup_logging(verbose: bool) -> None:
         warnings.filterwarnings("ignore")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         import datasets
+        from transformers.utils import logging as hf_logging
 
         datasets.disable_progress_bars()
+        hf_logging.disable_progress_bar()
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -159,20 +164,34 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_perturb(args: argparse.Namespace) -> int:
     from curvebench.data.piece import parse_midi
+    from curvebench.data.render import DEFAULT_SR, read_wav, render_midi, write_wav
     from curvebench.perturbations import derive_seed, parse_perturbation
 
     perturbation = parse_perturbation(args.perturbation)
-    source = Path(args.input)
+    source, target = Path(args.input), Path(args.output)
     if not source.is_file():
         raise CurvebenchError(f"{source}: no such file")
     data = source.read_bytes()
-    score = parse_midi(data, str(source))
-    import hashlib
-
     seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
-    perturbed, record = perturbation.apply(score, seed)
-    Path(args.output).write_bytes(perturbed.dumps_midi())
-    print(json.dumps({"output": args.output, "record": record.__dict__}))
+    if source.suffix.lower() == ".wav":
+        if not hasattr(perturbation, "apply_audio"):
+            raise CurvebenchError(
+                f"{source}: {perturbation.kind} acts on notes; give a MIDI file (only noise has "
+                "an audio recipe)"
+            )
+        if target.suffix.lower() != ".wav":
+            raise CurvebenchError(f"{target}: a WAV input is written as WAV; name it .wav")
+        wave, sr = read_wav(source)
+        perturbed_wave, record = perturbation.apply_audio(wave, sr, seed)
+        write_wav(target, perturbed_wave, sr)
+    else:
+        perturbed, record = perturbation.apply(parse_midi(data, str(source)), seed)
+        midi = perturbed.dumps_midi()
+        if target.suffix.lower() == ".wav":
+            write_wav(target, render_midi(midi, DEFAULT_SR, name=str(source)), DEFAULT_SR)
+        else:
+            target.write_bytes(midi)
+    print(json.dumps({"output": str(target), "record": record.__dict__}))
     return 0
 
 

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 from curvebench.adapters.base import Adapter
+from curvebench.cache import cache_root
 from curvebench.data.piece import Piece
 
 log = logging.getLogger(__name__)
 
 CHUNK = 8
-
-
-def cache_root() -> Path:
-    """``$CURVEBENCH_CACHE``, or ``~/.cache/curvebench``."""
-    return Path(os.environ.get("CURVEBENCH_CACHE", Path.home() / ".cache" / "curvebench"))
 
 
 def _chunk_seed(seed: int, top_k: int, chunk: int) -> int:

@@ -34,6 +34,8 @@ import numpy as np
 from scipy.signal import resample_poly
 from symusic import Score
 
+from curvebench.cache import cache_root
+from curvebench.data.piece import parse_midi
 from curvebench.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -65,8 +67,7 @@ RECIPE_VERSION = 1
 
 def cache_dir_default() -> Path:
     """``$CURVEBENCH_CACHE/render``, where ``CURVEBENCH_CACHE`` defaults to ~/.cache/curvebench."""
-    root = os.environ.get("CURVEBENCH_CACHE") or Path.home() / ".cache" / "curvebench"
-    return Path(root) / "render"
+    return cache_root() / "render"
 
 
 def _check_soundfont(path: Path, origin: str) -> Path:
@@ -102,10 +103,7 @@ def find_soundfont() -> Path:
 
 
 def _parse(midi_bytes: bytes, name: str) -> Score:
-    try:
-        score = Score.from_midi(midi_bytes)
-    except (RuntimeError, ValueError) as exc:
-        raise DataError(f"{name}: not a readable Standard MIDI File ({exc})") from exc
+    score = parse_midi(midi_bytes, name)
     if score.note_num() == 0:
         raise DataError(f"{name}: the MIDI file has no notes, so there is nothing to render")
     seconds = float(score.to("second").end())
@@ -239,3 +237,29 @@ def write_wav(path: str | os.PathLike[str], wave: np.ndarray, sr: int) -> Path:
         f.setframerate(int(sr))
         f.writeframes(pcm.tobytes())
     return out
+
+
+def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Read a WAV file as mono float32 in [−1, 1] (channels averaged) and its sample rate."""
+    from scipy.io import wavfile
+
+    try:
+        sr, data = wavfile.read(str(path))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable WAV file ({exc})") from exc
+    data = np.asarray(data)
+    if np.issubdtype(data.dtype, np.integer):
+        info = np.iinfo(data.dtype)
+        scale = float(max(-info.min, info.max + 1))
+        audio = (data.astype(np.float64) - (0 if info.min < 0 else scale / 2)) / (
+            scale if info.min < 0 else scale / 2
+        )
+    else:
+        audio = data.astype(np.float64)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    if audio.size == 0:
+        raise DataError(f"{path}: the WAV file holds no samples")
+    if not np.all(np.isfinite(audio)):
+        raise DataError(f"{path}: the audio holds NaN or infinite samples")
+    return audio.astype(np.float32), int(sr)

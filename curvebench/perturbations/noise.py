@@ -129,3 +129,25 @@ class Noise(Perturbation):
             notes_added=count,
         )
         return out, record
+
+    def apply_audio(
+        self, wave: np.ndarray, sr: int, seed: int
+    ) -> tuple[np.ndarray, PerturbationRecord]:
+        """The paper's waveform recipe: coloured Gaussian noise at ``level_db`` (RMS re full
+        scale) replacing, or added to, the samples of the window."""
+        from curvebench.perturbations.audio import inject_noise
+
+        out, _ = inject_noise(
+            wave,
+            sr,
+            self.onset,
+            self.duration,
+            self.level_db,
+            self.color,
+            self.mode,
+            self.rng(seed),
+        )
+        record = PerturbationRecord(
+            kind=self.kind, onset_s=self.onset, duration_s=self.duration, preserves_tokens=False
+        )
+        return out, record

@@ -225,3 +225,24 @@ def test_colour_task_draws_the_colour_comparison(tiny_model, midi_folder, tmp_pa
     assert r.length_delta_pearson is None  # one duration only: not a sweep
     colours = tmp_path / "figures" / "noise-colors-colors.png"
     assert colours in output.figures and colours.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_paper_group_runs_every_task(tiny_model, midi_folder, tmp_path) -> None:
+    output = run(
+        RunOptions(
+            tasks=("paper",),
+            model=f"hf-causal:path={tiny_model}",
+            data=(f"ood={midi_folder}",),
+            limit=2,
+            out=tmp_path,
+            wandb=False,
+        )
+    )
+    results = output.results.results
+    assert set(results) == set(output.results.config.task_versions) and len(results) == 9
+    for task, per_dataset in results.items():
+        (r,) = per_dataset.values()
+        assert r.n_pairs >= 2, task
+        assert r.abs_loss_perturbed is not None and r.auroc_abs_loss is not None, task
+        assert (r.region_peak is not None) == output.results.config.tasks[task]["regions"], task

@@ -122,7 +122,7 @@ def test_write_wav_round_trips(tmp_path: Path) -> None:
 
 
 def test_bad_midi_is_a_data_error_naming_the_input(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"^song\.mid: not a readable Standard MIDI File"):
+    with pytest.raises(DataError, match=r"^song\.mid: not a standard MIDI file"):
         render_midi(b"this is not MIDI", cache_dir=tmp_path, name="song.mid")
     with pytest.raises(DataError, match="no notes"):
         render_midi(Score(480).dumps_midi(), cache_dir=tmp_path)

@@ -33,3 +33,38 @@ def test_misspelled_key_or_bad_spec_fails_loudly(tmp_path) -> None:
         load_task(str(bad))
     with pytest.raises(ConfigError, match="unknown task"):
         load_task("nope")
+
+
+def test_every_shipped_task_loads_and_the_paper_group_expands() -> None:
+    from curvebench.tasks import expand_tasks, load_group
+
+    for name in available_tasks():
+        if load_group(name) is None:
+            assert load_task(name).name == name
+    tasks = expand_tasks(["paper"])
+    assert [t.name for t in tasks] == [
+        "noise-at-5s",
+        "noise-length-sweep",
+        "noise-colors",
+        "noise-add",
+        "rhythm-deletion",
+        "velocity-change",
+        "tempo-change",
+        "bar-shuffle",
+        "block-swap",
+    ]
+    assert expand_tasks(["noise-at-5s", "paper"])[0].name == "noise-at-5s"
+    assert len(expand_tasks(["noise-at-5s", "paper"])) == 9
+    sweep = load_task("noise-length-sweep")
+    assert [p.duration * sweep.grid_hz for p in sweep.parsed_perturbations()] == [
+        5,
+        10,
+        50,
+        100,
+        150,
+        200,
+    ]
+    colours = load_task("noise-colors").parsed_perturbations()
+    assert {(p.color, p.level_db) for p in colours} == {
+        (c, db) for c in ("white", "pink", "blue", "brown") for db in (-30.0, -20.0, -12.0)
+    }

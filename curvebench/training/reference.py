@@ -128,20 +128,16 @@ class ReferenceLM(L.LightningModule):
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
 
-def evaluate_loss(
-    model: GPT2LMHeadModel, rows: torch.Tensor, pad_id: int, batch: int = 32
-) -> float:
-    """Token-weighted mean next-token loss (nats) over rows."""
-    lm = ReferenceLM.__new__(ReferenceLM)
-    L.LightningModule.__init__(lm)
-    lm.model, lm.pad_id = model, pad_id
-    total, count = 0.0, 0
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, len(rows), batch):
-            nll, n = lm._loss(rows[s : s + batch])
-            total, count = total + float(nll), count + int(n)
-    return total / count
+def validation_loss(folder: Path) -> tuple[float, int]:
+    """Token-weighted mean loss (nats) of a saved model over every validation piece, scored as
+    curvebench scores (BOS first, whole piece, rolling windows), and the number of tokens."""
+    from curvebench.adapters.hf_causal import HFCausalAdapter
+    from curvebench.benchmark.scoring import score_sequences
+
+    adapter = HFCausalAdapter(str(folder))
+    sequences = tokenize_split("validation")
+    losses = np.concatenate(score_sequences(adapter, sequences, batch_size=32))
+    return float(losses.mean()), int(losses.size)
 
 
 def train_reference(name: str, out: Path, max_steps: int | None = None, seed: int = 0) -> dict:
@@ -186,10 +182,10 @@ def train_reference(name: str, out: Path, max_steps: int | None = None, seed: in
         DataLoader(_Rows(val_rows), batch_size=32),
     )
     model = lm.model.float().cpu()
-    val_loss = evaluate_loss(model, val_rows, pad)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save(out / TOKENIZER_FILE)
+    val_loss, val_tokens = validation_loss(out)
     facts = {
         "name": recipe.name,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -198,6 +194,7 @@ def train_reference(name: str, out: Path, max_steps: int | None = None, seed: in
         "train_tokens": int(sum(len(p) for p in train_pieces)),
         "validation_pieces": len(val_pieces),
         "validation_loss_nats": round(val_loss, 4),
+        "validation_tokens": val_tokens,
         "seed": seed,
         "seconds": round(time.time() - started, 1),
         "torch": torch.__version__,
@@ -224,8 +221,8 @@ ryansMammoth folk collections of the music21 corpus, converted to MIDI).
 | training data | {facts["train_pieces"]} pieces, {facts["train_tokens"]:,} tokens |
 | steps x batch | {r["max_steps"]} x {r["batch_size"]} rows of {r["context"]} tokens |
 | optimiser | AdamW, peak lr {r["lr"]}, {r["warmup"]} warm-up steps, cosine decay, bf16 |
-| validation loss | {facts["validation_loss_nats"]} nats/token |
-| validation data | {facts["validation_pieces"]} pieces |
+| validation loss | {facts["validation_loss_nats"]} nats/token (whole pieces, scored as `score` does) |
+| validation data | {facts["validation_pieces"]} pieces, {facts["validation_tokens"]:,} tokens |
 | seed | {facts["seed"]} |
 | training time | {facts["seconds"]} s |
 

@@ -9,9 +9,7 @@ import pytest
 
 from curvebench.adapters import load_adapter
 from curvebench.adapters.hf_causal import MODELS_DIR
-from curvebench.benchmark.scoring import score_sequences
-from curvebench.data.piece import parse_midi
-from curvebench.data.sources import embedded_split
+from curvebench.training.reference import validation_loss
 
 FOLDER = MODELS_DIR / "reference"
 
@@ -27,10 +25,8 @@ def test_validation_loss_matches_the_model_card() -> None:
     facts = json.loads((FOLDER / "training.json").read_text())
     adapter = load_adapter("reference")
     assert adapter.num_parameters() == facts["parameters"]
-    rows = embedded_split("validation").select(range(40))
-    seqs = [adapter.encode_score(parse_midi(r["midi"], r["id"]), r["id"]).ids for r in rows]
-    losses = score_sequences(adapter, seqs)
-    mean = float(np.concatenate(losses).mean())
-    # far below a uniform guess over the vocabulary, and near the card's number
-    assert mean < 0.5 * np.log(len(adapter.tokenizer))
-    assert mean == pytest.approx(facts["validation_loss_nats"], abs=0.35)
+    loss, tokens = validation_loss(FOLDER)
+    assert tokens == facts["validation_tokens"]
+    assert loss == pytest.approx(facts["validation_loss_nats"], abs=1e-3)
+    # far below a uniform guess over the vocabulary
+    assert loss < 0.25 * np.log(len(adapter.tokenizer))

@@ -221,7 +221,7 @@ ryansMammoth folk collections of the music21 corpus, converted to MIDI).
 | training data | {facts["train_pieces"]} pieces, {facts["train_tokens"]:,} tokens |
 | steps x batch | {r["max_steps"]} x {r["batch_size"]} rows of {r["context"]} tokens |
 | optimiser | AdamW, peak lr {r["lr"]}, {r["warmup"]} warm-up steps, cosine decay, bf16 |
-| validation loss | {facts["validation_loss_nats"]} nats/token (whole pieces, scored as `score` does) |
+| validation loss | {facts["validation_loss_nats"]} nats/token (whole pieces, BOS first) |
 | validation data | {facts["validation_pieces"]} pieces, {facts["validation_tokens"]:,} tokens |
 | seed | {facts["seed"]} |
 | training time | {facts["seconds"]} s |

@@ -203,7 +203,7 @@ def color_figure(results: Results, task: str, samples: list[dict], path: Path) -
         ax.set_xticks(np.arange(len(colors)), colors)
         ax.axhline(0.0, color="black", lw=0.6)
         ax.set_ylabel(label)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7, loc="lower right", framealpha=0.9)
     fig.suptitle(f"{task}: noise colour and level ({results.model.name})", fontsize=10)
     return _save(fig, path)
 

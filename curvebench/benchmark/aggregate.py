@@ -21,6 +21,7 @@ from curvebench.metrics.agreement import AUROCWithCI, LengthCorrelation, PairAgr
 from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins, to_grid
 from curvebench.metrics.regions import MeanCurve, RegionMeans, region_means
 from curvebench.metrics.shape import CurveFeatureMeans, curve_features, spike_score
+from curvebench.metrics.smoothing import nan_moving_average
 from curvebench.tasks import TaskConfig
 
 DECIMALS = 5
@@ -140,6 +141,7 @@ def _sample_line(
         "n_tokens": encoded.length,
         "duration_s": _round(encoded.duration_s) if encoded.duration_s else None,
         "abs_loss": stats.abs_loss,
+        "perplexity": _round(np.exp(stats.abs_loss)),
         "shape_score": stats.shape_score,
         "nats_per_second": stats.nats_per_second,
         "loss": loss.tolist(),
@@ -188,6 +190,8 @@ def aggregate_group(
                 metrics.n_bins,
                 task.grid_hz,
             )
+        if task.smooth_steps > 1:
+            delta = nan_moving_average(delta, task.smooth_steps)
         metrics.curve.update(delta)
         line = _sample_line(pair, pair.variant, pair.perturbed, plan, perturbed, pert_stats)
         line["record"] = pair.record.__dict__

@@ -79,6 +79,8 @@ class Noise(Perturbation):
             raise ConfigError(f"noise level_db={self.level_db}: must be <= 0 dB (full scale)")
 
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
+        if not any(t.notes for t in score.tracks if not t.is_drum):
+            raise SkipItem("piece has no pitched notes")
         tempo = TempoMap(score)
         end_s = float(tempo.seconds(score.end()))
         if end_s < self.onset + self.duration:

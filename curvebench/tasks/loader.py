@@ -32,6 +32,9 @@ class TaskConfig(BaseModel):
     perturbations: tuple[str, ...] = Field(min_length=1, description="Perturbation spec strings.")
     clip_seconds: float = Field(default=15.0, gt=0, description="Pieces are cut to this length.")
     grid_hz: float = Field(default=50.0, gt=0, description="Time grid of Δℓ (paper: 50 Hz).")
+    smooth_steps: int = Field(
+        default=1, ge=1, description="Moving average of Δℓ over this many grid steps (1: none)."
+    )
     regions: bool = Field(default=True, description="Report the paper's three regions.")
     generated_top_k: tuple[int, ...] = Field(
         default=(10, 50, 250), description="Top-k values of the generated role's samples."

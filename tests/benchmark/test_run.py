@@ -246,3 +246,38 @@ def test_paper_group_runs_every_task(tiny_model, midi_folder, tmp_path) -> None:
         assert r.n_pairs >= 2, task
         assert r.abs_loss_perturbed is not None and r.auroc_abs_loss is not None, task
         assert (r.region_peak is not None) == output.results.config.tasks[task]["regions"], task
+
+
+def test_optional_smoothing_of_the_delta_curve(tiny_model, midi_folder, tmp_path) -> None:
+    import yaml
+
+    from curvebench.metrics.smoothing import nan_moving_average
+    from curvebench.tasks import load_task
+
+    task = load_task("noise-at-5s").model_copy(update={"smooth_steps": 5, "name": "smoothed"})
+    path = tmp_path / "smoothed.yaml"
+    path.write_text(yaml.safe_dump(task.model_dump(mode="json")))
+    output = run(
+        RunOptions(
+            tasks=(str(path),),
+            model=f"hf-causal:path={tiny_model}",
+            data=(f"training={midi_folder}",),
+            limit=1,
+            out=tmp_path / "out",
+            wandb=False,
+        )
+    )
+    original, perturbed = read_samples(output.samples_path)
+    raw = delta_on_grid(
+        (np.array(original["loss"]), np.array(original["seconds"])),
+        (np.array(perturbed["loss"]), np.array(perturbed["seconds"])),
+        750,
+    )
+    expected = region_means(nan_moving_average(raw, 5), 250, 100)
+    unsmoothed = region_means(raw, 250, 100)
+    for name, value in expected.items():
+        got = perturbed["regions"][name]
+        assert got is None if np.isnan(value) else got == pytest.approx(value, abs=1e-5)
+    assert perturbed["regions"]["assimilation"] is not None
+    assert perturbed["regions"]["assimilation"] != pytest.approx(unsmoothed["assimilation"])
+    assert perturbed["perplexity"] == pytest.approx(np.exp(perturbed["abs_loss"]), rel=1e-4)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import signal
 
 from curvebench.errors import ConfigError, DataError, SkipItem
@@ -151,3 +153,34 @@ def test_bad_options_raise_config_errors() -> None:
         inject_noise(wave, SR, 5.0, 0.0, -12.0, "white", "add", rng)
     with pytest.raises(DataError, match="mono"):
         inject_noise(np.stack([wave, wave], 1), SR, 5.0, 2.0, -12.0, "white", "add", rng)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seconds=st.floats(0.5, 4.0),
+    onset=st.floats(0.0, 3.0),
+    duration=st.floats(0.01, 2.0),
+    level_db=st.floats(-40.0, 0.0),
+    color=st.sampled_from(["white", "pink", "blue", "brown"]),
+    mode=st.sampled_from(["replace", "add"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_noise_spec_on_random_audio(seconds, onset, duration, level_db, color, mode, seed) -> None:
+    from curvebench.perturbations.noise import Noise
+
+    sr = 8000
+    wave = np.random.default_rng(1).uniform(-0.5, 0.5, int(seconds * sr)).astype(np.float32)
+    before = wave.copy()
+    spec = Noise(color=color, mode=mode, onset=onset, duration=duration, level_db=level_db)
+    try:
+        out, record = spec.apply_audio(wave, sr, seed)
+    except SkipItem:
+        assert onset + duration > len(wave) / sr - 1e-9
+        return
+    assert np.array_equal(wave, before)  # input never changed
+    again, _ = spec.apply_audio(wave, sr, seed)
+    assert np.array_equal(out, again)
+    lo, hi = round(onset * sr), round((onset + duration) * sr)
+    assert np.array_equal(out[:lo], wave[:lo]) and np.array_equal(out[hi:], wave[hi:])
+    assert record.onset_s == onset and record.duration_s == duration
+    assert np.all(np.abs(out) <= 1.0)

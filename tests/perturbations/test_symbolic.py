@@ -11,6 +11,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 from curvebench.data.timing import TempoMap, duration_seconds
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations import Perturbation, PerturbationRecord, parse_perturbation
+from curvebench.perturbations.noise import Noise
 from curvebench.perturbations.rhythm import RhythmDeletion, fraction_count
 from curvebench.perturbations.structure import BarShuffle, BlockSwap, bar_bounds, derangement
 from curvebench.perturbations.tempo import TempoChange
@@ -26,13 +27,15 @@ PROPERTY = settings(
 )
 # One perturbation of each kind, sized so that most small random pieces can take it.
 EACH_KIND = [
+    Noise(onset=1.0, duration=1.0),
+    Noise(color="pink", mode="add", onset=0.5, duration=2.0),
     RhythmDeletion(),
     VelocityChange(),
     TempoChange(),
     BarShuffle(),
     BlockSwap(onset=1.0, duration=1.0),
 ]
-RANDOM_KINDS = EACH_KIND[:4]  # block-swap draws nothing at random
+RANDOM_KINDS = EACH_KIND[:-1]  # block-swap draws nothing at random
 
 
 @st.composite
@@ -118,7 +121,7 @@ def drums_only() -> Score:
 # --- every kind ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("p", EACH_KIND, ids=lambda p: p.kind)
+@pytest.mark.parametrize("p", EACH_KIND, ids=lambda p: p.spec_id)
 @PROPERTY
 @given(score=scores(), seed=st.integers(0, 2**63 - 1))
 def test_pure_and_deterministic(p: Perturbation, score: Score, seed: int) -> None:
@@ -133,14 +136,14 @@ def test_pure_and_deterministic(p: Perturbation, score: Score, seed: int) -> Non
     assert isinstance(record, PerturbationRecord) and record.kind == p.kind
 
 
-@pytest.mark.parametrize("p", RANDOM_KINDS, ids=lambda p: p.kind)
+@pytest.mark.parametrize("p", RANDOM_KINDS, ids=lambda p: p.spec_id)
 def test_other_seeds_give_other_pieces(p: Perturbation) -> None:
     score = synthetic_score(0)
     results = {p.apply(score, seed)[0].dumps_midi() for seed in range(5)}
     assert len(results) == 5
 
 
-@pytest.mark.parametrize("p", EACH_KIND, ids=lambda p: p.kind)
+@pytest.mark.parametrize("p", EACH_KIND, ids=lambda p: p.spec_id)
 @pytest.mark.parametrize("piece", [Score(TPQ), drums_only()], ids=["empty", "drums-only"])
 def test_a_piece_without_pitched_notes_is_skipped(p: Perturbation, piece: Score) -> None:
     with pytest.raises(SkipItem, match="no pitched notes"):

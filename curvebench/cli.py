@@ -12,6 +12,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from curvebench.errors import CurvebenchError
 
 DEFAULT_TASK = "noise-at-5s"
@@ -137,6 +139,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from curvebench.adapters import load_adapter
     from curvebench.benchmark.scoring import score_sequences
     from curvebench.data.piece import parse_midi
+    from curvebench.data.render import read_wav
 
     adapter = load_adapter(args.model)
     encoded = []
@@ -144,7 +147,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         path = Path(file)
         if not path.is_file():
             raise CurvebenchError(f"{path}: no such file")
-        encoded.append(adapter.encode_score(parse_midi(path.read_bytes(), str(path)), str(path)))
+        if path.suffix.lower() == ".wav":
+            if adapter.modality != "audio":
+                raise CurvebenchError(f"{path}: {args.model} scores MIDI, not audio")
+            wave, sr = read_wav(path)
+            encoded.append(adapter.encode_audio(wave, sr, str(path)))
+        else:
+            score = parse_midi(path.read_bytes(), str(path))
+            encoded.append(adapter.encode_score(score, str(path)))
     losses = score_sequences(adapter, [e.ids for e in encoded])
     out = open(args.out, "w") if args.out else sys.stdout  # noqa: SIM115
     try:
@@ -152,9 +162,11 @@ def cmd_score(args: argparse.Namespace) -> int:
             line = {
                 "source": file,
                 "tokens": enc.ids.tolist(),
-                "loss": [round(float(v), 6) for v in loss],
-                "seconds": [round(float(s), 6) for s in enc.seconds[1:]],
+                "loss": np.round(loss.astype(np.float64), 6).tolist(),
+                "seconds": [round(float(s), 6) for s in enc.target_seconds],
             }
+            if loss.ndim == 2:  # audio: loss[k][t] per codebook, and the frame mean
+                line["loss_mean"] = np.round(loss.mean(axis=0).astype(np.float64), 6).tolist()
             out.write(json.dumps(line) + "\n")
     finally:
         if args.out:

@@ -23,6 +23,15 @@ class Encoded:
     """float64 [T]: time in seconds of every token."""
     duration_s: float | None = None
     """Length of the encoded music in seconds (end of its last note), when known."""
+    first_target: int = 1
+    """First time step whose loss the model gives: 1 when ids start with a BOS that is never
+    predicted (symbolic), 0 when every step is predicted (audio codes after the decoder's own
+    start token). Losses have length T − first_target and belong to seconds[first_target:]."""
+
+    @property
+    def target_seconds(self) -> np.ndarray:
+        """Time of each scored step."""
+        return self.seconds[self.first_target :]
 
     @property
     def length(self) -> int:
@@ -72,9 +81,11 @@ class Adapter(ABC):
 
     @abstractmethod
     def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Per-token loss in nats, [B, T-1]: ``out[b, i] = -log p(ids[b, i+1] | ids[b, :i+1])``.
+        """Per-token loss in nats.
 
-        ``mask`` [B, T] is True on real tokens; positions whose target is padding are 0.
+        Symbolic: ids [B, T] → [B, T-1], ``out[b, i] = -log p(ids[b, i+1] | ids[b, :i+1])``.
+        Audio: codes [B, K, T] → [B, K, T], ``out[b, k, t]`` = loss of code t of codebook k.
+        ``mask`` [B, T] is True on real steps; losses whose target is padding are 0.
         """
 
     @abstractmethod

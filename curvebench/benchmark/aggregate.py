@@ -68,6 +68,9 @@ class GroupMetrics:
     shape_scores: dict[str, list[float]] = field(
         default_factory=lambda: {"original": [], "perturbed": []}
     )
+    codebooks: dict[str, list[np.ndarray]] = field(
+        default_factory=lambda: {"original": [], "perturbed": []}
+    )
     curve: MeanCurve = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +84,11 @@ class GroupMetrics:
             self.per_second[kind].append(stats.nats_per_second)
         if stats.shape_score is not None:
             self.shape_scores[kind].append(stats.shape_score)
+
+    def add_codebooks(self, kind: str, loss: np.ndarray) -> None:
+        """Audio items: keep the item's mean loss of each codebook."""
+        if loss.ndim == 2:
+            self.codebooks[kind].append(np.round(loss.mean(axis=1), DECIMALS))
 
     def add_pair(self, original: ItemStats, perturbed: ItemStats, new_original: bool) -> None:
         self.paired.update(original.abs_loss, perturbed.abs_loss, new_original)
@@ -96,6 +104,9 @@ class GroupMetrics:
             out["perplexity_original"] = float(np.exp(out["abs_loss_original"]))
             out["perplexity_perturbed"] = float(np.exp(out["abs_loss_perturbed"]))
         for kind in ("original", "perturbed"):
+            if self.codebooks[kind]:
+                per_codebook = np.mean(self.codebooks[kind], axis=0)
+                out[f"abs_loss_{kind}_per_codebook"] = [float(v) for v in per_codebook]
             values = self.per_second[kind]
             out[f"nats_per_second_{kind}"] = float(np.mean(values)) if values else None
             scores = self.shape_scores[kind]
@@ -127,11 +138,17 @@ class GroupMetrics:
         return [_round(v) for v in self.curve.compute().numpy()]
 
 
+def frame_loss(loss: np.ndarray) -> np.ndarray:
+    """Loss per time step: itself for symbolic tokens, the mean over codebooks for audio
+    frames (the paper's per-frame loss), rounded as written."""
+    return loss if loss.ndim == 1 else np.round(loss.mean(axis=0), DECIMALS)
+
+
 def _sample_line(
     pair: Pair, variant: str, key: str, plan: Plan, loss: np.ndarray, stats: ItemStats
 ) -> dict:
     encoded = plan.sequences[key]
-    return {
+    line = {
         "task": pair.task,
         "dataset": pair.dataset,
         "role": pair.role,
@@ -145,8 +162,12 @@ def _sample_line(
         "shape_score": stats.shape_score,
         "nats_per_second": stats.nats_per_second,
         "loss": loss.tolist(),
-        "seconds": [round(float(s), 4) for s in encoded.seconds[1:]],
+        "seconds": [round(float(s), 4) for s in encoded.target_seconds],
     }
+    if loss.ndim == 2:  # audio: loss[k][t] per codebook, and the frame mean the metrics use
+        line["loss_mean"] = frame_loss(loss).tolist()
+        line["abs_loss_per_codebook"] = [_round(v) for v in loss.mean(axis=1)]
+    return line
 
 
 def aggregate_group(
@@ -161,14 +182,16 @@ def aggregate_group(
     metrics = GroupMetrics(grid_bins(task.clip_seconds, task.grid_hz))
     originals: dict[str, ItemStats] = {}
     for pair in pairs:
-        original, perturbed = loss_of[pair.original], loss_of[pair.perturbed]
+        orig_full, pert_full = loss_of[pair.original], loss_of[pair.perturbed]
+        original, perturbed = frame_loss(orig_full), frame_loss(pert_full)
         orig_enc, pert_enc = plan.sequences[pair.original], plan.sequences[pair.perturbed]
         new_original = pair.piece_id not in originals
         if new_original:
             stats = ItemStats.of(original, orig_enc.duration_s)
             originals[pair.piece_id] = stats
             metrics.add_item("original", stats)
-            line = _sample_line(pair, "original", pair.original, plan, original, stats)
+            metrics.add_codebooks("original", orig_full)
+            line = _sample_line(pair, "original", pair.original, plan, orig_full, stats)
             raw.write((json.dumps(line) + "\n").encode())
         orig_stats = originals[pair.piece_id]
         pert_stats = ItemStats.of(perturbed, pert_enc.duration_s)
@@ -182,18 +205,19 @@ def aggregate_group(
         if pair.record.preserves_tokens and len(original) == len(perturbed):
             # token by token, then onto the time grid (the same tokens share each bin)
             by_token = delta_by_index(original, perturbed)
-            delta = to_grid(by_token, orig_enc.seconds[1:], metrics.n_bins, task.grid_hz)
+            delta = to_grid(by_token, orig_enc.target_seconds, metrics.n_bins, task.grid_hz)
         else:
             delta = delta_on_grid(
-                (original, orig_enc.seconds[1:]),
-                (perturbed, pert_enc.seconds[1:]),
+                (original, orig_enc.target_seconds),
+                (perturbed, pert_enc.target_seconds),
                 metrics.n_bins,
                 task.grid_hz,
             )
         if task.smooth_steps > 1:
             delta = nan_moving_average(delta, task.smooth_steps)
         metrics.curve.update(delta)
-        line = _sample_line(pair, pair.variant, pair.perturbed, plan, perturbed, pert_stats)
+        metrics.add_codebooks("perturbed", pert_full)
+        line = _sample_line(pair, pair.variant, pair.perturbed, plan, pert_full, pert_stats)
         line["record"] = pair.record.__dict__
         if task.regions and pair.record.onset_s is not None:
             onset = round(pair.record.onset_s * task.grid_hz)

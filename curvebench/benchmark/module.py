@@ -28,13 +28,17 @@ class WindowDataset(Dataset):
     """Rows of every sequence to score; long ones split into rolling windows."""
 
     def __init__(
-        self, sequences: list[np.ndarray], context: int, stride: int | None = None
+        self,
+        sequences: list[np.ndarray],
+        context: int,
+        stride: int | None = None,
+        first_target: int = 1,
     ) -> None:
         self.sequences = sequences
         self.rows = [
             Row(i, w)
             for i, seq in enumerate(sequences)
-            for w in plan_windows(len(seq), context, stride)
+            for w in plan_windows(seq.shape[-1], context, stride, first_target)
         ]
 
     def __len__(self) -> int:
@@ -42,7 +46,7 @@ class WindowDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[int, np.ndarray]:
         row = self.rows[index]
-        return index, self.sequences[row.item][row.window.start : row.window.end]
+        return index, self.sequences[row.item][..., row.window.start : row.window.end]
 
 
 class LengthBatches(Sampler[list[int]]):
@@ -63,17 +67,19 @@ class LengthBatches(Sampler[list[int]]):
 
 
 def collate(pad_id: int):
-    """Pad a list of (row index, ids) to a batch: row indices, ids [B, T], mask [B, T]."""
+    """Pad a list of (row index, ids) to a batch: row indices, ids [B, T] (or [B, K, T] for
+    audio codes) and mask [B, T]."""
 
     def _collate(
         rows: list[tuple[int, np.ndarray]],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        width = max(len(ids) for _, ids in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        width = max(seq.shape[-1] for _, seq in rows)
+        lead = rows[0][1].shape[:-1]
+        ids = torch.full((len(rows), *lead, width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.bool)
         for b, (_, seq) in enumerate(rows):
-            ids[b, : len(seq)] = torch.from_numpy(np.asarray(seq, dtype=np.int64))
-            mask[b, : len(seq)] = True
+            ids[b, ..., : seq.shape[-1]] = torch.from_numpy(np.asarray(seq, dtype=np.int64))
+            mask[b, : seq.shape[-1]] = True
         return torch.tensor([i for i, _ in rows]), ids, mask
 
     return _collate
@@ -93,4 +99,6 @@ class ScoringModule(L.LightningModule):
         rows, ids, mask = batch
         nll = self.adapter.loss(ids, mask).float().cpu().numpy()
         lengths = mask.sum(dim=1).cpu().numpy()
-        return [(int(r), nll[b, : int(lengths[b]) - 1]) for b, r in enumerate(rows.tolist())]
+        # symbolic: [B, T-1] (BOS never predicted); audio: [B, K, T] (every code predicted)
+        scored = lengths - 1 if nll.ndim == 2 else lengths
+        return [(int(r), nll[b, ..., : int(scored[b])]) for b, r in enumerate(rows.tolist())]

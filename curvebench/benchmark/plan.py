@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
+from symusic import Score
+
 from curvebench.adapters.base import Adapter, Encoded
 from curvebench.data.piece import Piece
+from curvebench.data.render import DEFAULT_SR, render_midi
 from curvebench.data.timing import clip_seconds
-from curvebench.errors import CurvebenchError
-from curvebench.perturbations import PerturbationRecord, derive_seed
+from curvebench.errors import CurvebenchError, SkipItem
+from curvebench.perturbations import Perturbation, PerturbationRecord, derive_seed
 from curvebench.tasks import TaskConfig
 
 log = logging.getLogger(__name__)
@@ -46,22 +50,72 @@ class Plan:
         return key
 
 
+class _Encoder:
+    """Encodes scores (and, for audio models, waveforms) for one adapter and task.
+
+    Audio models hear the rendered piece cut to the task's length; ``noise`` then uses the
+    paper's waveform recipe on that audio, and the other perturbations act on the notes before
+    rendering.
+    """
+
+    def __init__(self, adapter: Adapter, task: TaskConfig) -> None:
+        self.adapter, self.task = adapter, task
+        self.audio = adapter.modality == "audio"
+
+    def _checked(self, encoded: Encoded, name: str) -> Encoded:
+        if encoded.first_target == 0 and encoded.length > self.adapter.context_length:
+            raise SkipItem(
+                f"{name}: {encoded.length} steps exceed the model's context of "
+                f"{self.adapter.context_length}; shorten the task's clip_seconds"
+            )
+        return encoded
+
+    def render(self, score: Score, name: str) -> np.ndarray:
+        wave = render_midi(score.dumps_midi(), DEFAULT_SR, name=name)
+        return wave[: round(self.task.clip_seconds * DEFAULT_SR)]
+
+    def original(self, clipped: Score, name: str) -> tuple[Encoded, np.ndarray | None]:
+        if not self.audio:
+            return self._checked(self.adapter.encode_score(clipped, name), name), None
+        wave = self.render(clipped, name)
+        return self._checked(self.adapter.encode_audio(wave, DEFAULT_SR, name), name), wave
+
+    def perturbed(
+        self,
+        perturbation: Perturbation,
+        clipped: Score,
+        wave: np.ndarray | None,
+        seed: int,
+        name: str,
+    ) -> tuple[Encoded, PerturbationRecord]:
+        if wave is not None and hasattr(perturbation, "apply_audio"):
+            noisy, record = perturbation.apply_audio(wave, DEFAULT_SR, seed)
+            return self._checked(self.adapter.encode_audio(noisy, DEFAULT_SR, name), name), record
+        score, record = perturbation.apply(clipped, seed)
+        if wave is None:
+            return self._checked(self.adapter.encode_score(score, name), name), record
+        encoded = self.adapter.encode_audio(self.render(score, name), DEFAULT_SR, name)
+        return self._checked(encoded, name), record
+
+
 def plan_task(plan: Plan, task: TaskConfig, adapter: Adapter, pieces: list[Piece]) -> None:
     """Encode each piece (cut to the task's length) and each perturbed copy, adding pairs."""
     perturbations = task.parsed_perturbations()
+    encoder = _Encoder(adapter, task)
     for piece in pieces:
         where = f"{task.name}/{piece.dataset}/{piece.id}"
         try:
             clipped = clip_seconds(piece.score(), task.clip_seconds)
-            original = plan.add_sequence(adapter.encode_score(clipped, piece.id))
+            encoded, wave = encoder.original(clipped, piece.id)
+            original = plan.add_sequence(encoded)
         except CurvebenchError as exc:
             plan.skipped.append((where, str(exc)))
             continue
         for perturbation in perturbations:
             seed = derive_seed(task.seed, piece.sha256, perturbation.spec_id)
             try:
-                perturbed_score, record = perturbation.apply(clipped, seed)
-                perturbed = plan.add_sequence(adapter.encode_score(perturbed_score, piece.id))
+                encoded, record = encoder.perturbed(perturbation, clipped, wave, seed, piece.id)
+                perturbed = plan.add_sequence(encoded)
             except CurvebenchError as exc:
                 plan.skipped.append((f"{where}/{perturbation.spec_id}", str(exc)))
                 continue

@@ -26,6 +26,12 @@ class DatasetResult(_Strict):
     region_peak: float | None = Field(default=None, description="Mean Δℓ in the peak region.")
     region_assimilation: float | None = Field(default=None, description="Mean Δℓ, assimilation.")
     region_recovery: float | None = Field(default=None, description="Mean Δℓ, recovery.")
+    abs_loss_original_per_codebook: list[float] | None = Field(
+        default=None, description="Audio: mean loss of each codebook over originals."
+    )
+    abs_loss_perturbed_per_codebook: list[float] | None = Field(
+        default=None, description="Audio: the same over perturbed copies."
+    )
     perplexity_original: float | None = Field(default=None, description="exp(abs_loss_original).")
     perplexity_perturbed: float | None = Field(default=None, description="exp(abs_loss_perturbed).")
     nats_per_second_original: float | None = Field(

@@ -23,16 +23,24 @@ def score_sequences(
     stride: int | None = None,
     progress: bool = False,
 ) -> list[np.ndarray]:
-    """Per-token losses of each sequence: ``out[s][i] = -log p(seq[i+1] | seq[:i+1])``.
+    """Per-token losses of each sequence.
 
-    Sequences longer than the adapter's context are scored in rolling windows; rows are batched
-    by similar length.
+    Symbolic ids [T] (BOS first): ``out[s][i] = -log p(seq[i+1] | seq[:i+1])``, T − 1 values.
+    Audio codes [K, T]: ``out[s][k, t]`` = loss of code t of codebook k, [K, T].
+    Symbolic sequences longer than the adapter's context are scored in rolling windows; rows
+    are batched by similar length.
     """
-    out = [np.full(max(0, len(s) - 1), np.nan, dtype=np.float32) for s in sequences]
-    todo = [i for i, s in enumerate(sequences) if len(s) >= 2]
+    first = 0 if adapter.modality == "audio" else 1
+    out = [
+        np.full((*s.shape[:-1], max(0, s.shape[-1] - first)), np.nan, dtype=np.float32)
+        for s in sequences
+    ]
+    todo = [i for i, s in enumerate(sequences) if s.shape[-1] >= first + 1]
     if not todo:
         return out
-    dataset = WindowDataset([sequences[i] for i in todo], adapter.context_length, stride)
+    dataset = WindowDataset(
+        [sequences[i] for i in todo], adapter.context_length, stride, first_target=first
+    )
     loader = DataLoader(
         dataset,
         batch_sampler=LengthBatches(dataset, batch_size),
@@ -55,6 +63,8 @@ def score_sequences(
             row = dataset.rows[row_index]
             w = row.window
             target = out[todo[row.item]]
-            # target j (ids[j]) is loss index j - 1; inside the window it is row j - start - 1
-            target[w.first_target - 1 : w.end - 1] = nll[w.first_target - w.start - 1 :]
+            # target j (ids[..., j]) is loss index j - first; in the window, j - start - first
+            target[..., w.first_target - first : w.end - first] = nll[
+                ..., w.first_target - w.start - first :
+            ]
     return out

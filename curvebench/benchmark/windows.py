@@ -23,8 +23,18 @@ class Window:
     """First token whose loss this window reports (earlier ones are context only)."""
 
 
-def plan_windows(length: int, context: int, stride: int | None = None) -> list[Window]:
-    """Windows covering every target of a ``length``-token sequence."""
+def plan_windows(
+    length: int, context: int, stride: int | None = None, first_target: int = 1
+) -> list[Window]:
+    """Windows covering every target of a ``length``-token sequence.
+
+    ``first_target`` 0 (audio: every step is predicted, from the decoder's own start token)
+    allows one window only: such a sequence must fit the context.
+    """
+    if first_target == 0:
+        if length > context:
+            raise ValueError(f"a sequence of {length} steps is longer than the context {context}")
+        return [Window(0, length, 0)]
     if context < 2:
         raise ValueError("context must hold at least two tokens")
     stride = stride or max(1, context // 2)

@@ -94,25 +94,40 @@ def merge_tracks(score: Score) -> Score:
     return merged
 
 
+def _first_base_token(
+    tokenizer: MusicTokenizer, ids: list[int], n_base: int, name: str
+) -> np.ndarray:
+    """Index of the first base token each learned id stands for: its time is the id's time.
+
+    miditok keeps the map from a learned id's bytes to its base tokens in a private table; it
+    is the only way to recover the span of each id.
+    """
+    table = tokenizer._vocab_learned_bytes_to_tokens
+    counts = np.array([len(table[tokenizer._model.id_to_token(int(i))]) for i in ids])
+    if counts.sum() != n_base:
+        raise ConfigError(
+            f"{name}: the tokenizer's learned ids cover {counts.sum()} base tokens, not "
+            f"{n_base}; this miditok version maps ids differently, use a base tokenizer"
+        )
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+
+
 def tokenize_score(tokenizer: MusicTokenizer, score: Score, name: str = "piece") -> TokenizedMidi:
     """Encode a score to ids with BOS first, and give every token its time in seconds."""
     if not tokenizer.one_token_stream:
         score = merge_tracks(score)
     pre = tokenizer.preprocess_score(score)
-    seq = tokenizer.encode(pre, no_preprocess_score=True, encode_ids=not tokenizer.is_trained)
+    # base tokens first (one event each, with its time); learned ids (BPE/Unigram) after
+    seq = tokenizer.encode(pre, no_preprocess_score=True, encode_ids=False)
     if isinstance(seq, list):
         seq = seq[0] if seq else None
-    if seq is None or (not seq.ids and not seq.tokens):
-        raise SkipItem(f"{name}: no notes to tokenize")
-    if tokenizer.is_trained:
-        raise ConfigError(
-            f"{name}: tokenizers trained with BPE/Unigram are not supported yet; "
-            "use a base tokenizer"
-        )
-    ids = np.asarray(seq.ids, dtype=np.int64)
-    if ids.size == 0:
+    if seq is None or not seq.events:
         raise SkipItem(f"{name}: no notes to tokenize")
     ticks = np.array([e.time for e in seq.events], dtype=np.float64)
+    if tokenizer.is_trained:
+        tokenizer.encode_token_ids(seq)
+        ticks = ticks[_first_base_token(tokenizer, seq.ids, len(ticks), name)]
+    ids = np.asarray(seq.ids, dtype=np.int64)
     ticks *= score.ticks_per_quarter / pre.ticks_per_quarter
     tempo = TempoMap(score)
     seconds = tempo.seconds(ticks)

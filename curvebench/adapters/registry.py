@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 
 from curvebench.adapters.base import Adapter
 from curvebench.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,41 @@ def register_adapter(info: AdapterInfo) -> None:
 
 
 def registered_adapters() -> dict[str, AdapterInfo]:
-    """Every registered adapter, built-ins first."""
+    """Every registered adapter: built-ins first, then plug-ins from installed packages."""
     _load_builtins()
+    _load_plugins()
     return dict(_REGISTRY)
+
+
+PLUGIN_GROUP = "curvebench.adapters"
+_PLUGINS_SEEN: set[str] = set()
+
+
+def _load_plugins() -> None:
+    """Register the ``AdapterInfo`` objects installed packages expose in the entry-point group
+    ``curvebench.adapters`` (entry-point name = adapter name). A plug-in that fails to load
+    is logged and left out, so one broken package does not break curvebench."""
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name in _PLUGINS_SEEN:
+            continue
+        _PLUGINS_SEEN.add(ep.name)
+        try:
+            info = ep.load()
+        except Exception as exc:  # any error inside a third-party package
+            log.warning("adapter plug-in %s (%s) failed to load: %s", ep.name, ep.value, exc)
+            continue
+        if not isinstance(info, AdapterInfo) or info.name != ep.name:
+            log.warning(
+                "adapter plug-in %s (%s) must be an AdapterInfo named %r; left out",
+                ep.name,
+                ep.value,
+                ep.name,
+            )
+            continue
+        if info.name in _REGISTRY:
+            log.warning("adapter plug-in %s clashes with a registered adapter; left out", ep.name)
+            continue
+        register_adapter(info)
 
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -71,4 +107,6 @@ def load_adapter(spec: str) -> Adapter:
 
 
 def _load_builtins() -> None:
+    import curvebench.adapters.musicgen  # noqa: F401  (registers on import)
     from curvebench.adapters import hf_causal  # noqa: F401  (registers on import)
+    from curvebench.adapters import ngram  # noqa: F401  (registers on import)

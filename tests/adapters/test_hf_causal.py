@@ -90,3 +90,35 @@ def test_generate_gives_scores_of_at_most_the_asked_length(tiny_model) -> None:
     b = adapter.generate(2, top_k=10, seconds=8.0, seed=0)
     assert len(a) == 2
     assert [s.dumps_midi() for s in a] == [s.dumps_midi() for s in b]
+
+
+def test_llama_style_model_scores_like_its_own_loss(tmp_path) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from curvebench.adapters.midi_tokens import TOKENIZER_FILE, reference_tokenizer
+
+    torch.manual_seed(0)
+    tok = reference_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.vocab["BOS_None"],
+        eos_token_id=tok.vocab["EOS_None"],
+    )
+    LlamaForCausalLM(config).save_pretrained(tmp_path, safe_serialization=True)
+    tok.save(tmp_path / TOKENIZER_FILE)
+    adapter = load_adapter(f"hf-causal:path={tmp_path}")
+    assert adapter.context_length == 128
+    ids = adapter.encode_score(synthetic_score(3, seconds=4.0), "x").ids[:100]
+    ours = score_sequences(adapter, [ids])[0]
+    with torch.no_grad():
+        theirs = LlamaForCausalLM.from_pretrained(tmp_path)(
+            input_ids=torch.from_numpy(ids)[None], labels=torch.from_numpy(ids)[None]
+        ).loss
+    assert float(ours.mean()) == pytest.approx(float(theirs), rel=1e-5)

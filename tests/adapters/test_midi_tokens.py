@@ -55,3 +55,27 @@ def test_tempo_map_round_trip_and_clip() -> None:
     end = tempo.ticks(5.0)
     assert all(n.end <= end for t in clipped.tracks for n in t.notes)
     assert clipped.note_num() < score.note_num()
+
+
+def test_bpe_tokens_get_the_time_of_the_first_base_token_they_stand_for(tmp_path) -> None:
+    from curvebench.adapters.midi_tokens import merge_tracks
+
+    base = reference_tokenizer()
+    scores = [synthetic_score(i, seconds=10.0) for i in range(6)]
+    paths = []
+    for i, s in enumerate(scores):
+        paths.append(tmp_path / f"{i}.mid")
+        paths[-1].write_bytes(merge_tracks(s).dumps_midi())
+    bpe = reference_tokenizer()
+    bpe.train(vocab_size=len(base) + 60, files_paths=paths, model="BPE")
+    plain = tokenize_score(base, scores[0])
+    learned = tokenize_score(bpe, scores[0])
+    assert len(learned.ids) < len(plain.ids)  # ids merged
+    assert learned.ids[0] == bpe.vocab["BOS_None"]
+    # every learned token's time is the time of one base token, in order, covering the piece
+    assert set(learned.seconds.round(6)) <= set(plain.seconds.round(6))
+    assert np.all(np.diff(learned.seconds) >= 0)
+    assert learned.seconds[-1] <= plain.seconds[-1]
+    # the learned ids decode back to the same notes
+    decoded = detokenize(bpe, learned.ids)
+    assert decoded.note_num() == merge_tracks(scores[0]).note_num()

@@ -164,7 +164,15 @@ register_adapter(
     AdapterInfo(
         name="reference",
         factory=lambda **o: reference("reference", **o),
-        summary="embedded reference GPT-2 trained on the embedded corpus (the default)",
+        summary="embedded reference GPT-2 (3.4 M parameters) trained on the embedded corpus",
+        options={"dtype": "float32 | bfloat16 | float16 (default float32)"},
+    )
+)
+register_adapter(
+    AdapterInfo(
+        name="reference-tiny",
+        factory=lambda **o: reference("reference-tiny", **o),
+        summary="a smaller embedded reference GPT-2 (0.3 M parameters), same data and tokenizer",
         options={"dtype": "float32 | bfloat16 | float16 (default float32)"},
     )
 )

@@ -108,5 +108,5 @@ def load_adapter(spec: str) -> Adapter:
 
 def _load_builtins() -> None:
     import curvebench.adapters.musicgen  # noqa: F401  (registers on import)
+    import curvebench.adapters.ngram as _ngram  # noqa: F401  (registers on import)
     from curvebench.adapters import hf_causal  # noqa: F401  (registers on import)
-    from curvebench.adapters import ngram  # noqa: F401  (registers on import)

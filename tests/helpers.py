@@ -59,3 +59,54 @@ def tiny_gpt2(folder: Path, context: int = 256, seed: int = 0) -> Path:
     GPT2LMHeadModel(config).save_pretrained(folder, safe_serialization=True)
     tok.save(folder / TOKENIZER_FILE)
     return folder
+
+
+def tiny_musicgen_model(
+    folder: Path, codebooks: int = 4, card: int = 16, positions: int = 64
+) -> Path:
+    """A random MusicGen (1-layer T5, small EnCodec at 32 kHz / 50 Hz, 2-layer decoder) whose
+    special start/pad token is ``card``, as in MusicGen; saved with save_pretrained."""
+    import torch
+    from transformers import (
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
+    )
+
+    torch.manual_seed(0)
+    text = T5Config(vocab_size=32, d_model=8, d_kv=4, d_ff=16, num_layers=1, num_heads=2)
+    codec = EncodecConfig(
+        sampling_rate=32000,
+        upsampling_ratios=[8, 5, 4, 4],  # hop 640: 50 frames per second
+        codebook_size=card,
+        codebook_dim=8,
+        target_bandwidths=[codebooks * np.log2(card) * 50 / 1000],  # exactly K codebooks
+        hidden_size=8,
+        num_filters=2,
+        num_lstm_layers=1,
+    )
+    decoder = MusicgenDecoderConfig(
+        vocab_size=card,
+        hidden_size=16,
+        ffn_dim=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_codebooks=codebooks,
+        max_position_embeddings=positions,
+        pad_token_id=card,
+        bos_token_id=card,
+        decoder_start_token_id=card,
+    )
+    config = MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
+    model = MusicgenForConditionalGeneration(config)
+    # EnCodec's codebooks start all-zero: seed each with frames of the encoder's own output on
+    # noise (as k-means would), so that different audio gets different codes
+    with torch.no_grad():
+        frames = model.audio_encoder.encoder(torch.randn(1, 1, 32000) * 0.3)[0].T
+        for i, layer in enumerate(model.audio_encoder.quantizer.layers):
+            picks = frames[torch.randperm(len(frames))[:card]]
+            layer.codebook.embed.copy_(picks * (0.5**i))
+    model.save_pretrained(folder)
+    return folder

@@ -93,7 +93,7 @@ class NGramAdapter(Adapter):
 
     def __init__(
         self,
-        order: int | str = 4,
+        order: int | str = 5,
         sequences: list[np.ndarray] | None = None,
         vocab_size: int | None = None,
     ) -> None:
@@ -198,6 +198,6 @@ register_adapter(
         name="ngram",
         factory=NGramAdapter,
         summary="Kneser-Ney n-gram baseline over REMI tokens, fitted on the embedded train split",
-        options={"order": "n-gram order, 1 to 7 (default 4): contexts of order-1 tokens"},
+        options={"order": "n-gram order, 1 to 7 (default 5: a context of one REMI note)"},
     )
 )

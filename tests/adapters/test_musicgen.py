@@ -5,19 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import (
-    EncodecConfig,
-    MusicgenConfig,
-    MusicgenDecoderConfig,
-    MusicgenForConditionalGeneration,
-    T5Config,
-)
 
 from curvebench.adapters import load_adapter, registered_adapters
 from curvebench.adapters.musicgen import MusicGenAdapter, delay_codes
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.errors import ConfigError
-from tests.helpers import synthetic_score
+from tests.helpers import synthetic_score, tiny_musicgen_model
 
 K, CARD, SPECIAL, POSITIONS = 4, 16, 16, 64
 """Codebooks, codebook size, start/pad token (= CARD, as in MusicGen), decoder positions."""
@@ -26,37 +19,7 @@ K, CARD, SPECIAL, POSITIONS = 4, 16, 16, 64
 @pytest.fixture(scope="module")
 def tiny_musicgen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random MusicGen: 1-layer T5, a small EnCodec at 32 kHz / 50 Hz, 2-layer decoder."""
-    torch.manual_seed(0)
-    text = T5Config(vocab_size=32, d_model=8, d_kv=4, d_ff=16, num_layers=1, num_heads=2)
-    codec = EncodecConfig(
-        sampling_rate=32000,
-        upsampling_ratios=[8, 5, 4, 4],  # hop 640: 50 frames per second
-        codebook_size=CARD,
-        codebook_dim=8,
-        target_bandwidths=[K * np.log2(CARD) * 50 / 1000],  # 0.8 kbps: exactly K codebooks
-        hidden_size=8,
-        num_filters=2,
-        num_lstm_layers=1,
-    )
-    decoder = MusicgenDecoderConfig(
-        vocab_size=CARD,
-        hidden_size=16,
-        ffn_dim=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_codebooks=K,
-        max_position_embeddings=POSITIONS,
-        pad_token_id=SPECIAL,
-        bos_token_id=SPECIAL,
-        decoder_start_token_id=SPECIAL,
-    )
-    config = MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
-    model = MusicgenForConditionalGeneration(config)
-    for layer in model.audio_encoder.quantizer.layers:  # EnCodec's codebooks start all-zero
-        layer.codebook.embed.copy_(torch.randn_like(layer.codebook.embed))
-    folder = tmp_path_factory.mktemp("musicgen")
-    model.save_pretrained(folder)
-    return folder
+    return tiny_musicgen_model(tmp_path_factory.mktemp("musicgen"), K, CARD, POSITIONS)
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +154,35 @@ def test_encode_score_renders_then_encodes(adapter: MusicGenAdapter) -> None:
     # the render runs a few seconds of release past the last note
     assert encoded.duration_s > 1.0
     assert frames == pytest.approx(encoded.duration_s * 50, abs=1)
+
+
+def test_noise_at_5s_runs_on_an_audio_model(tmp_path: Path, midi_folder: Path) -> None:
+    import gzip
+    import json
+
+    from curvebench.benchmark.runner import RunOptions, run
+
+    folder = tiny_musicgen_model(tmp_path / "model", K, CARD, positions=1024)
+    output = run(
+        RunOptions(
+            model=f"musicgen:path={folder}",
+            data=(f"ood={midi_folder}",),
+            limit=2,
+            out=tmp_path / "out",
+            wandb=False,
+        )
+    )
+    (r,) = output.results.results["noise-at-5s"].values()
+    assert r.n_pairs == 2 and output.results.model.modality == "audio"
+    assert len(r.abs_loss_original_per_codebook) == K
+    assert r.abs_loss_original == pytest.approx(np.mean(r.abs_loss_original_per_codebook), abs=1e-4)
+    assert r.region_assimilation is not None and r.auroc_abs_loss is not None
+    with gzip.open(output.samples_path, "rt") as fh:
+        original, perturbed = (json.loads(line) for line in list(fh)[:2])
+    assert np.array(original["loss"]).shape == (K, 750)  # 15 s at 50 Hz, every code scored
+    assert len(original["loss_mean"]) == len(original["seconds"]) == 750
+    assert perturbed["record"]["notes_removed"] == 0  # the waveform recipe, not notes
+    loss = np.array(perturbed["loss_mean"])
+    # causal model: frames well before the noise (codes differ from 5 s on) score the same
+    assert loss[:240].tolist() == pytest.approx(original["loss_mean"][:240], abs=1e-5)
+    assert not np.allclose(loss[250:400], original["loss_mean"][250:400])

@@ -11,6 +11,7 @@ import torch
 from symusic import Score
 
 from curvebench.data.piece import Piece
+from curvebench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Adapter(ABC):
     """Registry name of the adapter."""
     modality: str = "symbolic"
     """symbolic or audio."""
+    accelerator: str | None = None
+    """Lightning accelerator the user asked for (``cpu``, ``gpu``, ``mps``); None: the run's."""
 
     @property
     @abstractmethod
@@ -99,6 +102,18 @@ class Adapter(ABC):
     def num_parameters(self) -> int:
         """Number of model parameters."""
         return sum(p.numel() for p in self.module.parameters())
+
+
+DEVICES = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps", "auto": None}
+
+
+def accelerator_for(device: str | None) -> str | None:
+    """The Lightning accelerator of a ``device=`` option (cuda → gpu)."""
+    if device is None:
+        return None
+    if device not in DEVICES:
+        raise ConfigError(f"device={device!r}: use one of {', '.join(DEVICES)}")
+    return DEVICES[device]
 
 
 def hash_state(module: torch.nn.Module, *extra: bytes) -> str:

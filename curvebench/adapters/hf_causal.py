@@ -11,7 +11,7 @@ import torch
 from miditok import MusicTokenizer
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded, hash_state
+from curvebench.adapters.base import Adapter, Encoded, accelerator_for, hash_state
 from curvebench.adapters.midi_tokens import (
     TOKENIZER_FILE,
     detokenize,
@@ -54,10 +54,12 @@ class HFCausalAdapter(Adapter):
         tokenizer: str | None = None,
         dtype: str = "float32",
         revision: str | None = None,
+        device: str | None = None,
         name: str = "hf-causal",
     ) -> None:
         from transformers import AutoModelForCausalLM
 
+        self.accelerator = accelerator_for(device)
         if dtype not in DTYPES:
             raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
         self.name = name
@@ -157,6 +159,7 @@ register_adapter(
             "tokenizer": "miditok tokenizer.json (default: the one in path)",
             "dtype": "float32 | bfloat16 | float16 (default float32)",
             "revision": "hub revision (branch, tag or commit)",
+            "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
         },
     )
 )
@@ -165,7 +168,10 @@ register_adapter(
         name="reference",
         factory=lambda **o: reference("reference", **o),
         summary="embedded reference GPT-2 (3.4 M parameters) trained on the embedded corpus",
-        options={"dtype": "float32 | bfloat16 | float16 (default float32)"},
+        options={
+            "dtype": "float32 | bfloat16 | float16 (default float32)",
+            "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
+        },
     )
 )
 register_adapter(
@@ -173,6 +179,9 @@ register_adapter(
         name="reference-tiny",
         factory=lambda **o: reference("reference-tiny", **o),
         summary="a smaller embedded reference GPT-2 (0.3 M parameters), same data and tokenizer",
-        options={"dtype": "float32 | bfloat16 | float16 (default float32)"},
+        options={
+            "dtype": "float32 | bfloat16 | float16 (default float32)",
+            "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
+        },
     )
 )

@@ -47,7 +47,7 @@ def score_sequences(
         collate_fn=collate(adapter.pad_id),
     )
     trainer = L.Trainer(
-        accelerator=accelerator,
+        accelerator=adapter.accelerator or accelerator,
         devices=1,
         logger=False,
         enable_checkpointing=False,

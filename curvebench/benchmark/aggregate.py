@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,20 +34,6 @@ def _round(value: float) -> float | None:
 
 def _nan(value: float | None) -> float:
     return float("nan") if value is None else value
-
-
-@dataclass
-class ItemStats:
-    """Per-item numbers, rounded as written to the samples file."""
-
-    abs_loss: float
-    shape_score: float | None
-    nats_per_second: float | None
-
-    @classmethod
-    def of(cls, loss: np.ndarray, duration_s: float | None) -> ItemStats:
-        per_second = loss.sum() / duration_s if duration_s else float("nan")
-        return cls(_round(loss.mean()), _round(spike_score(loss)), _round(per_second))
 
 
 @dataclass
@@ -76,25 +63,27 @@ class GroupMetrics:
     def __post_init__(self) -> None:
         self.curve = MeanCurve(self.n_bins)
 
-    def add_item(self, kind: str, stats: ItemStats) -> None:
+    def add_item(self, kind: str, stats: dict) -> None:
+        """One original (once) or perturbed copy, from its :func:`item_stats`."""
         label = torch.tensor([float(kind == "perturbed")])
-        self.auroc_abs.update(torch.tensor([stats.abs_loss]), label)
-        self.auroc_shape.update(torch.tensor([_nan(stats.shape_score)]), label)
-        if stats.nats_per_second is not None:
-            self.per_second[kind].append(stats.nats_per_second)
-        if stats.shape_score is not None:
-            self.shape_scores[kind].append(stats.shape_score)
+        self.auroc_abs.update(torch.tensor([stats["abs_loss"]]), label)
+        self.auroc_shape.update(torch.tensor([_nan(stats["shape_score"])]), label)
+        if stats["nats_per_second"] is not None:
+            self.per_second[kind].append(stats["nats_per_second"])
+        if stats["shape_score"] is not None:
+            self.shape_scores[kind].append(stats["shape_score"])
+        if "abs_loss_per_codebook" in stats:
+            self.codebooks[kind].append(np.array(stats["abs_loss_per_codebook"]))
 
-    def add_codebooks(self, kind: str, loss: np.ndarray) -> None:
-        """Audio items: keep the item's mean loss of each codebook."""
-        if loss.ndim == 2:
-            self.codebooks[kind].append(np.round(loss.mean(axis=1), DECIMALS))
-
-    def add_pair(self, original: ItemStats, perturbed: ItemStats, new_original: bool) -> None:
-        self.paired.update(original.abs_loss, perturbed.abs_loss, new_original)
-        self.agree_abs.update(torch.tensor([original.abs_loss]), torch.tensor([perturbed.abs_loss]))
+    def add_pair(self, original: dict, perturbed: dict, new_original: bool) -> None:
+        """One (original, perturbed) pair of :func:`item_stats`."""
+        self.paired.update(original["abs_loss"], perturbed["abs_loss"], new_original)
+        self.agree_abs.update(
+            torch.tensor([original["abs_loss"]]), torch.tensor([perturbed["abs_loss"]])
+        )
         self.agree_shape.update(
-            torch.tensor([_nan(original.shape_score)]), torch.tensor([_nan(perturbed.shape_score)])
+            torch.tensor([_nan(original["shape_score"])]),
+            torch.tensor([_nan(perturbed["shape_score"])]),
         )
 
     def result(self, task: TaskConfig, role: str) -> DatasetResult:
@@ -144,9 +133,57 @@ def frame_loss(loss: np.ndarray) -> np.ndarray:
     return loss if loss.ndim == 1 else np.round(loss.mean(axis=0), DECIMALS)
 
 
-def _sample_line(
-    pair: Pair, variant: str, key: str, plan: Plan, loss: np.ndarray, stats: ItemStats
-) -> dict:
+def item_stats(line: dict) -> dict:
+    """Numbers of one scored item, from its samples line's ``loss`` and ``duration_s``."""
+    loss = np.asarray(line["loss"], dtype=np.float64)
+    frames = frame_loss(loss)
+    duration = line.get("duration_s")
+    stats = {
+        "abs_loss": _round(frames.mean()),
+        "perplexity": _round(np.exp(frames.mean())),
+        "shape_score": _round(spike_score(frames)),
+        "nats_per_second": _round(frames.sum() / duration) if duration else None,
+    }
+    if loss.ndim == 2:  # audio: the frame mean the metrics use, and each codebook's mean
+        stats["loss_mean"] = frames.tolist()
+        stats["abs_loss_per_codebook"] = [_round(v) for v in loss.mean(axis=1)]
+    return stats
+
+
+def pair_delta(original: dict, perturbed: dict, task: TaskConfig) -> np.ndarray:
+    """Δℓ of a pair on the task's time grid (token by token first when the perturbation keeps
+    token count and timing), smoothed when the task asks."""
+    n_bins = grid_bins(task.clip_seconds, task.grid_hz)
+    orig = frame_loss(np.asarray(original["loss"], dtype=np.float64))
+    pert = frame_loss(np.asarray(perturbed["loss"], dtype=np.float64))
+    orig_sec = np.asarray(original["seconds"], dtype=np.float64)
+    if perturbed["record"]["preserves_tokens"] and len(orig) == len(pert):
+        # token by token, then onto the time grid (the same tokens share each bin)
+        delta = to_grid(delta_by_index(orig, pert), orig_sec, n_bins, task.grid_hz)
+    else:
+        pert_sec = np.asarray(perturbed["seconds"], dtype=np.float64)
+        delta = delta_on_grid((orig, orig_sec), (pert, pert_sec), n_bins, task.grid_hz)
+    if task.smooth_steps > 1:
+        delta = nan_moving_average(delta, task.smooth_steps)
+    return delta
+
+
+def pair_shape(delta: np.ndarray, record: dict, task: TaskConfig) -> dict | None:
+    """The paper's region means and the robust curve features of a pair, rounded; None when
+    the task reports no regions or the perturbation has no onset."""
+    if not task.regions or record["onset_s"] is None:
+        return None
+    onset = round(record["onset_s"] * task.grid_hz)
+    length = round((record["duration_s"] or 0.0) * task.grid_hz)
+    means = region_means(delta, onset, length)
+    features = curve_features(delta, onset, length, task.grid_hz)
+    return {
+        "regions": {k: _round(v) for k, v in means.items()},
+        "features": {k: _round(v) for k, v in features.items()},
+    }
+
+
+def _line(pair: Pair, variant: str, key: str, plan: Plan, loss: np.ndarray) -> dict:
     encoded = plan.sequences[key]
     line = {
         "task": pair.task,
@@ -157,102 +194,96 @@ def _sample_line(
         "key": key,
         "n_tokens": encoded.length,
         "duration_s": _round(encoded.duration_s) if encoded.duration_s else None,
-        "abs_loss": stats.abs_loss,
-        "perplexity": _round(np.exp(stats.abs_loss)),
-        "shape_score": stats.shape_score,
-        "nats_per_second": stats.nats_per_second,
         "loss": loss.tolist(),
         "seconds": [round(float(s), 4) for s in encoded.target_seconds],
     }
-    if loss.ndim == 2:  # audio: loss[k][t] per codebook, and the frame mean the metrics use
-        line["loss_mean"] = frame_loss(loss).tolist()
-        line["abs_loss_per_codebook"] = [_round(v) for v in loss.mean(axis=1)]
+    line.update(item_stats(line))
     return line
 
 
-def aggregate_group(
-    task: TaskConfig,
-    role: str,
-    pairs: list[Pair],
-    plan: Plan,
-    loss_of: dict[str, np.ndarray],
-    raw: gzip.GzipFile,
-) -> tuple[DatasetResult, list[float | None]]:
-    """Metrics of one (task, dataset) group; writes its samples lines to ``raw``."""
-    metrics = GroupMetrics(grid_bins(task.clip_seconds, task.grid_hz))
-    originals: dict[str, ItemStats] = {}
-    for pair in pairs:
-        orig_full, pert_full = loss_of[pair.original], loss_of[pair.perturbed]
-        original, perturbed = frame_loss(orig_full), frame_loss(pert_full)
-        orig_enc, pert_enc = plan.sequences[pair.original], plan.sequences[pair.perturbed]
-        new_original = pair.piece_id not in originals
-        if new_original:
-            stats = ItemStats.of(original, orig_enc.duration_s)
-            originals[pair.piece_id] = stats
-            metrics.add_item("original", stats)
-            metrics.add_codebooks("original", orig_full)
-            line = _sample_line(pair, "original", pair.original, plan, orig_full, stats)
-            raw.write((json.dumps(line) + "\n").encode())
-        orig_stats = originals[pair.piece_id]
-        pert_stats = ItemStats.of(perturbed, pert_enc.duration_s)
-        metrics.add_item("perturbed", pert_stats)
-        metrics.add_pair(orig_stats, pert_stats, new_original)
-        if pair.record.duration_s is not None:
-            metrics.lengths.update(
-                torch.tensor([pair.record.duration_s]),
-                torch.tensor([pert_stats.abs_loss - orig_stats.abs_loss]),
-            )
-        if pair.record.preserves_tokens and len(original) == len(perturbed):
-            # token by token, then onto the time grid (the same tokens share each bin)
-            by_token = delta_by_index(original, perturbed)
-            delta = to_grid(by_token, orig_enc.target_seconds, metrics.n_bins, task.grid_hz)
-        else:
-            delta = delta_on_grid(
-                (original, orig_enc.target_seconds),
-                (perturbed, pert_enc.target_seconds),
-                metrics.n_bins,
-                task.grid_hz,
-            )
-        if task.smooth_steps > 1:
-            delta = nan_moving_average(delta, task.smooth_steps)
-        metrics.curve.update(delta)
-        metrics.add_codebooks("perturbed", pert_full)
-        line = _sample_line(pair, pair.variant, pair.perturbed, plan, pert_full, pert_stats)
-        line["record"] = pair.record.__dict__
-        if task.regions and pair.record.onset_s is not None:
-            onset = round(pair.record.onset_s * task.grid_hz)
-            length = round((pair.record.duration_s or 0.0) * task.grid_hz)
-            means = region_means(delta, onset, length)
-            features = curve_features(delta, onset, length, task.grid_hz)
-            rounded = {k: _round(v) for k, v in means.items()}
-            rounded_features = {k: _round(v) for k, v in features.items()}
-            metrics.regions.update({k: _nan(v) for k, v in rounded.items()})
-            metrics.features.update({k: _nan(v) for k, v in rounded_features.items()})
-            line["regions"], line["features"] = rounded, rounded_features
-        raw.write((json.dumps(line) + "\n").encode())
-    return metrics.result(task, role), metrics.mean_curve()
-
-
-def aggregate_and_write(
-    plan: Plan,
-    tasks: list[TaskConfig],
-    datasets: list[tuple[str, str]],
-    loss_of: dict[str, np.ndarray],
-    samples_path: Path,
-) -> tuple[dict[str, dict[str, DatasetResult]], dict[str, dict[str, list[float | None]]]]:
-    """Metrics per task and dataset (given as (name, role) in order) and the samples file."""
+def sample_lines(
+    plan: Plan, tasks: list[TaskConfig], datasets: list[str], loss_of: dict[str, np.ndarray]
+) -> Iterator[dict]:
+    """One line per scored item, task by task and dataset by dataset (in ``datasets`` order):
+    each original once, then its perturbed copies with their record, regions and features."""
     groups: dict[tuple[str, str], list[Pair]] = {}
     for pair in plan.pairs:
         groups.setdefault((pair.task, pair.dataset), []).append(pair)
+    for task in tasks:
+        for name in datasets:
+            originals: dict[str, dict] = {}
+            for pair in groups.get((task.name, name), []):
+                if pair.piece_id not in originals:
+                    line = _line(pair, "original", pair.original, plan, loss_of[pair.original])
+                    originals[pair.piece_id] = line
+                    yield line
+                line = _line(pair, pair.variant, pair.perturbed, plan, loss_of[pair.perturbed])
+                line["record"] = pair.record.__dict__
+                shape = pair_shape(
+                    pair_delta(originals[pair.piece_id], line, task), line["record"], task
+                )
+                if shape:
+                    line.update(shape)
+                yield line
+
+
+def results_from_samples(
+    lines: Iterable[dict], tasks: list[TaskConfig]
+) -> tuple[dict[str, dict[str, DatasetResult]], dict[str, dict[str, list[float | None]]]]:
+    """Every aggregate of a run, recomputed from its samples lines alone (raw losses, seconds,
+    durations and perturbation records; the derived numbers in the lines are not trusted).
+
+    The run itself computes its results with this function, so a submission's results.json
+    must equal what this gives for its samples file.
+    """
+    by_name = {t.name: t for t in tasks}
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for line in lines:
+        groups.setdefault((line["task"], line["dataset"]), []).append(line)
     results: dict[str, dict[str, DatasetResult]] = {}
     curves: dict[str, dict[str, list[float | None]]] = {}
-    with gzip.GzipFile(samples_path, "wb", mtime=0) as raw:
-        for task in tasks:
-            for name, role in datasets:
-                pairs = groups.get((task.name, name))
-                if not pairs:
-                    continue
-                result, curve = aggregate_group(task, role, pairs, plan, loss_of, raw)
-                results.setdefault(task.name, {})[name] = result
-                curves.setdefault(task.name, {})[name] = curve
+    for (task_name, dataset), group in groups.items():
+        task = by_name[task_name]
+        metrics = GroupMetrics(grid_bins(task.clip_seconds, task.grid_hz))
+        originals: dict[str, tuple[dict, dict]] = {}
+        counted: set[str] = set()
+        for line in group:
+            if line["variant"] == "original":
+                stats = item_stats(line)
+                originals[line["piece_id"]] = (line, stats)
+                continue
+            original, orig_stats = originals[line["piece_id"]]
+            new_original = line["piece_id"] not in counted
+            if new_original:
+                counted.add(line["piece_id"])
+                metrics.add_item("original", orig_stats)
+            stats = item_stats(line)
+            metrics.add_item("perturbed", stats)
+            metrics.add_pair(orig_stats, stats, new_original)
+            record = line["record"]
+            if record["duration_s"] is not None:
+                metrics.lengths.update(
+                    torch.tensor([record["duration_s"]]),
+                    torch.tensor([stats["abs_loss"] - orig_stats["abs_loss"]]),
+                )
+            delta = pair_delta(original, line, task)
+            metrics.curve.update(delta)
+            shape = pair_shape(delta, record, task)
+            if shape:
+                metrics.regions.update({k: _nan(v) for k, v in shape["regions"].items()})
+                metrics.features.update({k: _nan(v) for k, v in shape["features"].items()})
+        results.setdefault(task_name, {})[dataset] = metrics.result(task, group[0]["role"])
+        curves.setdefault(task_name, {})[dataset] = metrics.mean_curve()
     return results, curves
+
+
+def write_samples(lines: Iterable[dict], path: Path) -> list[dict]:
+    """Write lines as gzip JSON lines (no timestamp in the header, so bytes are reproducible)
+    and return them as read back: JSON round trip included, as any verifier will see them."""
+    out = []
+    with gzip.GzipFile(path, "wb", mtime=0) as raw:
+        for line in lines:
+            text = json.dumps(line)
+            raw.write((text + "\n").encode())
+            out.append(json.loads(text))
+    return out

@@ -15,7 +15,12 @@ from tqdm.auto import tqdm
 
 import curvebench
 from curvebench.adapters import Adapter, load_adapter
-from curvebench.benchmark.aggregate import DECIMALS, aggregate_and_write
+from curvebench.benchmark.aggregate import (
+    DECIMALS,
+    results_from_samples,
+    sample_lines,
+    write_samples,
+)
 from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import (
     DatasetInfo,
@@ -148,8 +153,9 @@ def run(options: RunOptions) -> RunOutput:
     clock = time.perf_counter()
     options.out.mkdir(parents=True, exist_ok=True)
     samples_path = options.out / "samples.jsonl.gz"
-    names = [(spec.name, spec.role) for spec, _ in datasets]
-    results, curves = aggregate_and_write(plan, tasks, names, loss_of, samples_path)
+    names = [spec.name for spec, _ in datasets]
+    lines = write_samples(sample_lines(plan, tasks, names, loss_of), samples_path)
+    results, curves = results_from_samples(lines, tasks)
     samples_sha = hashlib.sha256(samples_path.read_bytes()).hexdigest()
     task_by_name = {t.name: t for t in tasks}
     result = Results(

@@ -11,19 +11,23 @@ from curvebench.adapters import load_adapter
 from curvebench.adapters.hf_causal import MODELS_DIR
 from curvebench.training.reference import validation_loss
 
-FOLDER = MODELS_DIR / "reference"
+NAMES = ["reference", "reference-tiny"]
 
 
-def test_weights_are_small_safetensors_with_card_and_tokenizer() -> None:
-    assert (FOLDER / "model.safetensors").stat().st_size <= 25 * 2**20
-    for name in ("config.json", "tokenizer.json", "MODEL_CARD.md", "training.json"):
-        assert (FOLDER / name).is_file(), name
+@pytest.mark.parametrize("name", NAMES)
+def test_weights_are_small_safetensors_with_card_and_tokenizer(name: str) -> None:
+    folder = MODELS_DIR / name
+    assert (folder / "model.safetensors").stat().st_size <= 25 * 2**20
+    for file in ("config.json", "tokenizer.json", "MODEL_CARD.md", "training.json"):
+        assert (folder / file).is_file(), file
 
 
 @pytest.mark.slow
-def test_validation_loss_matches_the_model_card() -> None:
+@pytest.mark.parametrize("name", NAMES)
+def test_validation_loss_matches_the_model_card(name: str) -> None:
+    FOLDER = MODELS_DIR / name  # noqa: N806
     facts = json.loads((FOLDER / "training.json").read_text())
-    adapter = load_adapter("reference")
+    adapter = load_adapter(name)
     assert adapter.num_parameters() == facts["parameters"]
     loss, tokens = validation_loss(FOLDER)
     assert tokens == facts["validation_tokens"]

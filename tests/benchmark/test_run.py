@@ -281,3 +281,13 @@ def test_optional_smoothing_of_the_delta_curve(tiny_model, midi_folder, tmp_path
     assert perturbed["regions"]["assimilation"] is not None
     assert perturbed["regions"]["assimilation"] != pytest.approx(unsmoothed["assimilation"])
     assert perturbed["perplexity"] == pytest.approx(np.exp(perturbed["abs_loss"]), rel=1e-4)
+
+
+def test_results_recompute_exactly_from_the_samples_file(tiny_run) -> None:
+    from curvebench.benchmark.aggregate import results_from_samples
+    from curvebench.tasks import expand_tasks
+
+    tasks = expand_tasks(list(tiny_run.results.config.tasks))
+    results, curves = results_from_samples(read_samples(tiny_run.samples_path), tasks)
+    assert results == tiny_run.results.results
+    assert curves == tiny_run.results.curves

@@ -25,11 +25,11 @@ def test_weights_are_small_safetensors_with_card_and_tokenizer(name: str) -> Non
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_validation_loss_matches_the_model_card(name: str) -> None:
-    FOLDER = MODELS_DIR / name  # noqa: N806
-    facts = json.loads((FOLDER / "training.json").read_text())
+    folder = MODELS_DIR / name
+    facts = json.loads((folder / "training.json").read_text())
     adapter = load_adapter(name)
     assert adapter.num_parameters() == facts["parameters"]
-    loss, tokens = validation_loss(FOLDER)
+    loss, tokens = validation_loss(folder)
     assert tokens == facts["validation_tokens"]
     assert loss == pytest.approx(facts["validation_loss_nats"], abs=1e-3)
     # far below a uniform guess over the vocabulary

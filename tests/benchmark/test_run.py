@@ -291,3 +291,14 @@ def test_results_recompute_exactly_from_the_samples_file(tiny_run) -> None:
     results, curves = results_from_samples(read_samples(tiny_run.samples_path), tasks)
     assert results == tiny_run.results.results
     assert curves == tiny_run.results.curves
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["reference", "reference-tiny", "ngram:order=3"])
+def test_each_embedded_model_runs_the_default_task(spec, midi_folder, tmp_path) -> None:
+    output = run(
+        RunOptions(model=spec, data=(f"ood={midi_folder}",), limit=2, out=tmp_path, wandb=False)
+    )
+    (r,) = output.results.results["noise-at-5s"].values()
+    assert r.n_pairs == 2 and r.abs_loss_original > 0 and r.region_recovery is not None
+    assert output.results.model.spec == spec

@@ -255,7 +255,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from curvebench.adapters import registered_adapters
 
-    for name, info in registered_adapters().items():
+    adapters = registered_adapters()
+    first = [n for n in ("reference", "reference-tiny", "ngram", "hf-causal") if n in adapters]
+    for name in first + [n for n in adapters if n not in first]:
+        info = adapters[name]
         print(f"{name:<14} {info.summary}")
         for option, text in info.options.items():
             print(f"{'':<16}{option}: {text}")

@@ -107,6 +107,5 @@ def load_adapter(spec: str) -> Adapter:
 
 
 def _load_builtins() -> None:
-    import curvebench.adapters.musicgen  # noqa: F401  (registers on import)
-    import curvebench.adapters.ngram as _ngram  # noqa: F401  (registers on import)
-    from curvebench.adapters import hf_causal  # noqa: F401  (registers on import)
+    # importing a module registers its adapters
+    from curvebench.adapters import hf_causal, musicgen, ngram  # noqa: F401

@@ -1,0 +1,262 @@
+"""Leaderboard submissions: a run directory (results.json + samples.jsonl.gz), validated and
+copied onto a board.
+
+Nothing is taken on trust: the schema is strict, the tasks must be the shipped ones, the samples
+file must hash to ``samples_sha256``, and every aggregate (and every mean Δℓ curve) is recomputed
+from the samples file with the run's own code, then compared with the stored number.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import math
+import re
+import shutil
+import zlib
+from collections import Counter
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from curvebench.benchmark.aggregate import results_from_samples
+from curvebench.benchmark.results import SCHEMA_VERSION, DatasetResult, Results
+from curvebench.errors import CurvebenchError
+from curvebench.tasks import TaskConfig, available_tasks, load_group, load_task
+
+log = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.json"
+SAMPLES_FILE = "samples.jsonl.gz"
+SUBMISSIONS_DIR = "submissions"
+REQUIRED = {"noise-at-5s": ("training", "generated", "ood")}
+"""Tasks every submission must hold, with the dataset roles each must cover."""
+TOLERANCE = 1e-6
+"""Relative and absolute tolerance of a recomputed number."""
+FREE_FIELDS = ("seed", "description", "paper")
+"""Task config fields a run may differ in from the shipped task (the rest is the protocol)."""
+
+
+class SubmissionError(CurvebenchError):
+    """A submission that cannot go on the board; the one-line message says why."""
+
+
+def _run_dir(path: Path) -> Path:
+    path = Path(path)
+    run_dir = path.parent if path.is_file() else path
+    if not (run_dir / RESULTS_FILE).is_file():
+        raise SubmissionError(f"{path}: no {RESULTS_FILE} there; give a run folder or its file")
+    if not (run_dir / SAMPLES_FILE).is_file():
+        raise SubmissionError(f"{run_dir}: no {SAMPLES_FILE} beside {RESULTS_FILE}")
+    return run_dir
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}"
+
+
+def _load_results(path: Path) -> Results:
+    text = path.read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise SubmissionError(f"{path}: no schema_version; is this a curvebench results.json?")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise SubmissionError(
+            f"{path}: schema_version {data['schema_version']!r} is not the known "
+            f"{SCHEMA_VERSION}; re-run with this curvebench"
+        )
+    try:
+        return Results.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        raise SubmissionError(f"{path}: bad results file at {_first_error(exc)}") from exc
+
+
+def _check_tasks(path: Path, results: Results) -> list[TaskConfig]:
+    """The submitted task configs, each checked against the shipped task of its name."""
+    config = results.config
+    names = set(config.tasks) | set(config.task_versions) | set(results.results)
+    tasks = []
+    for name in sorted(names):
+        if name not in available_tasks() or load_group(name) is not None:
+            raise SubmissionError(f"{path}: task {name!r} is not a task shipped with curvebench")
+        shipped = load_task(name)
+        version = config.task_versions.get(name)
+        if version != shipped.version:
+            raise SubmissionError(
+                f"{path}: task {name} version {version} is not the known version "
+                f"{shipped.version}; re-run with this curvebench"
+            )
+        try:
+            task = TaskConfig.model_validate(config.tasks.get(name))
+        except ValidationError as exc:
+            raise SubmissionError(f"{path}: config.tasks.{name}: {_first_error(exc)}") from exc
+        ours, theirs = shipped.model_dump(), task.model_dump()
+        for key in ours:
+            if key not in FREE_FIELDS and ours[key] != theirs[key]:
+                raise SubmissionError(
+                    f"{path}: task {name} v{version}: {key} is {theirs[key]!r}, "
+                    f"not the shipped {ours[key]!r}"
+                )
+        tasks.append(task)
+    for name, roles in REQUIRED.items():
+        if name not in results.results:
+            raise SubmissionError(f"{path}: required task {name} is missing; run it too")
+        present = {r.role for r in results.results[name].values()}
+        missing = [r for r in roles if r not in present]
+        if missing:
+            raise SubmissionError(
+                f"{path}: task {name} lacks dataset role(s) {', '.join(missing)}; "
+                f"run it on {', '.join(roles)} data"
+            )
+    return tasks
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_samples(path: Path) -> list[dict]:
+    """The lines of a samples.jsonl.gz, each a JSON object."""
+    try:
+        with gzip.open(path, "rt") as fh:
+            lines = [json.loads(line) for line in fh if line.strip()]
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SubmissionError(f"{path}: not gzipped JSON lines ({exc})") from exc
+    if not all(isinstance(line, dict) for line in lines):
+        raise SubmissionError(f"{path}: every line must be a JSON object")
+    return lines
+
+
+def _check_counts(path: Path, results: Results, lines: list[dict]) -> None:
+    roles = {d.name: d.role for d in results.datasets}
+    counts: Counter[tuple[str, str, bool]] = Counter()
+    for line in lines:
+        task, dataset = line.get("task"), line.get("dataset")
+        if dataset not in results.results.get(task, {}):
+            raise SubmissionError(f"{path}: a line of {task} / {dataset} is not in results.json")
+        if line.get("role") != roles.get(dataset):
+            raise SubmissionError(f"{path}: {task} / {dataset}: role differs from results.json")
+        counts[task, dataset, line.get("variant") == "original"] += 1
+    for task, per_dataset in results.results.items():
+        for dataset, result in per_dataset.items():
+            if roles.get(dataset) != result.role:
+                raise SubmissionError(f"{path}: dataset {dataset} is not listed with that role")
+            for field, original in (("n_pairs", False), ("n_originals", True)):
+                n = counts[task, dataset, original]
+                if getattr(result, field) != n:
+                    raise SubmissionError(
+                        f"{path}: {task} / {dataset}: {field} is {getattr(result, field)} "
+                        f"but {SAMPLES_FILE} has {n} such lines"
+                    )
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and math.isnan(a):
+        a = None
+    if isinstance(b, float) and math.isnan(b):
+        b = None
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+    return a == b
+
+
+def _check_aggregates(path: Path, results: Results, tasks: list[TaskConfig], lines: list[dict]):
+    try:
+        recomputed, curves = results_from_samples(lines, tasks)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SubmissionError(f"{path}: cannot recompute the results ({exc!r})") from exc
+    for task, per_dataset in results.results.items():
+        for dataset, stored in per_dataset.items():
+            fresh = recomputed.get(task, {}).get(dataset)
+            if fresh is None:
+                raise SubmissionError(f"{path}: {task} / {dataset} has no lines in {SAMPLES_FILE}")
+            for field in DatasetResult.model_fields:
+                ours, theirs = getattr(fresh, field), getattr(stored, field)
+                if not _same(theirs, ours):
+                    raise SubmissionError(
+                        f"{path}: {task} / {dataset}: {field} is {theirs} in {RESULTS_FILE} "
+                        f"but {ours} recomputed from {SAMPLES_FILE}"
+                    )
+            if not _same(results.curves.get(task, {}).get(dataset), curves[task][dataset]):
+                raise SubmissionError(
+                    f"{path}: {task} / {dataset}: curves differ from the mean Δℓ recomputed "
+                    f"from {SAMPLES_FILE}"
+                )
+
+
+def validate_submission(run_dir: Path) -> Results:
+    """The results of a run directory, after every check; SubmissionError names the first
+    failure (schema, task versions, required roles, hash, counts, a recomputed number)."""
+    run_dir = _run_dir(run_dir)
+    results_path, samples_path = run_dir / RESULTS_FILE, run_dir / SAMPLES_FILE
+    results = _load_results(results_path)
+    tasks = _check_tasks(results_path, results)
+    digest = sha256_file(samples_path)
+    if digest != results.samples_sha256:
+        raise SubmissionError(
+            f"{samples_path}: sha256 {digest[:16]}… differs from samples_sha256 "
+            f"{results.samples_sha256[:16]}… in {RESULTS_FILE}; submit the files the run wrote"
+        )
+    lines = read_samples(samples_path)
+    _check_counts(results_path, results, lines)
+    _check_aggregates(results_path, results, tasks, lines)
+    log.info("%s: valid submission of %s", run_dir, results.model.spec)
+    return results
+
+
+def safe_name(results: Results) -> str:
+    """Folder name of a submission: model name and fingerprint[:12], only [a-z0-9-]."""
+    name = re.sub(r"[^a-z0-9]+", "-", results.model.name.lower()).strip("-")[:40] or "model"
+    fingerprint = re.sub(r"[^a-z0-9]+", "", results.model.fingerprint.lower())[:12] or "none"
+    return f"{name.strip('-')}-{fingerprint}"
+
+
+def submissions(board_dir: Path) -> list[Path]:
+    """The submission folders of a board, sorted by name."""
+    folder = Path(board_dir) / SUBMISSIONS_DIR
+    return (
+        sorted(p for p in folder.iterdir() if (p / RESULTS_FILE).is_file())
+        if folder.is_dir()
+        else []
+    )
+
+
+def submit(run_dir_or_results_json: Path, board_dir: Path) -> Path:
+    """Validate a run and copy its two files into ``board_dir/submissions/<safe name>/``."""
+    run_dir = _run_dir(Path(run_dir_or_results_json))
+    results = validate_submission(run_dir)
+    for existing in submissions(board_dir):
+        other = Results.model_validate_json((existing / RESULTS_FILE).read_text())
+        if (
+            other.model.fingerprint == results.model.fingerprint
+            and other.config.task_versions == results.config.task_versions
+        ):
+            raise SubmissionError(
+                f"{run_dir}: already on the board as {existing.name} (same model fingerprint "
+                "and task versions)"
+            )
+    base = Path(board_dir) / SUBMISSIONS_DIR
+    name, n = safe_name(results), 1
+    while (base / (target := name if n == 1 else f"{name}-{n}")).exists():
+        n += 1
+    folder = base / target
+    folder.mkdir(parents=True)
+    for file in (RESULTS_FILE, SAMPLES_FILE):
+        shutil.copyfile(run_dir / file, folder / file)
+    log.info("%s: submitted as %s", run_dir, folder)
+    return folder

@@ -20,7 +20,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "curvebench-unigram
 
 @pytest.fixture
 def installed_example(tmp_path, monkeypatch):
-    target = tmp_path / "site"
+    target, source = tmp_path / "site", tmp_path / "src"
+    shutil.copytree(EXAMPLE, source)  # pip builds in the source tree: keep the repo clean
     subprocess.run(
         [
             sys.executable,

@@ -1,0 +1,245 @@
+"""The board: README.md (a Markdown table) and index.html (a static page that needs no network)
+built from a board's validated submissions.
+
+One row per submission and dataset role of ``noise-at-5s``; a role with several datasets (the
+generated role's top-k sets) is pooled, its metrics recomputed from the samples of all of them.
+Every string that comes from a submission is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from curvebench.benchmark.aggregate import results_from_samples
+from curvebench.benchmark.results import DatasetResult, Results
+from curvebench.errors import ConfigError
+from curvebench.leaderboard.page import PAGE, SCRIPT, STYLE
+from curvebench.leaderboard.submission import (
+    SAMPLES_FILE,
+    read_samples,
+    submissions,
+    validate_submission,
+)
+from curvebench.report.compare import compare, model_label
+from curvebench.report.figures import ROLE_ORDER, delta_curve_figure
+from curvebench.tasks import TaskConfig
+
+log = logging.getLogger(__name__)
+
+TASK = "noise-at-5s"
+METRICS = (
+    "abs_loss_original",
+    "abs_loss_delta",
+    "frac_loss_lowered",
+    "region_peak",
+    "auroc_abs_loss",
+    "auroc_shape",
+    "agree_shape",
+)
+COLUMNS = ("model", "params", "role", *METRICS)
+SHAPE_METRICS = ("auroc_shape", "agree_shape", "region_peak")
+"""Curve-shape metrics whose ranking of the models is set against absolute loss's."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One submission on the board."""
+
+    folder: Path
+    results: Results
+    roles: dict[str, DatasetResult]
+    """Role → metrics of TASK on that role's datasets, pooled."""
+
+
+def role_results(results: Results, lines: list[dict]) -> dict[str, DatasetResult]:
+    """Metrics of TASK per dataset role, in ROLE_ORDER; a role with several datasets is
+    recomputed from their samples as one dataset."""
+    names: dict[str, list[str]] = {}
+    for name, result in results.results[TASK].items():
+        names.setdefault(result.role, []).append(name)
+    out = {role: results.results[TASK][n[0]] for role, n in names.items() if len(n) == 1}
+    pooled = [
+        {**line, "dataset": line["role"], "piece_id": f"{line['dataset']}/{line['piece_id']}"}
+        for line in lines
+        if line["task"] == TASK and len(names[line["role"]]) > 1
+    ]
+    if pooled:
+        task = TaskConfig.model_validate(results.config.tasks[TASK])
+        out.update(results_from_samples(pooled, [task])[0][TASK])
+    rank = {r: i for i, r in enumerate(ROLE_ORDER)}
+    return dict(sorted(out.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+def load_entries(board_dir: Path) -> list[Entry]:
+    """Every submission of a board, validated again (nothing unchecked gets on the board)."""
+    entries = []
+    for folder in submissions(board_dir):
+        results = validate_submission(folder)
+        lines = read_samples(folder / SAMPLES_FILE)
+        entries.append(Entry(folder, results, role_results(results, lines)))
+    return entries
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _num(value: float | None) -> str:
+    return "–" if _finite(value) is None else f"{value:.3f}"
+
+
+def _params(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
+
+
+def _md(text: str) -> str:
+    """A Markdown table cell showing ``text`` literally."""
+    text = html.escape(" ".join(str(text).split()))
+    for char in "\\`*_[]|":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def write_readme(entries: list[Entry], path: Path) -> Path:
+    """README.md: the board as a Markdown table."""
+    lines = [
+        "# curvebench leaderboard",
+        "",
+        f"Task `{TASK}`; losses in nats/token; a role's row pools its datasets. Built by "
+        "`curvebench leaderboard build`; add a run with "
+        "`curvebench leaderboard submit RUN_DIR`. The page index.html has the details.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|---|---:|---|" + "---:|" * len(METRICS),
+    ]
+    for e in entries:
+        for role, r in e.roles.items():
+            cells = [_md(e.results.model.spec), _params(e.results.model.parameters), _md(role)]
+            cells += [_num(getattr(r, m)) for m in METRICS]
+            lines.append("| " + " | ".join(cells) + " |")
+    if not entries:
+        lines.append("| (no submissions yet) |" + " |" * (len(COLUMNS) - 1))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _script_json(data: object) -> str:
+    """JSON that cannot end a <script> element or open a comment in it."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _details(e: Entry) -> str:
+    m, esc = e.results.model, html.escape
+    facts = {
+        "spec": m.spec,
+        "adapter": m.name,
+        "fingerprint": m.fingerprint,
+        "parameters": f"{m.parameters:,}",
+        "curvebench": e.results.curvebench_version,
+        "date": e.results.created,
+        "submission": e.folder.name,
+    }
+    items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts.items())
+    return f"<details><summary>{esc(m.spec)}</summary><dl>{items}</dl></details>"
+
+
+def _rows(entries: list[Entry]) -> tuple[str, list[dict]]:
+    cells, data = [], []
+    for e in entries:
+        details = _details(e)
+        for role, r in e.roles.items():
+            row = {"model": e.results.model.spec, "params": e.results.model.parameters}
+            row |= {"role": role} | {k: _finite(getattr(r, k)) for k in METRICS}
+            tds = [f'<td class="model">{details}</td>']
+            tds.append(f'<td class="num">{_params(row["params"])}</td>')
+            tds.append(f'<td class="role">{html.escape(role)}</td>')
+            tds += [f'<td class="num">{_num(row[k])}</td>' for k in METRICS]
+            attrs = f'data-index="{len(data)}" data-role="{html.escape(role)}"'
+            cells.append(f"<tr {attrs}>{''.join(tds)}</tr>")
+            data.append(row)
+    return "\n".join(cells), data
+
+
+def _ranking(values: dict[str, float], direction: int) -> str:
+    ordered = sorted(values, key=lambda k: -direction * values[k])
+    return "<ol>" + "".join(f"<li>{html.escape(k)}</li>" for k in ordered) + "</ol>"
+
+
+def _agreement(entries: list[Entry]) -> str:
+    runs = [e.results.model_copy(update={"results": {TASK: e.roles}}) for e in entries]
+    comparisons = compare(runs)
+    if not comparisons:
+        return "<p>Rankings need at least two submissions.</p>"
+    head = "".join(f"<th>τ(abs_loss_original, {m})</th>" for m in SHAPE_METRICS)
+    rows = []
+    for c in comparisons:
+        taus = [c.taus[("abs_loss_original", m)] for m in SHAPE_METRICS]
+        cells = "".join(f'<td class="num">{"–" if t != t else f"{t:+.2f}"}</td>' for t in taus)
+        rankings = (
+            f"<td>{_ranking(c.values['abs_loss_original'], -1)}</td>"
+            f"<td>{_ranking(c.values['auroc_shape'], 1)}</td>"
+        )
+        rows.append(
+            f'<tr data-role="{html.escape(c.dataset)}"><td>{html.escape(c.dataset)}</td>'
+            f"{cells}{rankings}</tr>"
+        )
+    return (
+        '<table id="agreement-table"><thead><tr><th>role</th>'
+        f"{head}<th>by absolute loss (lowest first)</th><th>by auroc_shape (highest first)</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _figure(e: Entry) -> str:
+    label = html.escape(model_label(e.results))
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            png = delta_curve_figure(e.results, TASK, Path(tmp) / "delta.png").read_bytes()
+        except ValueError as exc:  # e.g. a name that matplotlib's mathtext cannot parse
+            log.warning("%s: no figure (%s)", e.folder, exc)
+            return f"<figure><figcaption>{label}: no figure</figcaption></figure>"
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    alt = f"mean loss difference over time, {label}"
+    return f'<figure><img src="{uri}" alt="{alt}"><figcaption>{label}</figcaption></figure>'
+
+
+def write_page(entries: list[Entry], path: Path) -> Path:
+    """index.html: sortable, filterable table, rank agreement and Figure 1 of each model."""
+    rows, data = _rows(entries)
+    roles = list(dict.fromkeys(r for e in entries for r in e.roles))
+    page = Template(PAGE).substitute(
+        style=STYLE,
+        script=SCRIPT,
+        task=TASK,
+        headers="".join(
+            f'<th data-key="{c}" aria-sort="none"><button type="button">{c}</button></th>'
+            for c in COLUMNS
+        ),
+        rows=rows or f'<tr><td colspan="{len(COLUMNS)}">no submissions yet</td></tr>',
+        role_options="".join(f"<option>{html.escape(r)}</option>" for r in roles),
+        agreement=_agreement(entries),
+        figures="\n".join(_figure(e) for e in entries),
+        data=_script_json({"task": TASK, "columns": COLUMNS, "rows": data}),
+    )
+    path.write_text(page)
+    return path
+
+
+def build_board(board_dir: Path) -> tuple[Path, Path]:
+    """Write ``board_dir/README.md`` and ``board_dir/index.html`` from its submissions."""
+    board_dir = Path(board_dir)
+    if not board_dir.is_dir():
+        raise ConfigError(f"{board_dir}: no such board folder; submit a run to it first")
+    entries = load_entries(board_dir)
+    log.info("%s: %d submissions", board_dir, len(entries))
+    readme = write_readme(entries, board_dir / "README.md")
+    return readme, write_page(entries, board_dir / "index.html")

@@ -1,0 +1,44 @@
+"""``curvebench leaderboard submit`` and ``curvebench leaderboard build``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_BOARD = "leaderboard"
+
+
+def _say(text: str) -> None:
+    print(text)  # noqa: T201 (a command's output)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from curvebench.leaderboard.submission import submit
+
+    folder = submit(Path(args.submission), Path(args.board))
+    _say(f"accepted: {args.submission}")
+    _say(f"copied to: {folder}")
+    _say(f"next: curvebench leaderboard build --board {args.board}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from curvebench.leaderboard.board import build_board
+
+    readme, page = build_board(Path(args.board))
+    _say(f"wrote: {readme}")
+    _say(f"wrote: {page}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``leaderboard submit`` and ``leaderboard build`` to the ``curvebench`` parser."""
+    board = sub.add_parser("leaderboard", help="submit runs to a leaderboard and build it")
+    commands = board.add_subparsers(dest="leaderboard_command", required=True)
+    p = commands.add_parser("submit", help="validate a run and copy it onto the board")
+    p.add_argument("submission", metavar="RESULTS.json|RUN_DIR", help="a run's results or folder")
+    p.add_argument("--board", default=DEFAULT_BOARD, help=f"board folder (default {DEFAULT_BOARD})")
+    p.set_defaults(func=cmd_submit)
+    p = commands.add_parser("build", help="write the board's README.md and index.html")
+    p.add_argument("--board", default=DEFAULT_BOARD, help=f"board folder (default {DEFAULT_BOARD})")
+    p.set_defaults(func=cmd_build)

@@ -163,25 +163,19 @@ register_adapter(
         },
     )
 )
-register_adapter(
-    AdapterInfo(
-        name="reference",
-        factory=lambda **o: reference("reference", **o),
-        summary="embedded reference GPT-2 (3.4 M parameters) trained on the embedded corpus",
-        options={
-            "dtype": "float32 | bfloat16 | float16 (default float32)",
-            "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
-        },
+EMBEDDED = {
+    "reference": "embedded reference GPT-2 (3.4 M parameters) trained on the embedded corpus",
+    "reference-tiny": "a smaller embedded reference GPT-2 (0.3 M parameters), same data",
+}
+for _variant, _summary in EMBEDDED.items():
+    register_adapter(
+        AdapterInfo(
+            name=_variant,
+            factory=lambda _v=_variant, **o: reference(_v, **o),
+            summary=_summary,
+            options={
+                "dtype": "float32 | bfloat16 | float16 (default float32)",
+                "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
+            },
+        )
     )
-)
-register_adapter(
-    AdapterInfo(
-        name="reference-tiny",
-        factory=lambda **o: reference("reference-tiny", **o),
-        summary="a smaller embedded reference GPT-2 (0.3 M parameters), same data and tokenizer",
-        options={
-            "dtype": "float32 | bfloat16 | float16 (default float32)",
-            "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
-        },
-    )
-)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from curvebench.benchmark.aggregate import results_from_samples
+from curvebench.benchmark.aggregate import item_stats, results_from_samples
 from curvebench.benchmark.results import SCHEMA_VERSION, DatasetResult, Results
 from curvebench.errors import CurvebenchError
 from curvebench.tasks import TaskConfig, available_tasks, load_group, load_task
@@ -175,9 +175,18 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def _check_aggregates(path: Path, results: Results, tasks: list[TaskConfig], lines: list[dict]):
+def _check_aggregates(
+    path: Path, results: Results, tasks: list[TaskConfig], lines: list[dict]
+) -> None:
     try:
         recomputed, curves = results_from_samples(lines, tasks)
+        for i, line in enumerate(lines, 1):
+            for field, value in item_stats(line).items():
+                if not _same(line.get(field), value):
+                    raise SubmissionError(
+                        f"{path}: line {i} of {SAMPLES_FILE} ({line['task']} / "
+                        f"{line['dataset']}): {field} does not follow from its losses"
+                    )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SubmissionError(f"{path}: cannot recompute the results ({exc!r})") from exc
     for task, per_dataset in results.results.items():
@@ -250,11 +259,11 @@ def submit(run_dir_or_results_json: Path, board_dir: Path) -> Path:
                 f"{run_dir}: already on the board as {existing.name} (same model fingerprint "
                 "and task versions)"
             )
-    base = Path(board_dir) / SUBMISSIONS_DIR
-    name, n = safe_name(results), 1
-    while (base / (target := name if n == 1 else f"{name}-{n}")).exists():
+    base, name = Path(board_dir) / SUBMISSIONS_DIR, safe_name(results)
+    folder, n = base / name, 1
+    while folder.exists():  # same model, other task versions
         n += 1
-    folder = base / target
+        folder = base / f"{name}-{n}"
     folder.mkdir(parents=True)
     for file in (RESULTS_FILE, SAMPLES_FILE):
         shutil.copyfile(run_dir / file, folder / file)

@@ -239,6 +239,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from curvebench.report.html import write_report
+
+    print(f"report: {write_report(Path(args.run_dir))}")
+    return 0
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     from curvebench.tasks import available_tasks, load_group, load_task
 
@@ -324,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
         "results", nargs="+", metavar="RESULTS", help="results.json files or run folders"
     )
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="write a run's HTML report with examples to listen to")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of a run")
+    p.set_defaults(func=cmd_report)
 
     sub.add_parser("tasks", help="list the tasks").set_defaults(func=cmd_tasks)
     sub.add_parser("models", help="list the model adapters and their options").set_defaults(

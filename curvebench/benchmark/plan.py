@@ -36,13 +36,29 @@ class Pair:
     record: PerturbationRecord
 
 
+Media = bytes | np.ndarray
+"""What a person can listen to: MIDI bytes, or a waveform at DEFAULT_SR (audio models)."""
+EXAMPLES_PER_GROUP = 2
+
+
+@dataclass(frozen=True)
+class Example:
+    """An original and its perturbed copy kept for the run report's listening examples."""
+
+    pair: Pair
+    original: Media
+    perturbed: Media
+
+
 @dataclass
 class Plan:
-    """Unique sequences (scored once each), the pairs that use them, and what was skipped."""
+    """Unique sequences (scored once each), the pairs that use them, what was skipped, and a
+    few examples to listen to."""
 
     sequences: dict[str, Encoded] = field(default_factory=dict)
     pairs: list[Pair] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
 
     def add_sequence(self, encoded: Encoded) -> str:
         key = encoded.sha256
@@ -74,39 +90,40 @@ class _Encoder:
         wave = render_midi(score.dumps_midi(), DEFAULT_SR, name=name)
         return wave[: round(self.task.clip_seconds * DEFAULT_SR)]
 
-    def original(self, clipped: Score, name: str) -> tuple[Encoded, np.ndarray | None]:
+    def original(self, clipped: Score, name: str) -> tuple[Encoded, Media]:
         if not self.audio:
-            return self._checked(self.adapter.encode_score(clipped, name), name), None
+            encoded = self._checked(self.adapter.encode_score(clipped, name), name)
+            return encoded, clipped.dumps_midi()
         wave = self.render(clipped, name)
         return self._checked(self.adapter.encode_audio(wave, DEFAULT_SR, name), name), wave
 
     def perturbed(
-        self,
-        perturbation: Perturbation,
-        clipped: Score,
-        wave: np.ndarray | None,
-        seed: int,
-        name: str,
-    ) -> tuple[Encoded, PerturbationRecord]:
-        if wave is not None and hasattr(perturbation, "apply_audio"):
-            noisy, record = perturbation.apply_audio(wave, DEFAULT_SR, seed)
-            return self._checked(self.adapter.encode_audio(noisy, DEFAULT_SR, name), name), record
+        self, perturbation: Perturbation, clipped: Score, original: Media, seed: int, name: str
+    ) -> tuple[Encoded, PerturbationRecord, Media]:
+        if self.audio and hasattr(perturbation, "apply_audio"):
+            noisy, record = perturbation.apply_audio(original, DEFAULT_SR, seed)
+            encoded = self.adapter.encode_audio(noisy, DEFAULT_SR, name)
+            return self._checked(encoded, name), record, noisy
         score, record = perturbation.apply(clipped, seed)
-        if wave is None:
-            return self._checked(self.adapter.encode_score(score, name), name), record
-        encoded = self.adapter.encode_audio(self.render(score, name), DEFAULT_SR, name)
-        return self._checked(encoded, name), record
+        if not self.audio:
+            encoded = self.adapter.encode_score(score, name)
+            return self._checked(encoded, name), record, score.dumps_midi()
+        wave = self.render(score, name)
+        encoded = self.adapter.encode_audio(wave, DEFAULT_SR, name)
+        return self._checked(encoded, name), record, wave
 
 
 def plan_task(plan: Plan, task: TaskConfig, adapter: Adapter, pieces: list[Piece]) -> None:
-    """Encode each piece (cut to the task's length) and each perturbed copy, adding pairs."""
+    """Encode each piece (cut to the task's length) and each perturbed copy, adding pairs and
+    keeping the first few pairs of each dataset as listening examples."""
     perturbations = task.parsed_perturbations()
     encoder = _Encoder(adapter, task)
+    kept = 0
     for piece in pieces:
         where = f"{task.name}/{piece.dataset}/{piece.id}"
         try:
             clipped = clip_seconds(piece.score(), task.clip_seconds)
-            encoded, wave = encoder.original(clipped, piece.id)
+            encoded, media = encoder.original(clipped, piece.id)
             original = plan.add_sequence(encoded)
         except CurvebenchError as exc:
             plan.skipped.append((where, str(exc)))
@@ -114,20 +131,24 @@ def plan_task(plan: Plan, task: TaskConfig, adapter: Adapter, pieces: list[Piece
         for perturbation in perturbations:
             seed = derive_seed(task.seed, piece.sha256, perturbation.spec_id)
             try:
-                encoded, record = encoder.perturbed(perturbation, clipped, wave, seed, piece.id)
+                encoded, record, perturbed_media = encoder.perturbed(
+                    perturbation, clipped, media, seed, piece.id
+                )
                 perturbed = plan.add_sequence(encoded)
             except CurvebenchError as exc:
                 plan.skipped.append((f"{where}/{perturbation.spec_id}", str(exc)))
                 continue
-            plan.pairs.append(
-                Pair(
-                    task.name,
-                    piece.dataset,
-                    piece.role,
-                    piece.id,
-                    perturbation.spec_id,
-                    original,
-                    perturbed,
-                    record,
-                )
+            pair = Pair(
+                task.name,
+                piece.dataset,
+                piece.role,
+                piece.id,
+                perturbation.spec_id,
+                original,
+                perturbed,
+                record,
             )
+            plan.pairs.append(pair)
+            if kept < EXAMPLES_PER_GROUP:
+                plan.examples.append(Example(pair, media, perturbed_media))
+                kept += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import platform
 import time
@@ -195,6 +196,7 @@ def run(options: RunOptions) -> RunOutput:
         samples_sha256=samples_sha,
         env=_env(),
     )
+    write_examples(plan, options.out / "examples")
     results_path = options.out / "results.json"
     tmp = results_path.with_suffix(".json.tmp")
     tmp.write_text(result.model_dump_json(indent=2) + "\n")
@@ -214,6 +216,27 @@ def run(options: RunOptions) -> RunOutput:
         output.wandb_dir = log_run(output, options.out)
         timings["wandb"] = time.perf_counter() - clock
     return output
+
+
+def write_examples(plan: Plan, folder: Path) -> None:
+    """The plan's listening examples as files (MIDI, or WAV for audio models) and an index."""
+    from curvebench.data.render import DEFAULT_SR, write_wav
+
+    folder.mkdir(parents=True, exist_ok=True)
+    index = []
+    for i, example in enumerate(plan.examples):
+        entry = {**{k: getattr(example.pair, k) for k in ("task", "dataset", "role", "piece_id")}}
+        entry["variant"] = example.pair.variant
+        for kind in ("original", "perturbed"):
+            media = getattr(example, kind)
+            name = f"{i:03d}-{kind}." + ("mid" if isinstance(media, bytes) else "wav")
+            if isinstance(media, bytes):
+                (folder / name).write_bytes(media)
+            else:
+                write_wav(folder / name, media, DEFAULT_SR)
+            entry[kind] = name
+        index.append(entry)
+    (folder / "index.json").write_text(json.dumps(index, indent=1) + "\n")
 
 
 def _env() -> dict[str, str]:

@@ -56,6 +56,9 @@ def log_run(output: RunOutput, out: Path) -> Path:
     run.log({"results": table})
     for path in output.figures:
         run.log({path.stem: wandb.Image(str(path))})
+    artifact = wandb.Artifact(f"results-{results.model.fingerprint[:12]}", type="results")
+    artifact.add_file(str(output.results_path))
+    run.log_artifact(artifact)
     folder = Path(run.dir).parent
     run.finish()
     return folder

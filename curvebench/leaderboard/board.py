@@ -59,6 +59,10 @@ class Entry:
     """Role → metrics of TASK on that role's datasets, pooled."""
 
 
+def _role_rank(role: str) -> tuple[int, str]:
+    return (ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER), role)
+
+
 def role_results(results: Results, lines: list[dict]) -> dict[str, DatasetResult]:
     """Metrics of TASK per dataset role, in ROLE_ORDER; a role with several datasets is
     recomputed from their samples as one dataset."""
@@ -74,8 +78,7 @@ def role_results(results: Results, lines: list[dict]) -> dict[str, DatasetResult
     if pooled:
         task = TaskConfig.model_validate(results.config.tasks[TASK])
         out.update(results_from_samples(pooled, [task])[0][TASK])
-    rank = {r: i for i, r in enumerate(ROLE_ORDER)}
-    return dict(sorted(out.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+    return dict(sorted(out.items(), key=lambda kv: _role_rank(kv[0])))
 
 
 def load_entries(board_dir: Path) -> list[Entry]:
@@ -176,7 +179,7 @@ def _ranking(values: dict[str, float], direction: int) -> str:
 
 def _agreement(entries: list[Entry]) -> str:
     runs = [e.results.model_copy(update={"results": {TASK: e.roles}}) for e in entries]
-    comparisons = compare(runs)
+    comparisons = sorted(compare(runs), key=lambda c: _role_rank(c.dataset))
     if not comparisons:
         return "<p>Rankings need at least two submissions.</p>"
     head = "".join(f"<th>τ(abs_loss_original, {m})</th>" for m in SHAPE_METRICS)

@@ -180,13 +180,6 @@ def _check_aggregates(
 ) -> None:
     try:
         recomputed, curves = results_from_samples(lines, tasks)
-        for i, line in enumerate(lines, 1):
-            for field, value in item_stats(line).items():
-                if not _same(line.get(field), value):
-                    raise SubmissionError(
-                        f"{path}: line {i} of {SAMPLES_FILE} ({line['task']} / "
-                        f"{line['dataset']}): {field} does not follow from its losses"
-                    )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SubmissionError(f"{path}: cannot recompute the results ({exc!r})") from exc
     for task, per_dataset in results.results.items():
@@ -208,6 +201,17 @@ def _check_aggregates(
                 )
 
 
+def _check_lines(path: Path, lines: list[dict]) -> None:
+    """Each line's own numbers (abs_loss, perplexity, ...) follow from its losses."""
+    for i, line in enumerate(lines, 1):
+        for field, value in item_stats(line).items():
+            if not _same(line.get(field), value):
+                raise SubmissionError(
+                    f"{path}: line {i} of {SAMPLES_FILE} ({line['task']} / {line['dataset']}): "
+                    f"{field} does not follow from its losses"
+                )
+
+
 def validate_submission(run_dir: Path) -> Results:
     """The results of a run directory, after every check; SubmissionError names the first
     failure (schema, task versions, required roles, hash, counts, a recomputed number)."""
@@ -224,6 +228,7 @@ def validate_submission(run_dir: Path) -> Results:
     lines = read_samples(samples_path)
     _check_counts(results_path, results, lines)
     _check_aggregates(results_path, results, tasks, lines)
+    _check_lines(results_path, lines)
     log.info("%s: valid submission of %s", run_dir, results.model.spec)
     return results
 

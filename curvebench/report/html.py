@@ -1,0 +1,159 @@
+"""``curvebench report RUN_DIR``: one run's HTML page: its numbers, its figures, and a few
+original / perturbed examples to listen to beside their Δℓ curves (like the paper's demo page).
+
+The page needs no network: audio and images are files next to it, and every string that comes
+from the run is escaped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from html import escape
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from curvebench.benchmark.aggregate import pair_delta
+from curvebench.benchmark.results import Results
+from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
+from curvebench.errors import DataError
+from curvebench.metrics.smoothing import nan_moving_average
+from curvebench.tasks import TaskConfig
+
+COLUMNS = (
+    "n_pairs",
+    "abs_loss_original",
+    "abs_loss_perturbed",
+    "abs_loss_delta",
+    "frac_loss_lowered",
+    "region_peak",
+    "region_assimilation",
+    "region_recovery",
+    "auroc_abs_loss",
+    "auroc_shape",
+)
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:72em}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;
+text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}
+.example{display:flex;flex-wrap:wrap;gap:1.5em;align-items:center;border-top:1px solid #ddd;
+padding:1em 0}
+.example img{width:28em}"""
+
+
+def _load(run_dir: Path) -> tuple[Results, list[dict]]:
+    try:
+        results = Results.model_validate_json((run_dir / "results.json").read_text())
+        with gzip.open(run_dir / "samples.jsonl.gz", "rt") as fh:
+            samples = [json.loads(line) for line in fh]
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{run_dir}: not a curvebench run folder ({exc})") from exc
+    return results, samples
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return escape("-" if value is None else str(value))
+
+
+def _table(results: Results) -> str:
+    parts = []
+    for task, per_dataset in results.results.items():
+        head = "".join(f"<th>{escape(c)}</th>" for c in ("dataset", "role", *COLUMNS))
+        rows = "".join(
+            "<tr>"
+            + f"<td>{escape(name)}</td><td>{escape(r.role)}</td>"
+            + "".join(f"<td>{_cell(getattr(r, c))}</td>" for c in COLUMNS)
+            + "</tr>"
+            for name, r in per_dataset.items()
+        )
+        parts.append(f"<h3>{escape(task)}</h3><table><tr>{head}</tr>{rows}</table>")
+    return "\n".join(parts)
+
+
+def _audio(example_dir: Path, name: str, out: Path) -> str:
+    """A WAV for an example file (MIDI rendered with FluidSynth); returns its name."""
+    source = example_dir / name
+    target = out / (Path(name).stem + ".wav")
+    if source.suffix == ".wav":
+        shutil.copyfile(source, target)
+    else:
+        write_wav(
+            target, render_midi(source.read_bytes(), DEFAULT_SR, name=str(source)), DEFAULT_SR
+        )
+    return target.name
+
+
+def _curve(task: TaskConfig, original: dict, perturbed: dict, path: Path) -> None:
+    delta = pair_delta(original, perturbed, task)
+    t = np.arange(len(delta)) / task.grid_hz
+    fig, ax = plt.subplots(figsize=(5.5, 2.2))
+    ax.plot(t, nan_moving_average(delta, 10), lw=1.0)
+    record = perturbed["record"]
+    if record.get("onset_s") is not None:
+        start = record["onset_s"]
+        ax.axvspan(start, start + (record["duration_s"] or 0.0), color="tab:red", alpha=0.15)
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("Δℓ (nats)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write ``RUN_DIR/report/index.html`` (with its audio and curves) and return its path."""
+    results, samples = _load(run_dir)
+    out = run_dir / "report"
+    (out / "media").mkdir(parents=True, exist_ok=True)
+    lines = {(s["task"], s["dataset"], s["piece_id"], s["variant"]): s for s in samples}
+    index_file = run_dir / "examples" / "index.json"
+    examples = json.loads(index_file.read_text()) if index_file.is_file() else []
+    blocks = []
+    for i, ex in enumerate(examples):
+        key = (ex["task"], ex["dataset"], ex["piece_id"])
+        original, perturbed = lines.get((*key, "original")), lines.get((*key, ex["variant"]))
+        if original is None or perturbed is None:
+            continue
+        task = TaskConfig.model_validate(results.config.tasks[ex["task"]])
+        curve = out / "media" / f"{i:03d}-curve.png"
+        _curve(task, original, perturbed, curve)
+        players = "".join(
+            f"<div>{kind}<br><audio controls preload=none "
+            f'src="media/{escape(_audio(index_file.parent, ex[kind], out / "media"))}">'
+            "</audio></div>"
+            for kind in ("original", "perturbed")
+        )
+        title = f"{ex['task']} / {ex['dataset']} / {ex['piece_id']}"
+        delta = perturbed["abs_loss"] - original["abs_loss"]
+        blocks.append(
+            f'<div class="example"><div><b>{escape(title)}</b><br><code>'
+            f"{escape(ex['variant'])}</code><br>absolute loss {original['abs_loss']:.3f} → "
+            f"{perturbed['abs_loss']:.3f} ({delta:+.3f})</div>{players}"
+            f'<img src="media/{curve.name}" alt="delta curve"></div>'
+        )
+    figures = "".join(
+        f'<img src="../figures/{escape(p.name)}" alt="{escape(p.stem)}">'
+        for p in sorted((run_dir / "figures").glob("*.png"))
+    )
+    model = results.model
+    html = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>curvebench report: {escape(model.spec)}</title><style>{STYLE}</style></head><body>
+<h1>curvebench report: {escape(model.spec)}</h1>
+<p>{escape(model.name)}, {model.parameters:,} parameters, fingerprint
+<code>{escape(model.fingerprint[:16])}</code>; curvebench {escape(results.curvebench_version)},
+{escape(results.created)}; {len(results.skipped)} items skipped.</p>
+<h2>Results</h2>{_table(results)}
+<h2>Figures</h2>{figures}
+<h2>Listen: original and perturbed</h2>{"".join(blocks) or "<p>No examples.</p>"}
+</body></html>
+"""
+    path = out / "index.html"
+    path.write_text(html)
+    return path

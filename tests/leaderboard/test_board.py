@@ -1,0 +1,113 @@
+"""The board: README.md table, and index.html with escaped strings, safe JSON and figures."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from curvebench.benchmark.results import Results
+from curvebench.errors import ConfigError
+from curvebench.leaderboard.board import COLUMNS, TASK, build_board, role_results
+from curvebench.leaderboard.submission import SubmissionError, read_samples
+from curvebench.report.compare import compare
+from tests.leaderboard.conftest import HOSTILE_NAME, HOSTILE_SPEC, edit_results
+
+
+def _page_data(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="board-data">(.*?)</script>', page, re.S)
+    return json.loads(match.group(1))
+
+
+def test_readme_has_a_row_per_submission_and_role(board: Path) -> None:
+    lines = (board / "README.md").read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| model"))
+    assert lines[header] == "| " + " | ".join(COLUMNS) + " |"
+    rows = [line for line in lines[header + 2 :] if line.startswith("|")]
+    assert len(rows) == 3 * 3
+    assert [row.split(" | ")[2] for row in rows[:3]] == ["training", "generated", "ood"]
+    first = sorted(board.glob("submissions/*/results.json"))[0]  # rows follow folder names
+    results = Results.model_validate_json(first.read_text())
+    training = next(r for r in results.results[TASK].values() if r.role == "training")
+    assert rows[0].split(" | ")[3] == f"{training.abs_loss_original:.3f}"
+
+
+def test_hostile_strings_are_escaped_in_readme_and_page(board: Path) -> None:
+    readme = (board / "README.md").read_text()
+    assert "<script>" not in readme
+    assert "| &lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt; |" in readme
+    page = (board / "index.html").read_text()
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert page.count("<script") == 2  # the page's own data and code
+    assert html.escape(HOSTILE_SPEC) in page
+    assert html.escape(HOSTILE_NAME) in page
+    data = _page_data(page)  # the JSON is safe inside <script> and still parses to the name
+    assert "\\u003cscript\\u003e" in page
+    assert HOSTILE_SPEC in {row["model"] for row in data["rows"]}
+
+
+def test_page_needs_no_network_and_embeds_one_figure_per_submission(board: Path) -> None:
+    page = (board / "index.html").read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert "default-src 'none'" in page
+    figures = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(figures) == 3
+    assert all(f.startswith("iVBORw0KGgo") for f in figures)  # PNG signature
+    assert page.count("<details>") == 9  # a model's details in each of its rows
+
+
+def test_agreement_panel_shows_kendall_tau_of_the_rankings(board: Path) -> None:
+    page = (board / "index.html").read_text()
+    runs = [
+        Results.model_validate_json(p.read_text())
+        for p in sorted(board.glob("submissions/*/results.json"))
+    ]
+    panel = page[page.index('<section id="agreement">') : page.index('<section id="figures">')]
+    comparisons = compare(runs)  # one dataset per role here, named for it (--data ROLE=DIR)
+    assert len(comparisons) == 3
+    for c in comparisons:
+        tau = c.taus[("abs_loss_original", "auroc_shape")]
+        cell = "–" if tau != tau else f"{tau:+.2f}"
+        row = re.search(rf'<tr data-role="{c.dataset}"><td>{c.dataset}</td>(.*?)</tr>', panel)
+        assert row, c.dataset
+        assert re.findall(r'<td class="num">(.*?)</td>', row.group(1))[0] == cell
+
+
+def test_a_role_with_several_datasets_is_pooled(runs) -> None:
+    results = Results.model_validate_json((runs["run0"] / "results.json").read_text())
+    lines = read_samples(runs["run0"] / "samples.jsonl.gz")
+    single = role_results(results, lines)
+    assert list(single) == ["training", "generated", "ood"]
+    training = next(n for n, r in results.results[TASK].items() if r.role == "training")
+    assert single["training"] == results.results[TASK][training]
+    # the same training set twice under another name: twice the pairs, the same means
+    twin = results.model_copy(deep=True)
+    twin.results[TASK]["training-twin"] = results.results[TASK][training]
+    extra = [{**x, "dataset": "training-twin"} for x in lines if x["dataset"] == training]
+    pooled = role_results(twin, lines + extra)["training"]
+    assert pooled.n_pairs == 2 * single["training"].n_pairs
+    assert pooled.abs_loss_original == pytest.approx(single["training"].abs_loss_original)
+    assert pooled.auroc_shape == pytest.approx(single["training"].auroc_shape)
+
+
+def test_build_refuses_a_missing_board_and_a_tampered_submission(board: Path, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="no such board folder"):
+        build_board(tmp_path / "missing")
+    copy = Path(shutil.copytree(board, tmp_path / "board"))
+    folder = sorted((copy / "submissions").iterdir())[0]
+    edit_results(folder, lambda d: d["model"].update(parameters=1))  # not checked: fine
+    build_board(copy)
+    edit_results(folder, lambda d: next(iter(d["results"][TASK].values())).update(n_pairs=99))
+    with pytest.raises(SubmissionError, match=f"{folder.name}/results.json: .*n_pairs is 99"):
+        build_board(copy)
+
+
+def test_an_empty_board_builds(tmp_path) -> None:
+    readme, page = build_board(tmp_path)
+    assert "(no submissions yet)" in readme.read_text()
+    assert _page_data(page.read_text())["rows"] == []

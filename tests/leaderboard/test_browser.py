@@ -1,0 +1,116 @@
+"""The board's page in a real headless Chromium (Debian's chromium + chromedriver, driven by
+selenium): sorting, the role filter, and a hostile model name shown as text.
+
+The browser is required: without it these tests fail (install it with `make system`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from tests.leaderboard.conftest import HOSTILE_SPEC
+
+CHROMIUM = "/usr/bin/no-chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        if not Path(binary).is_file():
+            pytest.fail(f"{binary} is missing: install chromium and chromium-driver (make system)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SE_OFFLINE", "true")  # selenium must not look for drivers online
+        driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def page(browser: webdriver.Chrome, board: Path) -> webdriver.Chrome:
+    browser.get((board / "index.html").as_uri())
+    assert browser.title == "curvebench leaderboard"
+    return browser
+
+
+def _visible_rows(driver: webdriver.Chrome) -> list[dict]:
+    """Visible rows of the board, in display order, as {column: cell text}."""
+    return driver.execute_script(
+        """
+        const keys = Array.from(document.querySelectorAll('#board th')).map(th => th.dataset.key);
+        return Array.from(document.querySelectorAll('#board tbody tr'))
+          .filter(tr => !tr.hidden && tr.offsetParent !== null)
+          .map(tr => Object.fromEntries(keys.map((k, i) => [k, k === 'model'
+            ? tr.cells[i].querySelector('summary').textContent : tr.cells[i].textContent])));
+        """
+    )
+
+
+def _number(text: str) -> float:
+    return float("inf") if text == "–" else float(text)
+
+
+def test_clicking_a_header_sorts_the_rows(page: webdriver.Chrome) -> None:
+    header = page.find_element(By.CSS_SELECTOR, '#board th[data-key="abs_loss_delta"]')
+    header.click()
+    values = [_number(r["abs_loss_delta"]) for r in _visible_rows(page)]
+    assert len(values) == 9
+    assert values == sorted(values)
+    assert len(set(values)) > 1
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    again = [_number(r["abs_loss_delta"]) for r in _visible_rows(page)]
+    assert again == sorted(again, reverse=True)
+    assert header.get_attribute("aria-sort") == "descending"
+    page.find_element(By.CSS_SELECTOR, '#board th[data-key="role"] button').click()
+    roles = [r["role"] for r in _visible_rows(page)]
+    assert roles == sorted(roles)
+
+
+def test_the_role_filter_shows_only_that_role(page: webdriver.Chrome) -> None:
+    select = Select(page.find_element(By.ID, "role-filter"))
+    assert [o.text for o in select.options] == ["all", "training", "generated", "ood"]
+    select.select_by_visible_text("ood")
+    rows = _visible_rows(page)
+    assert [r["role"] for r in rows] == ["ood"] * 3
+    select.select_by_visible_text("all")
+    assert len(_visible_rows(page)) == 9
+
+
+def test_a_hostile_model_name_is_shown_as_text_and_runs_nothing(page: webdriver.Chrome) -> None:
+    with pytest.raises(NoAlertPresentException):
+        page.switch_to.alert  # noqa: B018 (the property raises when there is no alert)
+    summaries = [
+        s.get_property("textContent") for s in page.find_elements(By.CSS_SELECTOR, "summary")
+    ]
+    assert summaries.count(HOSTILE_SPEC) == 3  # one row per role, the text intact
+    assert page.find_elements(By.CSS_SELECTOR, "#board img") == []
+    assert len(page.find_elements(By.TAG_NAME, "script")) == 2
+    details = page.find_element(By.XPATH, "//summary[contains(., '<script>')]/..")
+    details.find_element(By.TAG_NAME, "summary").click()
+    assert "<script>alert(1)</script>" in details.text

@@ -8,13 +8,14 @@ TORCH := torch==2.13.0
 RUN_ARGS ?= --task noise-at-5s --model reference --limit 32 --out runs/default
 
 SYSTEM_PACKAGES := fluidsynth timgm6mb-soundfont
+SYSTEM_PACKAGES += chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint install install-dev system clean
 
-# FluidSynth and a General MIDI soundfont render MIDI to audio (Debian packages)
+# FluidSynth and a General MIDI soundfont render MIDI to audio; Chromium tests the board page
 system:
-	@command -v fluidsynth >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
+	@command -v fluidsynth >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update -qq && \
 		  $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
 

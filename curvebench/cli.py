@@ -332,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_compare)
 
+    from curvebench.leaderboard.cli import add_commands
+
+    add_commands(sub)
+
     p = sub.add_parser("report", help="write a run's HTML report with examples to listen to")
     p.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of a run")
     p.set_defaults(func=cmd_report)

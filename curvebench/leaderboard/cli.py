@@ -31,6 +31,21 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from curvebench.leaderboard.submission import SubmissionError
+    from curvebench.leaderboard.verify import verify
+
+    outcomes = verify(Path(args.submission), args.rescore, seed=args.seed)
+    for o in outcomes:
+        diff = "-" if o.max_diff is None else f"{o.max_diff:.2e}"
+        _say(f"{'ok ' if o.ok else 'BAD'}  max |diff| {diff}  {o.item}  {o.reason}".rstrip())
+    good = sum(o.ok for o in outcomes)
+    _say(f"{good} of {len(outcomes)} re-scored items agree with the submission")
+    if good < len(outcomes):
+        raise SubmissionError(f"{args.submission}: re-scored losses disagree; do not accept it")
+    return 0
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``leaderboard submit`` and ``leaderboard build`` to the ``curvebench`` parser."""
     board = sub.add_parser("leaderboard", help="submit runs to a leaderboard and build it")
@@ -39,6 +54,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("submission", metavar="RESULTS.json|RUN_DIR", help="a run's results or folder")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"board folder (default {DEFAULT_BOARD})")
     p.set_defaults(func=cmd_submit)
+    p = commands.add_parser("verify", help="validate a submission and re-score items with it")
+    p.add_argument("submission", metavar="SUBMISSION", help="a submission or run folder")
+    p.add_argument("--rescore", type=int, default=8, metavar="K", help="items to re-score (8)")
+    p.add_argument("--seed", type=int, default=0, help="which items (default 0)")
+    p.set_defaults(func=cmd_verify)
     p = commands.add_parser("build", help="write the board's README.md and index.html")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"board folder (default {DEFAULT_BOARD})")
     p.set_defaults(func=cmd_build)

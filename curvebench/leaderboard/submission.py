@@ -61,10 +61,10 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _load_results(path: Path) -> Results:
-    text = path.read_text()
     try:
+        text = path.read_text()
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SubmissionError(f"{path}: not JSON ({exc})") from exc
     if not isinstance(data, dict) or "schema_version" not in data:
         raise SubmissionError(f"{path}: no schema_version; is this a curvebench results.json?")
@@ -255,7 +255,7 @@ def submit(run_dir_or_results_json: Path, board_dir: Path) -> Path:
     run_dir = _run_dir(Path(run_dir_or_results_json))
     results = validate_submission(run_dir)
     for existing in submissions(board_dir):
-        other = Results.model_validate_json((existing / RESULTS_FILE).read_text())
+        other = _load_results(existing / RESULTS_FILE)
         if (
             other.model.fingerprint == results.model.fingerprint
             and other.config.task_versions == results.config.task_versions

@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.leaderboard.conftest import HOSTILE_SPEC
 
-CHROMIUM = "/usr/bin/no-chromium"
+CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 FLAGS = (
     "--headless",

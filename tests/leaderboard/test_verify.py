@@ -1,0 +1,65 @@
+"""Re-scoring a submission's items with the model catches fabricated samples."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+
+import pytest
+
+from curvebench.benchmark.aggregate import item_stats, results_from_samples
+from curvebench.benchmark.results import Results
+from curvebench.cli import main
+from curvebench.leaderboard.submission import SubmissionError, validate_submission
+from curvebench.leaderboard.verify import verify
+from curvebench.tasks import expand_tasks
+
+
+def test_honest_submission_rescores_within_tolerance(copy_run) -> None:
+    outcomes = verify(copy_run("run0"), rescore=4)
+    assert len(outcomes) == 4
+    assert all(o.ok for o in outcomes), outcomes
+    assert all(o.max_diff < 1e-4 for o in outcomes)
+
+
+def test_consistent_but_fabricated_samples_are_caught(copy_run) -> None:
+    folder = copy_run("run0")
+    samples = folder / "samples.jsonl.gz"
+    with gzip.open(samples, "rt") as fh:
+        lines = [json.loads(line) for line in fh]
+    for line in lines:  # a model that is "twice as good": every loss halved, all else redone
+        line["loss"] = [round(v / 2, 5) for v in line["loss"]]
+        line.update(item_stats(line))
+    results = Results.model_validate_json((folder / "results.json").read_text())
+    aggregates, curves = results_from_samples(lines, expand_tasks(list(results.config.tasks)))
+    with gzip.GzipFile(samples, "wb", mtime=0) as raw:
+        raw.writelines((json.dumps(line) + "\n").encode() for line in lines)
+    forged = results.model_copy(
+        update={
+            "results": aggregates,
+            "curves": curves,
+            "samples_sha256": hashlib.sha256(samples.read_bytes()).hexdigest(),
+        }
+    )
+    (folder / "results.json").write_text(forged.model_dump_json())
+    validate_submission(folder)  # internally consistent: the schema checks cannot tell
+    outcomes = verify(folder, rescore=3)
+    assert not any(o.ok for o in outcomes)
+    assert all("losses differ" in o.reason for o in outcomes)
+
+
+def test_verify_command_reports_agreement(copy_run, capsys) -> None:
+    folder = copy_run("run1")
+    assert main(["leaderboard", "verify", str(folder), "--rescore", "2"]) == 0
+    assert "2 of 2 re-scored items agree" in capsys.readouterr().out
+
+
+def test_a_different_model_cannot_verify(copy_run, runs) -> None:
+    folder = copy_run("run0")
+    other = Results.model_validate_json((runs["run1"] / "results.json").read_text())
+    data = json.loads((folder / "results.json").read_text())
+    data["model"]["spec"] = other.model.spec
+    (folder / "results.json").write_text(json.dumps(data))
+    with pytest.raises(SubmissionError, match="fingerprint"):
+        verify(folder, rescore=1)

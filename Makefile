@@ -11,7 +11,10 @@ SYSTEM_PACKAGES := fluidsynth timgm6mb-soundfont
 SYSTEM_PACKAGES += chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint install install-dev system clean
+BOARD_MODELS := reference reference-tiny ngram
+BOARD_ARGS ?= --task paper --limit 16 --no-wandb
+
+.PHONY: run test lint install install-dev system board clean
 
 # FluidSynth and a General MIDI soundfont render MIDI to audio; Chromium tests the board page
 system:
@@ -44,6 +47,15 @@ run: install system
 
 test: install-dev system
 	$(BIN)/python -m pytest -q
+
+# The repository's leaderboard: the embedded models on the paper suite, submitted and built
+board: install system
+	rm -rf $(addprefix leaderboard/submissions/,$(addsuffix -*,$(BOARD_MODELS)))
+	for m in $(BOARD_MODELS); do \
+		$(BIN)/curvebench run --model $$m $(BOARD_ARGS) --out runs/board/$$m && \
+		$(BIN)/curvebench leaderboard submit runs/board/$$m --board leaderboard || exit 1; \
+	done
+	$(BIN)/curvebench leaderboard build --board leaderboard
 
 lint: install-dev
 	$(BIN)/ruff check curvebench tests scripts benchmarks

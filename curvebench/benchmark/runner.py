@@ -80,12 +80,11 @@ class RunOutput:
 
 def _dataset_pieces(
     specs: list[DataSpec], tasks: list[TaskConfig], adapter: Adapter, options: RunOptions
-) -> tuple[list[tuple[DataSpec, list[Piece]]], list[DataSpec]]:
+) -> list[tuple[DataSpec, list[Piece]]]:
     """Pieces of every dataset: files and corpora as given, plus the generated role."""
     out = []
     for spec in specs:
         out.append((spec, list(iter_pieces(spec, load_split(spec), options.limit))))
-    generated_specs = []
     if not options.data and any("generated" in t.roles for t in tasks):
         generator = adapter if options.model == GENERATOR_SPEC else load_adapter(GENERATOR_SPEC)
         ks = sorted({k for t in tasks for k in t.generated_top_k})
@@ -98,8 +97,7 @@ def _dataset_pieces(
             )
             pieces = generated_pieces(generator, k, n, seed, seconds, spec.name)
             out.append((spec, pieces))
-            generated_specs.append(spec)
-    return out, generated_specs
+    return out
 
 
 def run(options: RunOptions) -> RunOutput:
@@ -114,7 +112,7 @@ def run(options: RunOptions) -> RunOutput:
     adapter = load_adapter(options.model)
     fingerprint = adapter.fingerprint()
     specs = [parse_data_arg(d) for d in options.data] if options.data else embedded_specs()
-    datasets, _ = _dataset_pieces(specs, tasks, adapter, options)
+    datasets = _dataset_pieces(specs, tasks, adapter, options)
     timings["load"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -186,3 +186,21 @@ def test_noise_at_5s_runs_on_an_audio_model(tmp_path: Path, midi_folder: Path) -
     # causal model: frames well before the noise (codes differ from 5 s on) score the same
     assert loss[:240].tolist() == pytest.approx(original["loss_mean"][:240], abs=1e-5)
     assert not np.allclose(loss[250:400], original["loss_mean"][250:400])
+
+
+def test_score_command_writes_codes_losses_and_frame_means(tmp_path: Path) -> None:
+    import json
+
+    from curvebench.cli import main
+    from curvebench.data.render import write_wav
+
+    folder = tiny_musicgen_model(tmp_path / "model", K, CARD, positions=256)
+    wav = tmp_path / "clip.wav"
+    write_wav(wav, np.random.default_rng(0).uniform(-0.3, 0.3, 32000 * 2).astype(np.float32), 32000)
+    out = tmp_path / "scores.jsonl"
+    assert main(["score", "--model", f"musicgen:path={folder}", str(wav), "--out", str(out)]) == 0
+    line = json.loads(out.read_text())
+    tokens, loss = np.array(line["tokens"]), np.array(line["loss"])
+    assert tokens.shape == loss.shape == (K, 100)  # 2 s at 50 Hz, every code scored
+    np.testing.assert_allclose(line["loss_mean"], loss.mean(axis=0), atol=1e-5)
+    assert line["seconds"][:3] == [0.0, 0.02, 0.04]

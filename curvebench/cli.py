@@ -120,6 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             wandb=not args.no_wandb,
             batch_size=args.batch_size,
             progress=args.verbose or sys.stderr.isatty(),
+            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+            use_cache=not args.no_cache,
         )
     )
     _print_table(output.results)
@@ -131,6 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if output.wandb_dir:
         print(f"wandb:    {output.wandb_dir}  (upload with: wandb sync {output.wandb_dir})")
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in output.timings.items())
+    print(f"cache:    {output.cached} of the scored sequences were reused")
     print(f"time:     {time.perf_counter() - started:.1f}s ({stages})")
     return 0
 
@@ -311,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
     p.add_argument("--batch-size", type=int, default=16, help="sequences per model pass")
     p.add_argument("--no-wandb", action="store_true", help="do not log to Weights & Biases")
+    p.add_argument("--cache-dir", help="where scored items are kept (default $CURVEBENCH_CACHE)")
+    p.add_argument("--no-cache", action="store_true", help="score everything, store nothing")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("score", help="per-token losses of MIDI files, one JSON line each")

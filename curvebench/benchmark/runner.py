@@ -30,7 +30,9 @@ from curvebench.benchmark.results import (
     RunConfig,
     SkippedItem,
 )
+from curvebench.benchmark.score_cache import ScoreCache
 from curvebench.benchmark.scoring import score_sequences
+from curvebench.cache import cache_root
 from curvebench.data.generated import generated_pieces
 from curvebench.data.piece import Piece
 from curvebench.data.sources import (
@@ -64,6 +66,10 @@ class RunOptions:
     batch_size: int = 16
     accelerator: str = "auto"
     progress: bool = False
+    cache_dir: Path | None = None
+    """Where scored sequences are kept (default ``$CURVEBENCH_CACHE``)."""
+    use_cache: bool = True
+    """False: score everything afresh and store nothing."""
 
 
 @dataclass
@@ -76,6 +82,8 @@ class RunOutput:
     figures: list[Path] = field(default_factory=list)
     wandb_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    cached: int = 0
+    """Unique sequences whose losses came from the cache."""
 
 
 def _dataset_pieces(
@@ -136,17 +144,7 @@ def run(options: RunOptions) -> RunOutput:
     timings["prepare"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    keys = list(plan.sequences)
-    losses = score_sequences(
-        adapter,
-        [plan.sequences[k].ids for k in keys],
-        batch_size=options.batch_size,
-        accelerator=options.accelerator,
-        progress=options.progress,
-    )
-    loss_of = {
-        k: np.round(v.astype(np.float64), DECIMALS) for k, v in zip(keys, losses, strict=True)
-    }
+    loss_of, cached = _score(plan, adapter, fingerprint, options)
     timings["score"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -206,7 +204,7 @@ def run(options: RunOptions) -> RunOutput:
     clock = time.perf_counter()
     figures = write_run_figures(result, options.out)
     timings["figures"] = time.perf_counter() - clock
-    output = RunOutput(result, results_path, samples_path, figures, timings=timings)
+    output = RunOutput(result, results_path, samples_path, figures, timings=timings, cached=cached)
     if options.wandb:
         from curvebench.benchmark.wandb_log import log_run
 
@@ -214,6 +212,33 @@ def run(options: RunOptions) -> RunOutput:
         output.wandb_dir = log_run(output, options.out)
         timings["wandb"] = time.perf_counter() - clock
     return output
+
+
+def _score(
+    plan: Plan, adapter: Adapter, fingerprint: str, options: RunOptions
+) -> tuple[dict[str, np.ndarray], int]:
+    """Losses of every unique sequence: from the cache where stored, the rest scored (and
+    stored the moment each is done, so an interrupted run loses nothing)."""
+    cache = (
+        ScoreCache(options.cache_dir or cache_root(), fingerprint) if options.use_cache else None
+    )
+    found = {k: cache.get(k) for k in plan.sequences} if cache else {}
+    loss_of = {k: v for k, v in found.items() if v is not None}
+    missing = [k for k in plan.sequences if k not in loss_of]
+    cached = len(loss_of)
+    if missing:
+        store = (lambda i, losses: cache.put(missing[i], losses)) if cache else None
+        losses = score_sequences(
+            adapter,
+            [plan.sequences[k].ids for k in missing],
+            batch_size=options.batch_size,
+            accelerator=options.accelerator,
+            progress=options.progress,
+            on_done=store,
+        )
+        loss_of.update(zip(missing, losses, strict=True))
+    rounded = {k: np.round(loss_of[k].astype(np.float64), DECIMALS) for k in plan.sequences}
+    return rounded, cached
 
 
 def write_examples(plan: Plan, folder: Path) -> None:

@@ -1,18 +1,73 @@
-"""Score token sequences with an adapter through Lightning's ``Trainer.predict``."""
+"""Score token sequences with an adapter through Lightning's ``Trainer.predict``.
+
+A ``BasePredictionWriter`` puts each batch's losses in place as it arrives and reports every
+sequence the moment its last window is scored, so a caller can store it at once (the run's
+on-disk cache): work done before an interruption is never lost.
+"""
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 
 import lightning as L
 import numpy as np
+from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader
 
 from curvebench.adapters.base import Adapter
 from curvebench.benchmark.module import LengthBatches, ScoringModule, WindowDataset, collate
 
 log = logging.getLogger(__name__)
+
+Done = Callable[[int, np.ndarray], None]
+"""Called with (sequence index, its losses) when a sequence is fully scored."""
+
+
+class _Assembler(BasePredictionWriter):
+    """Writes each row's losses into its sequence and reports finished sequences."""
+
+    def __init__(
+        self,
+        dataset: WindowDataset,
+        out: list[np.ndarray],
+        todo: list[int],
+        first: int,
+        on_done: Done | None,
+    ) -> None:
+        super().__init__(write_interval="batch")
+        self.dataset, self.out, self.todo, self.first, self.on_done = (
+            dataset,
+            out,
+            todo,
+            first,
+            on_done,
+        )
+        self.remaining = np.bincount([r.item for r in dataset.rows], minlength=len(todo))
+
+    def write_on_batch_end(
+        self,
+        trainer,
+        pl_module,
+        prediction,
+        batch_indices,
+        batch,
+        batch_idx,
+        dataloader_idx,
+    ) -> None:
+        first = self.first
+        for row_index, nll in prediction:
+            row = self.dataset.rows[row_index]
+            w = row.window
+            target = self.out[self.todo[row.item]]
+            # target j (ids[..., j]) is loss index j - first; in the window, j - start - first
+            target[..., w.first_target - first : w.end - first] = nll[
+                ..., w.first_target - w.start - first :
+            ]
+            self.remaining[row.item] -= 1
+            if self.remaining[row.item] == 0 and self.on_done is not None:
+                self.on_done(self.todo[row.item], target)
 
 
 def score_sequences(
@@ -22,13 +77,14 @@ def score_sequences(
     accelerator: str = "auto",
     stride: int | None = None,
     progress: bool = False,
+    on_done: Done | None = None,
 ) -> list[np.ndarray]:
     """Per-token losses of each sequence.
 
     Symbolic ids [T] (BOS first): ``out[s][i] = -log p(seq[i+1] | seq[:i+1])``, T − 1 values.
     Audio codes [K, T]: ``out[s][k, t]`` = loss of code t of codebook k, [K, T].
     Symbolic sequences longer than the adapter's context are scored in rolling windows; rows
-    are batched by similar length.
+    are batched by similar length. ``on_done`` hears of each sequence as soon as it is scored.
     """
     first = 0 if adapter.modality == "audio" else 1
     out = [
@@ -53,18 +109,10 @@ def score_sequences(
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=progress,
+        callbacks=[_Assembler(dataset, out, todo, first, on_done)],
     )
     with warnings.catch_warnings():
         # our batch sampler yields every row exactly once; Lightning cannot know that
         warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
-        predictions = trainer.predict(ScoringModule(adapter), dataloaders=loader)
-    for batch in predictions or []:
-        for row_index, nll in batch:
-            row = dataset.rows[row_index]
-            w = row.window
-            target = out[todo[row.item]]
-            # target j (ids[..., j]) is loss index j - first; in the window, j - start - first
-            target[..., w.first_target - first : w.end - first] = nll[
-                ..., w.first_target - w.start - first :
-            ]
+        trainer.predict(ScoringModule(adapter), dataloaders=loader, return_predictions=False)
     return out

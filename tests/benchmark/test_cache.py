@@ -1,0 +1,106 @@
+"""Scored sequences are cached on disk: a repeated run is free, a killed run resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from curvebench.adapters.hf_causal import HFCausalAdapter
+from curvebench.benchmark.runner import RunOptions, run
+from curvebench.benchmark.score_cache import ScoreCache
+
+
+def test_cache_round_trip_and_unreadable_entries(tmp_path) -> None:
+    cache = ScoreCache(tmp_path, "f" * 64)
+    assert cache.get("ab" * 32) is None
+    cache.put("ab" * 32, np.array([1.0, 2.5]))
+    assert cache.get("ab" * 32).tolist() == [1.0, 2.5]
+    path = next(tmp_path.rglob("*.npy"))
+    path.write_bytes(path.read_bytes()[:20])  # half an entry
+    assert cache.get("ab" * 32) is None and not path.exists()
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_repeated_run_is_served_from_the_cache(tiny_model, midi_folder, tmp_path, monkeypatch):
+    options = RunOptions(
+        model=f"hf-causal:path={tiny_model}",
+        data=(f"ood={midi_folder}",),
+        limit=3,
+        out=tmp_path / "a",
+        wandb=False,
+        cache_dir=tmp_path / "cache",
+    )
+    first = run(options)
+    assert first.cached == 0
+
+    def refuse(self, ids, mask):
+        raise AssertionError("scored again instead of read from the cache")
+
+    monkeypatch.setattr(HFCausalAdapter, "loss", refuse)
+    second = run(RunOptions(**{**options.__dict__, "out": tmp_path / "b"}))
+    assert second.cached == 6  # 3 originals and 3 perturbed copies
+    assert second.results.results == first.results.results
+    assert (tmp_path / "b" / "samples.jsonl.gz").read_bytes() == first.samples_path.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_identical_results(tiny_model, tmp_path) -> None:
+    from tests.helpers import write_midi_folder
+
+    midi = write_midi_folder(tmp_path / "midi", 12)[0].parent
+    cache = tmp_path / "cache"
+    command = [
+        sys.executable,
+        "-m",
+        "curvebench.cli",
+        "run",
+        "--task",
+        "noise-length-sweep",
+        "--model",
+        f"hf-causal:path={tiny_model}",
+        "--data",
+        f"ood={midi}",
+        "--batch-size",
+        "1",
+        "--no-wandb",
+        "--cache-dir",
+        str(cache),
+    ]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "killed")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(cache.rglob("*.npy"))) < 5:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = len(list(cache.rglob("*.npy")))
+    assert stored >= 5, "the run never got to scoring"
+    assert not (tmp_path / "killed" / "results.json").exists()  # it was killed mid-way
+    subprocess.run(
+        [*command, "--out", str(tmp_path / "killed")],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [*command, "--out", str(tmp_path / "clean"), "--no-cache"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    resumed = json.loads((tmp_path / "killed" / "results.json").read_text())
+    clean = json.loads((tmp_path / "clean" / "results.json").read_text())
+    assert resumed["results"] == clean["results"]
+    assert resumed["samples_sha256"] == clean["samples_sha256"]

@@ -115,6 +115,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             data=tuple(args.data or ()),
             limit=args.limit,
             devices=args.devices,
+            num_nodes=args.num_nodes,
+            accelerator=args.accelerator,
             seed=args.seed,
             out=Path(args.out),
             wandb=not args.no_wandb,
@@ -124,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
         )
     )
+    if output is None:  # an extra DDP process: rank 0 reports
+        return 0
     _print_table(output.results)
     print(f"\nskipped items: {len(output.results.skipped)} (listed in results.json)")
     print(f"results:  {output.results_path}")
@@ -309,7 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="MIDI folder or Hugging Face dataset id, in place of the embedded corpus (repeatable)",
     )
     p.add_argument("--limit", type=int, default=None, help="at most N pieces per dataset")
-    p.add_argument("--devices", type=int, default=1, help="number of devices")
+    p.add_argument(
+        "--devices", type=int, default=1, help="devices per node (GPUs or CPU processes)"
+    )
+    p.add_argument("--num-nodes", type=int, default=1, help="nodes (multi-node DDP)")
+    p.add_argument("--accelerator", default="auto", help="auto | cpu | gpu | mps (Lightning)")
     p.add_argument("--seed", type=int, default=None, help="task seed (default: the task's)")
     p.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
     p.add_argument("--batch-size", type=int, default=16, help="sequences per model pass")

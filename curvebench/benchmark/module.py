@@ -53,11 +53,31 @@ class LengthBatches(Sampler[list[int]]):
     """Row indices grouped by similar length (longest first), so batches carry little padding."""
 
     def __init__(self, dataset: WindowDataset, batch_size: int) -> None:
-        rows = dataset.rows
+        self.rows = dataset.rows
+        self.batch_size = batch_size
+        lengths = np.zeros(len(dataset.sequences), dtype=np.int64)
+        for row in self.rows:
+            lengths[row.item] += row.window.end - row.window.start
+        self.items = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+
+    @property
+    def batches(self) -> list[list[int]]:
+        """This process's batches. Under DDP (read when Lightning iterates, once the process
+        group exists) whole sequences are dealt round-robin by length, so every rank gets its
+        share of long and short ones and finishes the sequences it starts; a rank left with
+        none re-scores the last one (same result, harmless)."""
+        items = self.items
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+            items = items[rank::world] or items[-1:]
+        mine = set(items)
+        rows = self.rows
         order = sorted(
-            range(len(rows)), key=lambda i: (rows[i].window.start - rows[i].window.end, i)
+            (i for i, r in enumerate(rows) if r.item in mine),
+            key=lambda i: (rows[i].window.start - rows[i].window.end, i),
         )
-        self.batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+        size = self.batch_size
+        return [order[s : s + size] for s in range(0, len(order), size)]
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self.batches)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,7 +32,7 @@ from curvebench.benchmark.results import (
     SkippedItem,
 )
 from curvebench.benchmark.score_cache import ScoreCache
-from curvebench.benchmark.scoring import score_sequences
+from curvebench.benchmark.scoring import is_main_process, score_sequences
 from curvebench.cache import cache_root
 from curvebench.data.generated import generated_pieces
 from curvebench.data.piece import Piece
@@ -60,6 +61,7 @@ class RunOptions:
     data: tuple[str, ...] = ()
     limit: int | None = None
     devices: int = 1
+    num_nodes: int = 1
     seed: int | None = None
     out: Path = Path("runs/latest")
     wandb: bool = True
@@ -108,10 +110,14 @@ def _dataset_pieces(
     return out
 
 
-def run(options: RunOptions) -> RunOutput:
-    """Run tasks on one model and write results.json, samples.jsonl.gz and figures."""
-    if options.devices != 1:
-        raise ConfigError("--devices: this version evaluates on one device; use --devices 1")
+def run(options: RunOptions) -> RunOutput | None:
+    """Run tasks on one model and write results.json, samples.jsonl.gz and figures.
+
+    With ``devices`` > 1 this runs in every DDP process; the extra ones return None after
+    scoring their share, and rank 0 writes everything.
+    """
+    if options.devices < 1:
+        raise ConfigError(f"--devices {options.devices}: give 1 or more")
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     tasks = expand_tasks(options.tasks)
@@ -145,6 +151,8 @@ def run(options: RunOptions) -> RunOutput:
 
     clock = time.perf_counter()
     loss_of, cached = _score(plan, adapter, fingerprint, options)
+    if loss_of is None:  # an extra DDP process: its share is stored, rank 0 goes on
+        return None
     timings["score"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -216,13 +224,17 @@ def run(options: RunOptions) -> RunOutput:
 
 def _score(
     plan: Plan, adapter: Adapter, fingerprint: str, options: RunOptions
-) -> tuple[dict[str, np.ndarray], int]:
+) -> tuple[dict[str, np.ndarray] | None, int]:
     """Losses of every unique sequence: from the cache where stored, the rest scored (and
-    stored the moment each is done, so an interrupted run loses nothing)."""
-    cache = (
-        ScoreCache(options.cache_dir or cache_root(), fingerprint) if options.use_cache else None
-    )
-    found = {k: cache.get(k) for k in plan.sequences} if cache else {}
+    stored the moment each is done, so an interrupted run loses nothing). Several devices
+    share their results through the cache (the run folder's own one under --no-cache); the
+    extra DDP processes get None."""
+    shared = options.devices * options.num_nodes > 1
+    root = options.cache_dir or cache_root()
+    if shared and not options.use_cache:
+        root = options.out / ".scores"
+    cache = ScoreCache(root, fingerprint) if options.use_cache or shared else None
+    found = {k: cache.get(k) for k in plan.sequences} if options.use_cache else {}
     loss_of = {k: v for k, v in found.items() if v is not None}
     missing = [k for k in plan.sequences if k not in loss_of]
     cached = len(loss_of)
@@ -235,7 +247,15 @@ def _score(
             accelerator=options.accelerator,
             progress=options.progress,
             on_done=store,
+            devices=options.devices,
+            num_nodes=options.num_nodes,
         )
+        if not is_main_process():
+            return None, cached
+        if shared:  # every rank's share is in the cache now
+            losses = [cache.get(k) for k in missing]
+            if not options.use_cache:
+                shutil.rmtree(root, ignore_errors=True)
         loss_of.update(zip(missing, losses, strict=True))
     rounded = {k: np.round(loss_of[k].astype(np.float64), DECIMALS) for k in plan.sequences}
     return rounded, cached

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import lightning as L
 import numpy as np
+import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader
 
@@ -78,6 +79,8 @@ def score_sequences(
     stride: int | None = None,
     progress: bool = False,
     on_done: Done | None = None,
+    devices: int = 1,
+    num_nodes: int = 1,
 ) -> list[np.ndarray]:
     """Per-token losses of each sequence.
 
@@ -85,6 +88,10 @@ def score_sequences(
     Audio codes [K, T]: ``out[s][k, t]`` = loss of code t of codebook k, [K, T].
     Symbolic sequences longer than the adapter's context are scored in rolling windows; rows
     are batched by similar length. ``on_done`` hears of each sequence as soon as it is scored.
+
+    With ``devices`` > 1 Lightning runs DDP (GPUs, or CPU processes); each rank scores every
+    ``devices``-th batch and reports it through ``on_done``: the caller gathers the results
+    (the runner through its on-disk cache) and uses :func:`is_main_process` afterwards.
     """
     first = 0 if adapter.modality == "audio" else 1
     out = [
@@ -97,22 +104,36 @@ def score_sequences(
     dataset = WindowDataset(
         [sequences[i] for i in todo], adapter.context_length, stride, first_target=first
     )
-    loader = DataLoader(
-        dataset,
-        batch_sampler=LengthBatches(dataset, batch_size),
-        collate_fn=collate(adapter.pad_id),
-    )
     trainer = L.Trainer(
         accelerator=adapter.accelerator or accelerator,
-        devices=1,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy="ddp" if devices * num_nodes > 1 else "auto",
+        use_distributed_sampler=False,
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=progress,
         callbacks=[_Assembler(dataset, out, todo, first, on_done)],
     )
+    batches = LengthBatches(dataset, batch_size)
+    loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate(adapter.pad_id))
     with warnings.catch_warnings():
         # our batch sampler yields every row exactly once; Lightning cannot know that
         warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
         trainer.predict(ScoringModule(adapter), dataloaders=loader, return_predictions=False)
+    if trainer.world_size > 1:
+        trainer.strategy.barrier()  # every rank's results are stored before anyone reads them
+        global _MAIN
+        _MAIN = trainer.global_rank == 0
+        # the rest of the run is rank 0's alone (metrics from the samples file, no syncing)
+        torch.distributed.destroy_process_group()
     return out
+
+
+_MAIN = True
+
+
+def is_main_process() -> bool:
+    """False in the extra processes of the last multi-device scoring (they stop after it)."""
+    return _MAIN

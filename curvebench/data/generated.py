@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from pathlib import Path
 
 from curvebench.adapters.base import Adapter
@@ -49,7 +50,8 @@ def generated_pieces(
             log.info("sampling %d pieces from %s with top-k=%d", CHUNK, adapter.name, top_k)
             scores = adapter.generate(CHUNK, top_k, seconds, _chunk_seed(seed, top_k, chunk))
             for path, score in zip(paths, scores, strict=True):
-                tmp = path.with_suffix(".tmp")
+                # a unique temporary name: processes sampling side by side never collide
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_bytes(score.dumps_midi())
                 tmp.replace(path)
         for path in paths:

@@ -104,3 +104,62 @@ def test_a_killed_run_resumes_to_identical_results(tiny_model, tmp_path) -> None
     clean = json.loads((tmp_path / "clean" / "results.json").read_text())
     assert resumed["results"] == clean["results"]
     assert resumed["samples_sha256"] == clean["samples_sha256"]
+
+
+def assert_close(a: object, b: object, tol: float) -> None:
+    """Equal structure; numbers within ``tol``."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_close(a[key], b[key], tol)
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_close(x, y, tol)
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, abs=tol)
+    else:
+        assert a == b
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_and_other_batch_sizes_give_the_same_results(
+    tiny_model, midi_folder, tmp_path
+) -> None:
+    base = [
+        sys.executable,
+        "-m",
+        "curvebench.cli",
+        "run",
+        "--model",
+        f"hf-causal:path={tiny_model}",
+        "--data",
+        f"ood={midi_folder}",
+        "--no-wandb",
+        "--no-cache",
+        "--accelerator",
+        "cpu",
+    ]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    runs = {
+        "one": ["--devices", "1"],
+        "two": ["--devices", "2"],
+        "batch1": ["--devices", "1", "--batch-size", "1"],
+    }
+    for name, extra in runs.items():
+        subprocess.run(
+            [*base, *extra, "--out", str(tmp_path / name)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=300,
+        )
+    results = {n: json.loads((tmp_path / n / "results.json").read_text()) for n in runs}
+    assert results["two"]["config"]["devices"] == 2
+    # the same batches on 1 or 2 processes: identical to the last bit
+    assert results["two"]["results"] == results["one"]["results"]
+    assert results["two"]["samples_sha256"] == results["one"]["samples_sha256"]
+    # another batch size pads differently, which moves float32 sums in the last digits only
+    assert_close(results["batch1"]["results"], results["one"]["results"], tol=1e-4)
+    assert not (tmp_path / "two" / ".scores").exists()  # the shared scratch space is cleaned

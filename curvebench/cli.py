@@ -124,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=args.verbose or sys.stderr.isatty(),
             cache_dir=Path(args.cache_dir) if args.cache_dir else None,
             use_cache=not args.no_cache,
+            stride=args.stride,
         )
     )
     if output is None:  # an extra DDP process: rank 0 reports
@@ -322,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
     p.add_argument("--batch-size", type=int, default=16, help="sequences per model pass")
     p.add_argument("--no-wandb", action="store_true", help="do not log to Weights & Biases")
+    p.add_argument("--stride", type=int, help="rolling-window stride (default: half the context)")
     p.add_argument("--cache-dir", help="where scored items are kept (default $CURVEBENCH_CACHE)")
     p.add_argument("--no-cache", action="store_true", help="score everything, store nothing")
     p.set_defaults(func=cmd_run)

@@ -68,6 +68,8 @@ class RunOptions:
     batch_size: int = 16
     accelerator: str = "auto"
     progress: bool = False
+    stride: int | None = None
+    """Rolling-window stride for sequences longer than the context (default: half of it)."""
     cache_dir: Path | None = None
     """Where scored sequences are kept (default ``$CURVEBENCH_CACHE``)."""
     use_cache: bool = True
@@ -247,6 +249,7 @@ def _score(
             accelerator=options.accelerator,
             progress=options.progress,
             on_done=store,
+            stride=options.stride,
             devices=options.devices,
             num_nodes=options.num_nodes,
         )

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from curvebench.adapters.base import Adapter
 from curvebench.benchmark.module import LengthBatches, ScoringModule, WindowDataset, collate
@@ -36,8 +37,12 @@ class _Assembler(BasePredictionWriter):
         todo: list[int],
         first: int,
         on_done: Done | None,
+        progress: bool = False,
     ) -> None:
         super().__init__(write_interval="batch")
+        self.progress = progress
+        self.bar: tqdm | None = None
+        self.tokens = 0
         self.dataset, self.out, self.todo, self.first, self.on_done = (
             dataset,
             out,
@@ -58,6 +63,14 @@ class _Assembler(BasePredictionWriter):
         dataloader_idx,
     ) -> None:
         first = self.first
+        if self.progress and self.bar is None and trainer.global_rank == 0:
+            total = len(trainer.predict_dataloaders)
+            self.bar = tqdm(total=total, unit="batch", desc=f"scoring on {trainer.world_size}")
+        if self.bar is not None:  # batches done, ETA, and scored tokens per second
+            self.tokens += sum(int(np.prod(nll.shape)) for _, nll in prediction)
+            rate = self.tokens / max(self.bar.format_dict["elapsed"], 1e-9)
+            self.bar.set_postfix_str(f"{rate:,.0f} tok/s", refresh=False)
+            self.bar.update(1)
         for row_index, nll in prediction:
             row = self.dataset.rows[row_index]
             w = row.window
@@ -113,8 +126,8 @@ def score_sequences(
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=progress,
-        callbacks=[_Assembler(dataset, out, todo, first, on_done)],
+        enable_progress_bar=False,
+        callbacks=[_Assembler(dataset, out, todo, first, on_done, progress)],
     )
     batches = LengthBatches(dataset, batch_size)
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate(adapter.pad_id))
@@ -128,6 +141,9 @@ def score_sequences(
         _MAIN = trainer.global_rank == 0
         # the rest of the run is rank 0's alone (metrics from the samples file, no syncing)
         torch.distributed.destroy_process_group()
+    for callback in trainer.callbacks:
+        if isinstance(callback, _Assembler) and callback.bar is not None:
+            callback.bar.close()
     return out
 
 

@@ -1,0 +1,129 @@
+"""Throughput of curvebench's evaluator against a bare forward loop, the saving from scoring
+each original once, and how peak memory grows with the number of items.
+
+    python benchmarks/throughput.py --json [--model reference] [--limit 16] [--batch-size 16]
+
+prints one JSON line: harness_tokens_per_s, raw_tokens_per_s, ratio, sharing_speedup,
+peak_rss_mb and rss_growth (peak RSS at 10x the items over 1x, each in a fresh process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+
+
+def sequences_of_the_sweep(model: str, limit: int) -> tuple[object, list, list]:
+    """The reference noise-length-sweep on the embedded training split: the unique sequences
+    curvebench scores, and every pair's (original, copy) as scoring from scratch would."""
+    from curvebench.adapters import load_adapter
+    from curvebench.benchmark.plan import Plan, plan_task
+    from curvebench.data.sources import embedded_specs, iter_pieces, load_split
+    from curvebench.tasks import load_task
+
+    adapter = load_adapter(model)
+    spec = embedded_specs()[0]
+    pieces = list(iter_pieces(spec, load_split(spec), limit))
+    plan = Plan()
+    plan_task(plan, load_task("noise-length-sweep"), adapter, pieces)
+    context = adapter.context_length
+
+    def ids(key: str) -> np.ndarray:
+        return plan.sequences[key].ids[:context]  # one window each: the same work for both
+
+    unique = [ids(k) for k in plan.sequences]
+    scratch = [ids(k) for p in plan.pairs for k in (p.original, p.perturbed)]
+    return adapter, unique, scratch
+
+
+def harness(adapter, sequences: list, batch_size: int) -> float:
+    from curvebench.benchmark.scoring import score_sequences
+
+    start = time.perf_counter()
+    score_sequences(adapter, sequences, batch_size=batch_size, accelerator="cpu")
+    return time.perf_counter() - start
+
+
+def raw(adapter, sequences: list, batch_size: int) -> float:
+    """A bare batched loop: the same model, the same length-sorted batches, no Lightning."""
+    model = adapter.module
+    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for s in range(0, len(order), batch_size):
+            batch = [sequences[i] for i in order[s : s + batch_size]]
+            width = max(len(b) for b in batch)
+            ids = torch.full((len(batch), width), adapter.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for b, seq in enumerate(batch):
+                ids[b, : len(seq)] = torch.from_numpy(seq)
+                mask[b, : len(seq)] = 1
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])
+    return time.perf_counter() - start
+
+
+def peak_rss(model: str, limit: int, repeat: int, batch_size: int) -> float:
+    """Peak RSS (MB) of a fresh process that scores the sweep's sequences ``repeat`` times over."""
+    code = (
+        "import resource,sys; sys.path.insert(0, 'benchmarks'); import throughput as t; "
+        f"a, u, _ = t.sequences_of_the_sweep({model!r}, {limit}); "
+        f"t.harness(a, u * {repeat}, {batch_size}); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--model", default="reference")
+    parser.add_argument("--limit", type=int, default=16, help="pieces of the training split")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON line (the default prints it too)"
+    )
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    warnings.filterwarnings("ignore")
+
+    adapter, unique, scratch = sequences_of_the_sweep(args.model, args.limit)
+    tokens = sum(len(s) - 1 for s in unique)
+    raw(adapter, unique[: args.batch_size], args.batch_size)  # warm-up
+    harness_s = harness(adapter, unique, args.batch_size)
+    raw_s = raw(adapter, unique, args.batch_size)
+    scratch_s = harness(adapter, scratch, args.batch_size)
+    rss_1 = peak_rss(args.model, args.limit, 1, args.batch_size)
+    rss_10 = peak_rss(args.model, args.limit, 10, args.batch_size)
+    result = {
+        "model": args.model,
+        "threads": torch.get_num_threads(),
+        "batch_size": args.batch_size,
+        "sequences": len(unique),
+        "tokens": tokens,
+        "harness_tokens_per_s": round(tokens / harness_s),
+        "raw_tokens_per_s": round(tokens / raw_s),
+        "ratio": round(raw_s / harness_s, 3),
+        "scratch_sequences": len(scratch),
+        "sharing_speedup": round(scratch_s / harness_s, 2),
+        "peak_rss_mb": round(rss_1, 1),
+        "peak_rss_mb_10x": round(rss_10, 1),
+        "rss_growth": round(rss_10 / rss_1, 2),
+        "max_rss_this_process_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        ),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

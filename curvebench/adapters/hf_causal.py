@@ -110,6 +110,32 @@ class HFCausalAdapter(Adapter):
         nll = -logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
         return nll.masked_fill(~mask[:, 1:], 0.0)
 
+    def loss_from_prefix(
+        self, prefix: torch.Tensor, continuations: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Score several sequences that share ``prefix`` [P] without recomputing it: one pass
+        over the prefix fills the key-value cache (``past_key_values``), then the
+        continuations [n, S] (right-padded, ``mask`` [n, S]) are scored on top of it.
+
+        Returns the prefix's losses [P-1] (targets 1..P-1, the same for every sequence) and
+        the continuations' [n, S]: ``out[i, j] = -log p(cont[i, j] | prefix, cont[i, :j])``.
+        """
+        out = self.model(input_ids=prefix[None], use_cache=True)
+        logp = torch.log_softmax(out.logits[0].float(), dim=-1)
+        prefix_nll = -logp[:-1].gather(-1, prefix[1:, None]).squeeze(-1)
+        n = continuations.shape[0]
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(n)
+        attention = torch.cat([torch.ones_like(mask[:, :1]).expand(n, len(prefix)), mask], dim=1)
+        logits = self.model(
+            input_ids=continuations, past_key_values=cache, attention_mask=attention.long()
+        ).logits.float()
+        cont_logp = torch.log_softmax(logits, dim=-1)
+        cont_nll = torch.empty(continuations.shape, dtype=torch.float32, device=logits.device)
+        cont_nll[:, 0] = -logp[-1][continuations[:, 0]]
+        cont_nll[:, 1:] = -cont_logp[:, :-1].gather(-1, continuations[:, 1:, None]).squeeze(-1)
+        return prefix_nll, cont_nll.masked_fill(~mask, 0.0)
+
     @torch.no_grad()
     def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
         bos = self.tokenizer.vocab["BOS_None"]

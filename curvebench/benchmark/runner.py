@@ -70,6 +70,8 @@ class RunOptions:
     progress: bool = False
     stride: int | None = None
     """Rolling-window stride for sequences longer than the context (default: half of it)."""
+    share_prefixes: bool = True
+    """Score perturbed copies from their original's key-value cache where the model can."""
     cache_dir: Path | None = None
     """Where scored sequences are kept (default ``$CURVEBENCH_CACHE``)."""
     use_cache: bool = True
@@ -242,6 +244,13 @@ def _score(
     cached = len(loss_of)
     if missing:
         store = (lambda i, losses: cache.put(missing[i], losses)) if cache else None
+        index = {k: i for i, k in enumerate(missing)}
+        groups: dict[str, list[int]] = {}
+        for pair in plan.pairs:  # a perturbed copy shares the start of its original
+            if pair.original in index and pair.perturbed in index:
+                members = groups.setdefault(pair.original, [index[pair.original]])
+                if index[pair.perturbed] not in members:
+                    members.append(index[pair.perturbed])
         losses = score_sequences(
             adapter,
             [plan.sequences[k].ids for k in missing],
@@ -250,6 +259,7 @@ def _score(
             progress=options.progress,
             on_done=store,
             stride=options.stride,
+            share_prefixes=list(groups.values()) if options.share_prefixes else None,
             devices=options.devices,
             num_nodes=options.num_nodes,
         )

@@ -19,7 +19,13 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from curvebench.adapters.base import Adapter
-from curvebench.benchmark.module import LengthBatches, ScoringModule, WindowDataset, collate
+from curvebench.benchmark.module import (
+    LengthBatches,
+    PrefixGroup,
+    ScoringModule,
+    WindowDataset,
+    collate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,9 @@ class _Assembler(BasePredictionWriter):
             first,
             on_done,
         )
-        self.remaining = np.bincount([r.item for r in dataset.rows], minlength=len(todo))
+        self.remaining = np.bincount([r.item for r in dataset.rows], minlength=len(todo)).astype(
+            np.int64
+        )
 
     def write_on_batch_end(
         self,
@@ -67,12 +75,17 @@ class _Assembler(BasePredictionWriter):
             total = len(trainer.predict_dataloaders)
             self.bar = tqdm(total=total, unit="batch", desc=f"scoring on {trainer.world_size}")
         if self.bar is not None:  # batches done, ETA, and scored tokens per second
-            self.tokens += sum(int(np.prod(nll.shape)) for _, nll in prediction)
+            self.tokens += sum(int(np.prod(nll.shape)) for _, _, nll in prediction)
             rate = self.tokens / max(self.bar.format_dict["elapsed"], 1e-9)
             self.bar.set_postfix_str(f"{rate:,.0f} tok/s", refresh=False)
             self.bar.update(1)
-        for row_index, nll in prediction:
-            row = self.dataset.rows[row_index]
+        for kind, index, nll in prediction:
+            if kind == "seq":  # a whole sequence, scored from a shared prefix
+                self.out[self.todo[index]][...] = nll
+                if self.on_done is not None:
+                    self.on_done(self.todo[index], self.out[self.todo[index]])
+                continue
+            row = self.dataset.rows[index]
             w = row.window
             target = self.out[self.todo[row.item]]
             # target j (ids[..., j]) is loss index j - first; in the window, j - start - first
@@ -94,6 +107,7 @@ def score_sequences(
     on_done: Done | None = None,
     devices: int = 1,
     num_nodes: int = 1,
+    share_prefixes: list[list[int]] | None = None,
 ) -> list[np.ndarray]:
     """Per-token losses of each sequence.
 
@@ -105,6 +119,11 @@ def score_sequences(
     With ``devices`` > 1 Lightning runs DDP (GPUs, or CPU processes); each rank scores every
     ``devices``-th batch and reports it through ``on_done``: the caller gathers the results
     (the runner through its on-disk cache) and uses :func:`is_main_process` afterwards.
+
+    ``share_prefixes`` lists groups of sequence indices (an original first, then its perturbed
+    copies): where the adapter can (``loss_from_prefix``) and the copies share at least
+    ``MIN_SHARED`` leading tokens with the original, the copies are scored from one pass over
+    those tokens (key-value cache) instead of from scratch; the losses are the same.
     """
     first = 0 if adapter.modality == "audio" else 1
     out = [
@@ -114,8 +133,14 @@ def score_sequences(
     todo = [i for i, s in enumerate(sequences) if s.shape[-1] >= first + 1]
     if not todo:
         return out
+    position = {s: i for i, s in enumerate(todo)}
+    groups = _prefix_groups(
+        adapter,
+        [sequences[i] for i in todo],
+        [[position[s] for s in g if s in position] for g in share_prefixes or []],
+    )
     dataset = WindowDataset(
-        [sequences[i] for i in todo], adapter.context_length, stride, first_target=first
+        [sequences[i] for i in todo], adapter.context_length, stride, first, groups
     )
     trainer = L.Trainer(
         accelerator=adapter.accelerator or accelerator,
@@ -134,7 +159,9 @@ def score_sequences(
     with warnings.catch_warnings():
         # our batch sampler yields every row exactly once; Lightning cannot know that
         warnings.filterwarnings("ignore", message=".*custom batch sampler.*")
-        trainer.predict(ScoringModule(adapter), dataloaders=loader, return_predictions=False)
+        trainer.predict(
+            ScoringModule(adapter, dataset), dataloaders=loader, return_predictions=False
+        )
     if trainer.world_size > 1:
         trainer.strategy.barrier()  # every rank's results are stored before anyone reads them
         global _MAIN
@@ -148,6 +175,35 @@ def score_sequences(
 
 
 _MAIN = True
+MIN_SHARED = 32
+"""Fewest shared leading tokens worth a prefix pass."""
+
+
+def _shared(a: np.ndarray, b: np.ndarray) -> int:
+    n = min(len(a), len(b))
+    differ = np.flatnonzero(a[:n] != b[:n])
+    return int(differ[0]) if differ.size else n
+
+
+def _prefix_groups(
+    adapter: Adapter, sequences: list[np.ndarray], groups: list[list[int]]
+) -> list[PrefixGroup]:
+    """Prefix groups worth scoring that way: one window each, and a long shared prefix."""
+    if not hasattr(adapter, "loss_from_prefix") or adapter.modality != "symbolic":
+        return []
+    out = []
+    for original, *copies in (g for g in groups if len(g) > 1):
+        fits = [
+            c
+            for c in copies
+            if len(sequences[c]) <= adapter.context_length
+            # at least one token after the prefix, and a prefix worth sharing
+            and MIN_SHARED <= _shared(sequences[original], sequences[c]) < len(sequences[c])
+        ]
+        if fits:
+            p = min(_shared(sequences[original], sequences[c]) for c in fits)
+            out.append(PrefixGroup(sequences[original][:p], tuple(fits)))
+    return out
 
 
 def is_main_process() -> bool:

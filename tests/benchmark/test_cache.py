@@ -163,3 +163,43 @@ def test_two_cpu_processes_and_other_batch_sizes_give_the_same_results(
     # another batch size pads differently, which moves float32 sums in the last digits only
     assert_close(results["batch1"]["results"], results["one"]["results"], tol=1e-4)
     assert not (tmp_path / "two" / ".scores").exists()  # the shared scratch space is cleaned
+
+
+def test_copies_scored_from_the_originals_prefix_equal_scoring_from_scratch(
+    midi_folder, tmp_path
+) -> None:
+    from curvebench.benchmark import scoring
+    from tests.helpers import tiny_gpt2
+
+    tiny_model = tiny_gpt2(tmp_path / "model", context=1024)  # whole pieces in one window
+
+    calls = []
+    original = HFCausalAdapter.loss_from_prefix
+
+    def counting(self, prefix, continuations, mask):
+        calls.append((len(prefix), continuations.shape[0]))
+        return original(self, prefix, continuations, mask)
+
+    common = dict(
+        tasks=("noise-length-sweep",),
+        model=f"hf-causal:path={tiny_model}",
+        data=(f"ood={midi_folder}",),
+        limit=2,
+        wandb=False,
+        use_cache=False,
+    )
+    HFCausalAdapter.loss_from_prefix = counting
+    try:
+        shared = run(RunOptions(**common, out=tmp_path / "shared"))
+    finally:
+        HFCausalAdapter.loss_from_prefix = original
+    scratch = run(RunOptions(**common, out=tmp_path / "scratch", share_prefixes=False))
+    assert calls and all(p >= scoring.MIN_SHARED and n == 6 for p, n in calls)
+    assert_close(shared.results.results, scratch.results.results, tol=1e-4)
+    import gzip
+
+    with gzip.open(shared.samples_path, "rt") as a, gzip.open(scratch.samples_path, "rt") as b:
+        for x, y in zip(a, b, strict=True):
+            la, lb = json.loads(x)["loss"], json.loads(y)["loss"]
+            assert len(la) == len(lb)
+            assert np.abs(np.array(la) - np.array(lb)).max() < 1e-4

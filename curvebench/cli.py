@@ -202,10 +202,17 @@ def cmd_perturb(args: argparse.Namespace) -> int:
         if target.suffix.lower() != ".wav":
             raise CurvebenchError(f"{target}: a WAV input is written as WAV; name it .wav")
         wave, sr = read_wav(source)
-        perturbed_wave, record = perturbation.apply_audio(wave, sr, seed)
+        try:
+            perturbed_wave, record = perturbation.apply_audio(wave, sr, seed)
+        except CurvebenchError as exc:
+            raise type(exc)(f"{source}: {exc}") from exc
         write_wav(target, perturbed_wave, sr)
     else:
-        perturbed, record = perturbation.apply(parse_midi(data, str(source)), seed)
+        score = parse_midi(data, str(source))
+        try:
+            perturbed, record = perturbation.apply(score, seed)
+        except CurvebenchError as exc:  # name the file, as every other message does
+            raise type(exc)(f"{source}: {exc}") from exc
         midi = perturbed.dumps_midi()
         if target.suffix.lower() == ".wav":
             write_wav(target, render_midi(midi, DEFAULT_SR, name=str(source)), DEFAULT_SR)

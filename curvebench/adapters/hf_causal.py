@@ -55,6 +55,7 @@ class HFCausalAdapter(Adapter):
         dtype: str = "float32",
         revision: str | None = None,
         device: str | None = None,
+        trust_remote_code: str | bool = False,
         name: str = "hf-causal",
     ) -> None:
         from transformers import AutoModelForCausalLM
@@ -66,7 +67,11 @@ class HFCausalAdapter(Adapter):
         self.path = path
         try:
             self.model = AutoModelForCausalLM.from_pretrained(
-                path, revision=revision, dtype=DTYPES[dtype], use_safetensors=None
+                path,
+                revision=revision,
+                dtype=DTYPES[dtype],
+                use_safetensors=None,  # safetensors when there, else torch.load(weights_only)
+                trust_remote_code=str(trust_remote_code).lower() in ("1", "true", "yes"),
             )
         except OSError as exc:
             raise ConfigError(
@@ -186,6 +191,7 @@ register_adapter(
             "dtype": "float32 | bfloat16 | float16 (default float32)",
             "revision": "hub revision (branch, tag or commit)",
             "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
+            "trust_remote_code": "true to run the model repository's own code (default false)",
         },
     )
 )

@@ -116,6 +116,8 @@ def tokenize_score(tokenizer: MusicTokenizer, score: Score, name: str = "piece")
     """Encode a score to ids with BOS first, and give every token its time in seconds."""
     if not tokenizer.one_token_stream:
         score = merge_tracks(score)
+    if score.note_num() == 0:
+        raise SkipItem(f"{name}: no notes to tokenize (an empty or drums-only file)")
     pre = tokenizer.preprocess_score(score)
     # base tokens first (one event each, with its time); learned ids (BPE/Unigram) after
     seq = tokenizer.encode(pre, no_preprocess_score=True, encode_ids=False)

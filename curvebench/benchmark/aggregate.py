@@ -281,9 +281,11 @@ def write_samples(lines: Iterable[dict], path: Path) -> list[dict]:
     """Write lines as gzip JSON lines (no timestamp in the header, so bytes are reproducible)
     and return them as read back: JSON round trip included, as any verifier will see them."""
     out = []
-    with gzip.GzipFile(path, "wb", mtime=0) as raw:
+    tmp = path.with_suffix(".tmp")  # written whole, then renamed: never half a file
+    with gzip.GzipFile(tmp, "wb", mtime=0) as raw:
         for line in lines:
             text = json.dumps(line)
             raw.write((text + "\n").encode())
             out.append(json.loads(text))
+    tmp.replace(path)
     return out

@@ -245,8 +245,8 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
 
     try:
         sr, data = wavfile.read(str(path))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable WAV file ({exc})") from exc
+    except Exception as exc:  # scipy's parser raises struct.error, ValueError, ... on bad bytes
+        raise DataError(f"{path}: not a readable WAV file ({type(exc).__name__}: {exc})") from exc
     data = np.asarray(data)
     if np.issubdtype(data.dtype, np.integer):
         info = np.iinfo(data.dtype)

@@ -75,7 +75,8 @@ def load_split(spec: DataSpec) -> datasets.Dataset:
 def embedded_split(split: str) -> datasets.Dataset:
     """One split of the embedded corpus, loaded from its parquet file through ``datasets``."""
     file = EMBEDDED_DIR / f"{split}.parquet"
-    return datasets.load_dataset("parquet", data_files={split: str(file)}, split=split)
+    # from_parquet reads the local file directly (load_dataset("parquet") pings the hub)
+    return datasets.Dataset.from_parquet(str(file))
 
 
 def folder_dataset(folder: Path) -> datasets.Dataset:

@@ -18,6 +18,7 @@ from symusic import Note, Score, Track
 from curvebench.data.timing import TempoMap
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations.base import Perturbation, PerturbationRecord, register
+from curvebench.perturbations.notes import pitched_tracks
 
 PIANO_LOW, PIANO_HIGH = 21, 108
 COLOR_BETA = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0}
@@ -79,8 +80,7 @@ class Noise(Perturbation):
             raise ConfigError(f"noise level_db={self.level_db}: must be <= 0 dB (full scale)")
 
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
-        if not any(t.notes for t in score.tracks if not t.is_drum):
-            raise SkipItem("piece has no pitched notes")
+        pitched_tracks(score)  # SkipItem when there is nothing pitched to replace
         tempo = TempoMap(score)
         end_s = float(tempo.seconds(score.end()))
         if end_s < self.onset + self.duration:
@@ -108,8 +108,6 @@ class Noise(Perturbation):
             if self.mode == "replace":
                 track.notes.clear()
                 track.notes.extend(kept)
-        if total == 0:
-            raise SkipItem("piece has no pitched notes")
         rng = self.rng(seed)
         count = in_window or max(1, round(total / end_s * self.duration))
         mean_duration = float(np.mean(durations)) if durations else 0.25

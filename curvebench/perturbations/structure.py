@@ -18,7 +18,7 @@ from symusic import Score
 from curvebench.data.timing import TempoMap
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations.base import Perturbation, PerturbationRecord, register
-from curvebench.perturbations.rhythm import check_fraction, fraction_count, pitched_tracks
+from curvebench.perturbations.notes import check_fraction, fraction_count, pitched_tracks
 
 
 def bar_bounds(score: Score) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from symusic import Score, Tempo
 from curvebench.data.timing import DEFAULT_MSPQ, TempoMap
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations.base import Perturbation, PerturbationRecord, register
-from curvebench.perturbations.rhythm import check_fraction, pitched_tracks
+from curvebench.perturbations.notes import check_fraction, pitched_tracks
 
 MAX_MSPQ = 0xFFFFFF
 """The largest tempo MIDI can store: microseconds per quarter note fit in 3 bytes."""

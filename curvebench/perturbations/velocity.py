@@ -14,7 +14,7 @@ from symusic import Score
 
 from curvebench.errors import SkipItem
 from curvebench.perturbations.base import Perturbation, PerturbationRecord, register
-from curvebench.perturbations.rhythm import (
+from curvebench.perturbations.notes import (
     check_fraction,
     fraction_count,
     pitched_tracks,

@@ -12,7 +12,8 @@ from curvebench.data.timing import TempoMap, duration_seconds
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations import Perturbation, PerturbationRecord, parse_perturbation
 from curvebench.perturbations.noise import Noise
-from curvebench.perturbations.rhythm import RhythmDeletion, fraction_count
+from curvebench.perturbations.notes import fraction_count
+from curvebench.perturbations.rhythm import RhythmDeletion
 from curvebench.perturbations.structure import BarShuffle, BlockSwap, bar_bounds, derangement
 from curvebench.perturbations.tempo import TempoChange
 from curvebench.perturbations.velocity import VelocityChange, new_velocity

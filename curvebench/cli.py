@@ -52,21 +52,12 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _print_table(results) -> None:
-    header = (
-        "dataset",
-        "role",
-        "n",
-        "loss orig",
-        "loss pert",
-        "Δ",
-        "lowered",
-        "peak",
-        "assim",
-        "recov",
-        "auroc loss",
-        "auroc shape",
-    )
+def print_table(results) -> None:
+    """The headline columns (``metrics.catalog``) of every task, one row per dataset."""
+    from curvebench.metrics.catalog import headline_metrics
+
+    metrics = headline_metrics()
+    header = ("dataset", "role", *(m.header for m in metrics))
     for task, per_dataset in results.results.items():
         print(
             f"\n{task}  ({results.model.name}; losses in nats/token; peak/assim/recov: mean Δℓ "
@@ -74,22 +65,7 @@ def _print_table(results) -> None:
         )
         rows = [header]
         for name, r in per_dataset.items():
-            rows.append(
-                (
-                    name,
-                    r.role,
-                    str(r.n_pairs),
-                    _fmt(r.abs_loss_original),
-                    _fmt(r.abs_loss_perturbed),
-                    _signed(r.abs_loss_delta),
-                    _fmt(r.frac_loss_lowered, 2),
-                    _signed(r.region_peak),
-                    _signed(r.region_assimilation),
-                    _signed(r.region_recovery),
-                    _fmt(r.auroc_abs_loss, 2),
-                    _fmt(r.auroc_shape, 2),
-                )
-            )
+            rows.append((name, r.role, *(m.format(getattr(r, m.name, None)) for m in metrics)))
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         for row in rows:
             print(
@@ -100,12 +76,8 @@ def _print_table(results) -> None:
             )
 
 
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.3f}"
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from curvebench.benchmark.runner import RunOptions, run
+    from curvebench.api import RunOptions, run
 
     started = time.perf_counter()
     output = run(
@@ -129,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if output is None:  # an extra DDP process: rank 0 reports
         return 0
-    _print_table(output.results)
+    print_table(output.results)
     print(f"\nskipped items: {len(output.results.skipped)} (listed in results.json)")
     print(f"results:  {output.results_path}")
     print(f"samples:  {output.samples_path}")
@@ -194,7 +166,7 @@ def cmd_perturb(args: argparse.Namespace) -> int:
     data = source.read_bytes()
     seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
     if source.suffix.lower() == ".wav":
-        if not hasattr(perturbation, "apply_audio"):
+        if not perturbation.acts_on_audio:
             raise CurvebenchError(
                 f"{source}: {perturbation.kind} acts on notes; give a MIDI file (only noise has "
                 "an audio recipe)"
@@ -226,7 +198,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from curvebench.benchmark.results import Results
-    from curvebench.report.compare import RANK_METRICS, compare
+    from curvebench.report.compare import compare, rank_directions
 
     runs = []
     for file in args.results:
@@ -239,13 +211,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparisons = compare(runs)
     if not comparisons:
         raise CurvebenchError("no task and dataset is shared by two or more of these runs")
+    rank_metrics = list(rank_directions())
     for c in comparisons:
         models = sorted({m for vals in c.values.values() for m in vals})
         print(f"\n{c.task} / {c.dataset}")
         width = max(len(m) for m in models)
-        print(" " * width + "  " + "  ".join(f"{m[:16]:>16}" for m in RANK_METRICS))
+        print(" " * width + "  " + "  ".join(f"{m[:16]:>16}" for m in rank_metrics))
         for model in models:
-            cells = [_fmt(c.values[m].get(model)) for m in RANK_METRICS]
+            cells = [_fmt(c.values[m].get(model)) for m in rank_metrics]
             print(model.ljust(width) + "  " + "  ".join(f"{v:>16}" for v in cells))
         print("Kendall tau between rankings (higher-is-better orientation):")
         for (a, b), tau in c.taus.items():

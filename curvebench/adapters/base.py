@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from symusic import Score
 
-from curvebench.data.piece import Piece
 from curvebench.errors import ConfigError
 
 
@@ -55,7 +55,14 @@ class Adapter(ABC):
     name: str = ""
     """Registry name of the adapter."""
     modality: str = "symbolic"
-    """symbolic or audio."""
+    """symbolic (``encode_score`` takes notes) or audio (``encode_audio(wave, sr, name)`` takes
+    a mono waveform; notes are rendered first)."""
+    supports_prefix: ClassVar[bool] = False
+    """True when ``loss_from_prefix(prefix, continuations, mask)`` scores several sequences that
+    share their first tokens from one pass over them (a key-value cache); the losses equal
+    scoring each from scratch."""
+    can_generate: ClassVar[bool] = False
+    """True when ``generate`` samples pieces (for the generated role)."""
     accelerator: str | None = None
     """Lightning accelerator the user asked for (``cpu``, ``gpu``, ``mps``); None: the run's."""
 
@@ -78,10 +85,6 @@ class Adapter(ABC):
     def encode_score(self, score: Score, name: str) -> Encoded:
         """Token ids and times of a score."""
 
-    def encode(self, piece: Piece) -> Encoded:
-        """Token ids and times of a piece."""
-        return self.encode_score(piece.score(), piece.id)
-
     @abstractmethod
     def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Per-token loss in nats.
@@ -91,9 +94,17 @@ class Adapter(ABC):
         ``mask`` [B, T] is True on real steps; losses whose target is padding are 0.
         """
 
-    @abstractmethod
+    def loss_from_prefix(
+        self, prefix: torch.Tensor, continuations: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Adapters with ``supports_prefix``: the losses of sequences that share ``prefix`` [P],
+        from one pass over it: the prefix's [P-1] and the continuations' [n, S]."""
+        raise NotImplementedError(f"{self.name} cannot score from a shared prefix")
+
     def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
-        """``n`` pieces sampled with top-k sampling, each about ``seconds`` long."""
+        """``n`` pieces sampled with top-k sampling, each about ``seconds`` long (adapters with
+        ``can_generate``)."""
+        raise NotImplementedError(f"{self.name} cannot generate")
 
     @abstractmethod
     def fingerprint(self) -> str:
@@ -102,6 +113,17 @@ class Adapter(ABC):
     def num_parameters(self) -> int:
         """Number of model parameters."""
         return sum(p.numel() for p in self.module.parameters())
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+"""The ``dtype=`` option's values."""
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a ``dtype=`` option."""
+    if name not in DTYPES:
+        raise ConfigError(f"dtype={name!r}: use one of {', '.join(DTYPES)}")
+    return DTYPES[name]
 
 
 DEVICES = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps", "auto": None}

@@ -11,7 +11,7 @@ import torch
 from miditok import MusicTokenizer
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded, accelerator_for, hash_state
+from curvebench.adapters.base import Adapter, Encoded, accelerator_for, hash_state, torch_dtype
 from curvebench.adapters.midi_tokens import (
     TOKENIZER_FILE,
     detokenize,
@@ -25,7 +25,6 @@ from curvebench.errors import ConfigError
 log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def _fetch_tokenizer(location: str, revision: str | None) -> Path:
@@ -47,6 +46,8 @@ class HFCausalAdapter(Adapter):
     """``AutoModelForCausalLM`` scoring miditok token sequences (BOS first)."""
 
     modality = "symbolic"
+    supports_prefix = True
+    can_generate = True
 
     def __init__(
         self,
@@ -61,15 +62,13 @@ class HFCausalAdapter(Adapter):
         from transformers import AutoModelForCausalLM
 
         self.accelerator = accelerator_for(device)
-        if dtype not in DTYPES:
-            raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
         self.name = name
         self.path = path
         try:
             self.model = AutoModelForCausalLM.from_pretrained(
                 path,
                 revision=revision,
-                dtype=DTYPES[dtype],
+                dtype=torch_dtype(dtype),
                 use_safetensors=None,  # safetensors when there, else torch.load(weights_only)
                 trust_remote_code=str(trust_remote_code).lower() in ("1", "true", "yes"),
             )

@@ -21,13 +21,12 @@ import torch
 from scipy.signal import resample_poly
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded, hash_state
+from curvebench.adapters.base import Adapter, Encoded, hash_state, torch_dtype
 from curvebench.adapters.registry import AdapterInfo, register_adapter
 from curvebench.data.render import render_midi
 from curvebench.errors import ConfigError, DataError
 
 DEFAULT_PATH = "facebook/musicgen-small"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def delay_codes(codes: torch.Tensor, mask: torch.Tensor, special: int) -> torch.Tensor:
@@ -62,18 +61,17 @@ class MusicGenAdapter(Adapter):
 
     name = "musicgen"
     modality = "audio"
+    can_generate = True
 
     def __init__(
         self, path: str = DEFAULT_PATH, dtype: str = "float32", revision: str | None = None
     ) -> None:
         from transformers import MusicgenForConditionalGeneration
 
-        if dtype not in DTYPES:
-            raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
         self.path = path
         try:
             self.model = MusicgenForConditionalGeneration.from_pretrained(
-                path, revision=revision, dtype=DTYPES[dtype]
+                path, revision=revision, dtype=torch_dtype(dtype)
             )
         except (OSError, ValueError) as exc:
             raise ConfigError(

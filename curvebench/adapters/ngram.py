@@ -90,6 +90,7 @@ class NGramAdapter(Adapter):
 
     name = "ngram"
     modality = "symbolic"
+    can_generate = True
 
     def __init__(
         self,
@@ -103,7 +104,7 @@ class NGramAdapter(Adapter):
         check_order(self.order, vocab)
         bos = self.tokenizer.vocab["BOS_None"]
         if sequences is None:
-            from curvebench.training.reference import tokenize_split
+            from curvebench.adapters.corpus_tokens import tokenize_split
 
             sequences = tokenize_split(TRAIN_SPLIT)
         key = hashlib.sha256(

@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 
 from curvebench.adapters.base import Adapter
 from curvebench.errors import ConfigError
+from curvebench.specs import parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,7 @@ def _load_plugins() -> None:
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, str]]:
     """Split ``NAME[:key=value,...]`` into the name and its options."""
-    name, _, body = spec.strip().partition(":")
-    options: dict[str, str] = {}
-    for item in filter(None, (p.strip() for p in body.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"model spec {spec!r}: expected key=value, got {item!r}")
-        options[key] = value
-    return name, options
+    return parse_spec(spec, "model")
 
 
 def load_adapter(spec: str) -> Adapter:

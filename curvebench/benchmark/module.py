@@ -107,23 +107,68 @@ class LengthBatches(Sampler[list[int]]):
         return len(self.batches)
 
 
-def collate(pad_id: int):
-    """Pad a list of (row index, ids) to a batch: row indices, ids [B, T] (or [B, K, T] for
-    audio codes) and mask [B, T]."""
+@dataclass  # not frozen: Lightning moves a batch to the device field by field
+class WindowBatch:
+    """Windows padded to one batch."""
 
-    def _collate(
-        rows: list[tuple[int, np.ndarray | None]],
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | tuple[str, int]:
+    rows: torch.Tensor
+    """Row index of each window in the dataset, [B]."""
+    ids: torch.Tensor
+    """Token ids [B, T], or codes [B, K, T] for audio."""
+    mask: torch.Tensor
+    """[B, T]: True on real steps."""
+
+
+@dataclass
+class GroupBatch:
+    """A prefix group, scored as a batch of its own (the module reads it from the dataset)."""
+
+    index: int
+    """Index of the group's entry in the dataset (after the rows)."""
+
+
+@dataclass(frozen=True)
+class RowLoss:
+    """Losses of one window's targets."""
+
+    row: int
+    """Row index in the dataset."""
+    nll: np.ndarray
+    """Per-target nats."""
+
+
+@dataclass(frozen=True)
+class SequenceLoss:
+    """Losses of a whole sequence, scored from a shared prefix."""
+
+    item: int
+    """Index of the sequence in the scoring list."""
+    nll: np.ndarray
+    """Per-target nats of the whole sequence."""
+
+
+def pad_batch(sequences: list[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequences ([T] or [K, T]) padded on the right to one batch: ids [B, (K,) T] and mask
+    [B, T] (True on real steps)."""
+    width = max(seq.shape[-1] for seq in sequences)
+    lead = sequences[0].shape[:-1]
+    ids = torch.full((len(sequences), *lead, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.bool)
+    for b, seq in enumerate(sequences):
+        ids[b, ..., : seq.shape[-1]] = torch.from_numpy(np.asarray(seq, dtype=np.int64))
+        mask[b, : seq.shape[-1]] = True
+    return ids, mask
+
+
+def collate(pad_id: int):
+    """Batch (row index, ids) items into a :class:`WindowBatch`, or a prefix group's single
+    (index, None) item into a :class:`GroupBatch`."""
+
+    def _collate(rows: list[tuple[int, np.ndarray | None]]) -> WindowBatch | GroupBatch:
         if rows[0][1] is None:
-            return ("group", rows[0][0])
-        width = max(seq.shape[-1] for _, seq in rows)
-        lead = rows[0][1].shape[:-1]
-        ids = torch.full((len(rows), *lead, width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.bool)
-        for b, (_, seq) in enumerate(rows):
-            ids[b, ..., : seq.shape[-1]] = torch.from_numpy(np.asarray(seq, dtype=np.int64))
-            mask[b, : seq.shape[-1]] = True
-        return torch.tensor([i for i, _ in rows]), ids, mask
+            return GroupBatch(rows[0][0])
+        ids, mask = pad_batch([seq for _, seq in rows], pad_id)  # type: ignore[misc]
+        return WindowBatch(torch.tensor([i for i, _ in rows]), ids, mask)
 
     return _collate
 
@@ -137,33 +182,31 @@ class ScoringModule(L.LightningModule):
         self.dataset = dataset
         self.model = adapter.module  # registered so that Lightning places it on the device
 
-    def predict_step(self, batch: tuple, batch_idx: int) -> list[tuple[str, int, np.ndarray]]:
-        """("row", row index, losses of the window's targets) per row, or for a prefix group
-        ("seq", sequence index, the whole sequence's losses) per member."""
-        if batch[0] == "group":
-            return self._group(self.dataset.groups[batch[1] - len(self.dataset.rows)])
-        rows, ids, mask = batch
-        nll = self.adapter.loss(ids, mask).float().cpu().numpy()
-        lengths = mask.sum(dim=1).cpu().numpy()
-        # symbolic: [B, T-1] (BOS never predicted); audio: [B, K, T] (every code predicted)
+    def predict_step(
+        self, batch: WindowBatch | GroupBatch, batch_idx: int
+    ) -> list[RowLoss] | list[SequenceLoss]:
+        """Each window's losses, or each member's whole losses for a prefix group."""
+        if isinstance(batch, GroupBatch):
+            return self._group(self.dataset.groups[batch.index - len(self.dataset.rows)])
+        nll = self.adapter.loss(batch.ids, batch.mask).float().cpu().numpy()
+        lengths = batch.mask.sum(dim=1).cpu().numpy()
+        # flat ids: [B, T-1] (the first token is never predicted); codes: [B, K, T] (every one)
         scored = lengths - 1 if nll.ndim == 2 else lengths
-        return [("row", int(r), nll[b, ..., : int(scored[b])]) for b, r in enumerate(rows.tolist())]
+        return [
+            RowLoss(int(r), nll[b, ..., : int(scored[b])])
+            for b, r in enumerate(batch.rows.tolist())
+        ]
 
-    def _group(self, group: PrefixGroup) -> list[tuple[str, int, np.ndarray]]:
+    def _group(self, group: PrefixGroup) -> list[SequenceLoss]:
         p = len(group.prefix)
         tails = [self.dataset.sequences[m][p:] for m in group.members]
-        width = max(len(t) for t in tails)
-        cont = torch.full((len(tails), width), self.adapter.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(tails), width), dtype=torch.bool)
-        for i, tail in enumerate(tails):
-            cont[i, : len(tail)] = torch.from_numpy(np.asarray(tail, dtype=np.int64))
-            mask[i, : len(tail)] = True
+        cont, mask = pad_batch(tails, self.adapter.pad_id)
         prefix = torch.from_numpy(np.asarray(group.prefix, dtype=np.int64)).to(self.device)
         head, rest = self.adapter.loss_from_prefix(
             prefix, cont.to(self.device), mask.to(self.device)
         )
         head, rest = head.float().cpu().numpy(), rest.float().cpu().numpy()
         return [
-            ("seq", m, np.concatenate([head, rest[i, : len(tails[i])]]))
+            SequenceLoss(m, np.concatenate([head, rest[i, : len(tails[i])]]))
             for i, m in enumerate(group.members)
         ]

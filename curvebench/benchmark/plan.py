@@ -9,6 +9,8 @@ import numpy as np
 from symusic import Score
 
 from curvebench.adapters.base import Adapter, Encoded
+from curvebench.benchmark.aggregate import rounded
+from curvebench.benchmark.samples import Record, SampleLine
 from curvebench.data.piece import Piece
 from curvebench.data.render import DEFAULT_SR, render_midi
 from curvebench.data.timing import clip_seconds
@@ -61,9 +63,51 @@ class Plan:
     examples: list[Example] = field(default_factory=list)
 
     def add_sequence(self, encoded: Encoded) -> str:
+        """Add a sequence to score (once, however many pairs use it); returns its key."""
         key = encoded.sha256
         self.sequences.setdefault(key, encoded)
         return key
+
+    def line(self, pair: Pair, variant: str, key: str, loss: np.ndarray) -> SampleLine:
+        """The raw samples line of one scored item of a pair."""
+        encoded = self.sequences[key]
+        duration = encoded.duration_s
+        return SampleLine(
+            task=pair.task,
+            dataset=pair.dataset,
+            role=pair.role,
+            piece_id=pair.piece_id,
+            variant=variant,
+            key=key,
+            n_tokens=encoded.length,
+            duration_s=rounded(duration) if duration else None,
+            loss=loss.tolist(),
+            seconds=[None if s != s else round(float(s), 4) for s in encoded.target_seconds],
+            record=None if variant == "original" else Record.of(pair.record),
+        )
+
+    def lines(
+        self, tasks: list[TaskConfig], datasets: list[str], loss_of: dict[str, np.ndarray]
+    ) -> list[SampleLine]:
+        """One raw line per scored item, task by task and dataset by dataset (in ``datasets``
+        order): each original once, then its perturbed copies."""
+        groups: dict[tuple[str, str], list[Pair]] = {}
+        for pair in self.pairs:
+            groups.setdefault((pair.task, pair.dataset), []).append(pair)
+        out = []
+        for task in tasks:
+            for name in datasets:
+                seen: set[str] = set()
+                for pair in groups.get((task.name, name), []):
+                    if pair.piece_id not in seen:
+                        seen.add(pair.piece_id)
+                        out.append(
+                            self.line(pair, "original", pair.original, loss_of[pair.original])
+                        )
+                    out.append(
+                        self.line(pair, pair.variant, pair.perturbed, loss_of[pair.perturbed])
+                    )
+        return out
 
 
 class _Encoder:
@@ -100,7 +144,7 @@ class _Encoder:
     def perturbed(
         self, perturbation: Perturbation, clipped: Score, original: Media, seed: int, name: str
     ) -> tuple[Encoded, PerturbationRecord, Media]:
-        if self.audio and hasattr(perturbation, "apply_audio"):
+        if self.audio and perturbation.acts_on_audio:
             noisy, record = perturbation.apply_audio(original, DEFAULT_SR, seed)
             encoded = self.adapter.encode_audio(noisy, DEFAULT_SR, name)
             return self._checked(encoded, name), record, noisy

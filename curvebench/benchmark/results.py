@@ -2,80 +2,43 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Iterable
+from typing import Any
 
-SCHEMA_VERSION = 1
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from curvebench.data.sources import GeneratedSpec
+from curvebench.metrics.catalog import METRICS, MetricInfo
+
+SCHEMA_VERSION = 2
+"""2: datasets carry a typed ``generated`` spec; per-line derived numbers are checked."""
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DatasetResult(_Strict):
-    """Aggregates of one task on one dataset."""
+def result_model(metrics: Iterable[MetricInfo]) -> type[_Strict]:
+    """The schema of one (task, dataset) group's aggregates: ``role`` plus one field per
+    declared metric (and ``<name>_ci`` for those with an interval)."""
+    fields: dict[str, Any] = {"role": (str, Field(description="Role of the dataset."))}
+    for m in metrics:
+        extra = {"unit": m.unit, "better": m.better, "headline": m.headline}
+        default = ... if m.kind == "int" else None
+        fields[m.name] = (
+            m.annotation(),
+            Field(default=default, description=m.description, json_schema_extra=extra),
+        )
+        if m.interval:
+            fields[m.ci_name] = (
+                list[float] | None,
+                Field(default=None, description=f"Bootstrap 95% interval of {m.name}."),
+            )
+    return create_model("DatasetResult", __base__=_Strict, **fields)
 
-    role: str = Field(description="Role of the dataset.")
-    n_pairs: int = Field(description="Scored (original, perturbed) pairs.")
-    n_originals: int = Field(description="Distinct originals in those pairs.")
-    abs_loss_original: float | None = Field(
-        description="Mean absolute loss (nats/token) of originals."
-    )
-    abs_loss_perturbed: float | None = Field(description="Mean absolute loss of perturbed copies.")
-    abs_loss_delta: float | None = Field(description="Mean over pairs of perturbed − original.")
-    frac_loss_lowered: float | None = Field(description="Fraction of pairs whose loss fell.")
-    region_peak: float | None = Field(default=None, description="Mean Δℓ in the peak region.")
-    region_assimilation: float | None = Field(default=None, description="Mean Δℓ, assimilation.")
-    region_recovery: float | None = Field(default=None, description="Mean Δℓ, recovery.")
-    abs_loss_original_per_codebook: list[float] | None = Field(
-        default=None, description="Audio: mean loss of each codebook over originals."
-    )
-    abs_loss_perturbed_per_codebook: list[float] | None = Field(
-        default=None, description="Audio: the same over perturbed copies."
-    )
-    perplexity_original: float | None = Field(default=None, description="exp(abs_loss_original).")
-    perplexity_perturbed: float | None = Field(default=None, description="exp(abs_loss_perturbed).")
-    nats_per_second_original: float | None = Field(
-        default=None, description="Mean over originals of total nats / seconds of music."
-    )
-    nats_per_second_perturbed: float | None = Field(
-        default=None, description="The same over perturbed copies."
-    )
-    shape_score_original: float | None = Field(
-        default=None, description="Mean reference-free spike score of originals."
-    )
-    shape_score_perturbed: float | None = Field(
-        default=None, description="Mean spike score of perturbed copies."
-    )
-    auroc_abs_loss: float | None = Field(
-        default=None, description="AUROC of absolute loss: originals vs. perturbed copies."
-    )
-    auroc_abs_loss_ci: list[float] | None = Field(default=None, description="Bootstrap 95% CI.")
-    auroc_shape: float | None = Field(default=None, description="AUROC of the spike score.")
-    auroc_shape_ci: list[float] | None = Field(default=None, description="Bootstrap 95% CI.")
-    agree_abs_loss: float | None = Field(
-        default=None, description="Fraction of pairs whose perturbed copy has the higher loss."
-    )
-    agree_abs_loss_ci: list[float] | None = Field(default=None, description="Bootstrap 95% CI.")
-    agree_shape: float | None = Field(
-        default=None, description="Fraction of pairs whose perturbed copy has the higher spike."
-    )
-    agree_shape_ci: list[float] | None = Field(default=None, description="Bootstrap 95% CI.")
-    shape_peak_height: float | None = Field(default=None, description="Max smoothed Δℓ in peak.")
-    shape_peak_latency_s: float | None = Field(default=None, description="Onset to peak max.")
-    shape_assimilation_depth: float | None = Field(
-        default=None, description="Min smoothed Δℓ in the assimilation region."
-    )
-    shape_recovery_time_s: float | None = Field(
-        default=None, description="Time until Δℓ stays inside the baseline's noise band."
-    )
-    shape_area_positive: float | None = Field(default=None, description="Positive area, nats·s.")
-    shape_area_negative: float | None = Field(default=None, description="Negative area, nats·s.")
-    length_delta_pearson: float | None = Field(
-        default=None, description="Length sweeps: Pearson r of noise duration vs. Δ abs loss."
-    )
-    length_delta_spearman: float | None = Field(
-        default=None, description="Length sweeps: Spearman ρ of the same."
-    )
+
+DatasetResult = result_model(METRICS.values())
+"""Aggregates of one task on one dataset (fields from :mod:`curvebench.metrics.catalog`)."""
 
 
 class ModelInfo(_Strict):
@@ -92,9 +55,12 @@ class ModelInfo(_Strict):
 class DatasetInfo(_Strict):
     """One dataset of the run."""
 
-    name: str
-    role: str
-    location: str
+    name: str = Field(description="Dataset name (unique in the run).")
+    role: str = Field(description="training, generated, ood or custom.")
+    location: str = Field(description="Where it came from (embedded split, folder, hub id).")
+    generated: GeneratedSpec | None = Field(
+        default=None, description="Generated role: how the pieces were drawn."
+    )
     n_pieces: int = Field(description="Pieces read (before skips).")
     content_sha256: str = Field(description="sha256 over the sorted content hashes of its pieces.")
 

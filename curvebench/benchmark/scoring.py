@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import lightning as L
 import numpy as np
@@ -22,7 +23,9 @@ from curvebench.adapters.base import Adapter
 from curvebench.benchmark.module import (
     LengthBatches,
     PrefixGroup,
+    RowLoss,
     ScoringModule,
+    SequenceLoss,
     WindowDataset,
     collate,
 )
@@ -75,17 +78,19 @@ class _Assembler(BasePredictionWriter):
             total = len(trainer.predict_dataloaders)
             self.bar = tqdm(total=total, unit="batch", desc=f"scoring on {trainer.world_size}")
         if self.bar is not None:  # batches done, ETA, and scored tokens per second
-            self.tokens += sum(int(np.prod(nll.shape)) for _, _, nll in prediction)
+            self.tokens += sum(int(np.prod(p.nll.shape)) for p in prediction)
             rate = self.tokens / max(self.bar.format_dict["elapsed"], 1e-9)
             self.bar.set_postfix_str(f"{rate:,.0f} tok/s", refresh=False)
             self.bar.update(1)
-        for kind, index, nll in prediction:
-            if kind == "seq":  # a whole sequence, scored from a shared prefix
-                self.out[self.todo[index]][...] = nll
+        for part in prediction:
+            if isinstance(part, SequenceLoss):  # a whole sequence, scored from a shared prefix
+                self.out[self.todo[part.item]][...] = part.nll
                 if self.on_done is not None:
-                    self.on_done(self.todo[index], self.out[self.todo[index]])
+                    self.on_done(self.todo[part.item], self.out[self.todo[part.item]])
                 continue
-            row = self.dataset.rows[index]
+            assert isinstance(part, RowLoss)
+            nll = part.nll
+            row = self.dataset.rows[part.row]
             w = row.window
             target = self.out[self.todo[row.item]]
             # target j (ids[..., j]) is loss index j - first; in the window, j - start - first
@@ -95,6 +100,27 @@ class _Assembler(BasePredictionWriter):
             self.remaining[row.item] -= 1
             if self.remaining[row.item] == 0 and self.on_done is not None:
                 self.on_done(self.todo[row.item], target)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What :func:`score_sequences` gives back."""
+
+    losses: list[np.ndarray]
+    """Per-step losses of each sequence, in the order given (NaN where not scored: on the
+    extra processes of a multi-device run, the sequences other ranks scored)."""
+    main: bool = True
+    """False in the extra processes of a multi-device run: they stop after scoring, and the
+    main process (rank 0) gathers their results (the run through its on-disk cache)."""
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.losses[index]
+
+    def __len__(self) -> int:
+        return len(self.losses)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.losses)
 
 
 def score_sequences(
@@ -108,31 +134,31 @@ def score_sequences(
     devices: int = 1,
     num_nodes: int = 1,
     share_prefixes: list[list[int]] | None = None,
-) -> list[np.ndarray]:
+) -> Scored:
     """Per-token losses of each sequence.
 
-    Symbolic ids [T] (BOS first): ``out[s][i] = -log p(seq[i+1] | seq[:i+1])``, T − 1 values.
-    Audio codes [K, T]: ``out[s][k, t]`` = loss of code t of codebook k, [K, T].
+    Flat ids [T] (BOS or prompt first): ``out[s][i] = -log p(seq[i+1] | seq[:i+1])``, T − 1
+    values. Audio codes [K, T]: ``out[s][k, t]`` = loss of code t of codebook k, [K, T].
     Symbolic sequences longer than the adapter's context are scored in rolling windows; rows
     are batched by similar length. ``on_done`` hears of each sequence as soon as it is scored.
 
     With ``devices`` > 1 Lightning runs DDP (GPUs, or CPU processes); each rank scores every
     ``devices``-th batch and reports it through ``on_done``: the caller gathers the results
-    (the runner through its on-disk cache) and uses :func:`is_main_process` afterwards.
+    (the runner through its on-disk cache) on the process whose result has ``main``.
 
     ``share_prefixes`` lists groups of sequence indices (an original first, then its perturbed
     copies): where the adapter can (``loss_from_prefix``) and the copies share at least
     ``MIN_SHARED`` leading tokens with the original, the copies are scored from one pass over
     those tokens (key-value cache) instead of from scratch; the losses are the same.
     """
-    first = 0 if adapter.modality == "audio" else 1
+    first = 0 if sequences and sequences[0].ndim == 2 else 1
     out = [
         np.full((*s.shape[:-1], max(0, s.shape[-1] - first)), np.nan, dtype=np.float32)
         for s in sequences
     ]
     todo = [i for i, s in enumerate(sequences) if s.shape[-1] >= first + 1]
     if not todo:
-        return out
+        return Scored(out)
     position = {s: i for i, s in enumerate(todo)}
     groups = _prefix_groups(
         adapter,
@@ -162,19 +188,18 @@ def score_sequences(
         trainer.predict(
             ScoringModule(adapter, dataset), dataloaders=loader, return_predictions=False
         )
+    main = True
     if trainer.world_size > 1:
         trainer.strategy.barrier()  # every rank's results are stored before anyone reads them
-        global _MAIN
-        _MAIN = trainer.global_rank == 0
+        main = trainer.global_rank == 0
         # the rest of the run is rank 0's alone (metrics from the samples file, no syncing)
         torch.distributed.destroy_process_group()
     for callback in trainer.callbacks:
         if isinstance(callback, _Assembler) and callback.bar is not None:
             callback.bar.close()
-    return out
+    return Scored(out, main)
 
 
-_MAIN = True
 MIN_SHARED = 32
 """Fewest shared leading tokens worth a prefix pass."""
 
@@ -189,7 +214,7 @@ def _prefix_groups(
     adapter: Adapter, sequences: list[np.ndarray], groups: list[list[int]]
 ) -> list[PrefixGroup]:
     """Prefix groups worth scoring that way: one window each, and a long shared prefix."""
-    if not hasattr(adapter, "loss_from_prefix") or adapter.modality != "symbolic":
+    if not adapter.supports_prefix or any(s.ndim != 1 for s in sequences):
         return []
     out = []
     for original, *copies in (g for g in groups if len(g) > 1):
@@ -204,8 +229,3 @@ def _prefix_groups(
             p = min(_shared(sequences[original], sequences[c]) for c in fits)
             out.append(PrefixGroup(sequences[original][:p], tuple(fits)))
     return out
-
-
-def is_main_process() -> bool:
-    """False in the extra processes of the last multi-device scoring (they stop after it)."""
-    return _MAIN

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+from pydantic import BaseModel, ConfigDict, Field
 
 from curvebench.data.piece import ROLES, Piece
 from curvebench.errors import ConfigError, DataError
@@ -34,6 +35,24 @@ class DataSpec:
     """training, generated, ood or custom."""
     location: str
     """``embedded:SPLIT``, a local folder, or a Hugging Face dataset id."""
+
+
+class GeneratedSpec(BaseModel):
+    """How a generated-role dataset was drawn: recorded in results.json, so that a verifier
+    rebuilds exactly the same pieces."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    generator: str = Field(description="Model spec of the model that generated the pieces.")
+    top_k: int = Field(ge=1, description="Top-k of the sampling.")
+    seed: int = Field(description="Sampling seed (piece i's seed derives from it).")
+    seconds: float = Field(gt=0, description="Length of each sample in seconds.")
+    n: int = Field(ge=0, description="Number of pieces drawn.")
+
+    @property
+    def location(self) -> str:
+        """Readable location string of the dataset."""
+        return f"generated:{self.generator}:k={self.top_k}"
 
 
 def embedded_specs() -> list[DataSpec]:

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from curvebench.benchmark.aggregate import results_from_samples
+from curvebench.benchmark.aggregate import analyse
 from curvebench.benchmark.results import DatasetResult, Results
+from curvebench.benchmark.samples import SampleLine
+from curvebench.data.piece import ROLES
 from curvebench.errors import ConfigError
 from curvebench.leaderboard.page import PAGE, SCRIPT, STYLE
 from curvebench.leaderboard.submission import (
@@ -28,25 +30,31 @@ from curvebench.leaderboard.submission import (
     submissions,
     validate_submission,
 )
+from curvebench.metrics.catalog import MetricInfo, headline_metrics, rank_metrics
 from curvebench.report.compare import compare, model_label
-from curvebench.report.figures import ROLE_ORDER, delta_curve_figure
+from curvebench.report.figures import delta_curve_figure
 from curvebench.tasks import TaskConfig
 
 log = logging.getLogger(__name__)
 
 TASK = "noise-at-5s"
-METRICS = (
-    "abs_loss_original",
-    "abs_loss_delta",
-    "frac_loss_lowered",
-    "region_peak",
-    "auroc_abs_loss",
-    "auroc_shape",
-    "agree_shape",
-)
-COLUMNS = ("model", "params", "role", *METRICS)
-SHAPE_METRICS = ("auroc_shape", "agree_shape", "region_peak")
-"""Curve-shape metrics whose ranking of the models is set against absolute loss's."""
+ABSOLUTE = "abs_loss_original"
+"""The absolute-loss ranking that the other ranking metrics are set against."""
+
+
+def board_metrics() -> list[MetricInfo]:
+    """The board's metric columns: the catalog's headline metrics."""
+    return headline_metrics()
+
+
+def board_columns() -> tuple[str, ...]:
+    """Every column of the board's table."""
+    return ("model", "params", "role", *(m.name for m in board_metrics()))
+
+
+def shape_metrics() -> list[str]:
+    """Curve-shape ranking metrics, set against absolute loss in the agreement panel."""
+    return [m.name for m in rank_metrics() if m.shape]
 
 
 @dataclass(frozen=True)
@@ -60,24 +68,26 @@ class Entry:
 
 
 def _role_rank(role: str) -> tuple[int, str]:
-    return (ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER), role)
+    return (ROLES.index(role) if role in ROLES else len(ROLES), role)
 
 
-def role_results(results: Results, lines: list[dict]) -> dict[str, DatasetResult]:
-    """Metrics of TASK per dataset role, in ROLE_ORDER; a role with several datasets is
+def role_results(results: Results, lines: list[SampleLine]) -> dict[str, DatasetResult]:
+    """Metrics of TASK per dataset role, in ROLES order; a role with several datasets is
     recomputed from their samples as one dataset."""
     names: dict[str, list[str]] = {}
     for name, result in results.results[TASK].items():
         names.setdefault(result.role, []).append(name)
     out = {role: results.results[TASK][n[0]] for role, n in names.items() if len(n) == 1}
     pooled = [
-        {**line, "dataset": line["role"], "piece_id": f"{line['dataset']}/{line['piece_id']}"}
+        line.model_copy(
+            update={"dataset": line.role, "piece_id": f"{line.dataset}/{line.piece_id}"}
+        )
         for line in lines
-        if line["task"] == TASK and len(names[line["role"]]) > 1
+        if line.task == TASK and len(names[line.role]) > 1
     ]
     if pooled:
         task = TaskConfig.model_validate(results.config.tasks[TASK])
-        out.update(results_from_samples(pooled, [task])[0][TASK])
+        out.update(analyse(pooled, [task]).results[TASK])
     return dict(sorted(out.items(), key=lambda kv: _role_rank(kv[0])))
 
 
@@ -95,8 +105,8 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _num(value: float | None) -> str:
-    return "–" if _finite(value) is None else f"{value:.3f}"
+def _cell(metric: MetricInfo, value: float | int | None) -> str:
+    return "–" if _finite(value) is None else metric.format(value)
 
 
 def _params(n: int) -> str:
@@ -113,6 +123,7 @@ def _md(text: str) -> str:
 
 def write_readme(entries: list[Entry], path: Path) -> Path:
     """README.md: the board as a Markdown table."""
+    metrics, columns = board_metrics(), board_columns()
     lines = [
         "# curvebench leaderboard",
         "",
@@ -120,16 +131,16 @@ def write_readme(entries: list[Entry], path: Path) -> Path:
         "`curvebench leaderboard build`; add a run with "
         "`curvebench leaderboard submit RUN_DIR`. The page index.html has the details.",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|---|---:|---|" + "---:|" * len(METRICS),
+        "| " + " | ".join(columns) + " |",
+        "|---|---:|---|" + "---:|" * len(metrics),
     ]
     for e in entries:
         for role, r in e.roles.items():
             cells = [_md(e.results.model.spec), _params(e.results.model.parameters), _md(role)]
-            cells += [_num(getattr(r, m)) for m in METRICS]
+            cells += [_cell(m, getattr(r, m.name, None)) for m in metrics]
             lines.append("| " + " | ".join(cells) + " |")
     if not entries:
-        lines.append("| (no submissions yet) |" + " |" * (len(COLUMNS) - 1))
+        lines.append("| (no submissions yet) |" + " |" * (len(columns) - 1))
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -157,15 +168,16 @@ def _details(e: Entry) -> str:
 
 def _rows(entries: list[Entry]) -> tuple[str, list[dict]]:
     cells, data = [], []
+    metrics = board_metrics()
     for e in entries:
         details = _details(e)
         for role, r in e.roles.items():
             row = {"model": e.results.model.spec, "params": e.results.model.parameters}
-            row |= {"role": role} | {k: _finite(getattr(r, k)) for k in METRICS}
+            row |= {"role": role} | {m.name: _finite(getattr(r, m.name, None)) for m in metrics}
             tds = [f'<td class="model">{details}</td>']
             tds.append(f'<td class="num">{_params(row["params"])}</td>')
             tds.append(f'<td class="role">{html.escape(role)}</td>')
-            tds += [f'<td class="num">{_num(row[k])}</td>' for k in METRICS]
+            tds += [f'<td class="num">{_cell(m, row[m.name])}</td>' for m in metrics]
             attrs = f'data-index="{len(data)}" data-role="{html.escape(role)}"'
             cells.append(f"<tr {attrs}>{''.join(tds)}</tr>")
             data.append(row)
@@ -182,13 +194,14 @@ def _agreement(entries: list[Entry]) -> str:
     comparisons = sorted(compare(runs), key=lambda c: _role_rank(c.dataset))
     if not comparisons:
         return "<p>Rankings need at least two submissions.</p>"
-    head = "".join(f"<th>τ(abs_loss_original, {m})</th>" for m in SHAPE_METRICS)
+    shapes = shape_metrics()
+    head = "".join(f"<th>τ({ABSOLUTE}, {m})</th>" for m in shapes)
     rows = []
     for c in comparisons:
-        taus = [c.taus[("abs_loss_original", m)] for m in SHAPE_METRICS]
+        taus = [c.taus[(ABSOLUTE, m)] for m in shapes]
         cells = "".join(f'<td class="num">{"–" if t != t else f"{t:+.2f}"}</td>' for t in taus)
         rankings = (
-            f"<td>{_ranking(c.values['abs_loss_original'], -1)}</td>"
+            f"<td>{_ranking(c.values[ABSOLUTE], -1)}</td>"
             f"<td>{_ranking(c.values['auroc_shape'], 1)}</td>"
         )
         rows.append(
@@ -218,6 +231,7 @@ def _figure(e: Entry) -> str:
 def write_page(entries: list[Entry], path: Path) -> Path:
     """index.html: sortable, filterable table, rank agreement and Figure 1 of each model."""
     rows, data = _rows(entries)
+    columns = board_columns()
     roles = list(dict.fromkeys(r for e in entries for r in e.roles))
     page = Template(PAGE).substitute(
         style=STYLE,
@@ -225,13 +239,13 @@ def write_page(entries: list[Entry], path: Path) -> Path:
         task=TASK,
         headers="".join(
             f'<th data-key="{c}" aria-sort="none"><button type="button">{c}</button></th>'
-            for c in COLUMNS
+            for c in columns
         ),
-        rows=rows or f'<tr><td colspan="{len(COLUMNS)}">no submissions yet</td></tr>',
+        rows=rows or f'<tr><td colspan="{len(columns)}">no submissions yet</td></tr>',
         role_options="".join(f"<option>{html.escape(r)}</option>" for r in roles),
         agreement=_agreement(entries),
         figures="\n".join(_figure(e) for e in entries),
-        data=_script_json({"task": TASK, "columns": COLUMNS, "rows": data}),
+        data=_script_json({"task": TASK, "columns": columns, "rows": data}),
     )
     path.write_text(page)
     return path

@@ -8,22 +8,21 @@ from the samples file with the run's own code, then compared with the stored num
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import logging
 import math
 import re
 import shutil
-import zlib
 from collections import Counter
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from curvebench.benchmark.aggregate import item_stats, results_from_samples
+from curvebench.benchmark.aggregate import Analysis, analyse
 from curvebench.benchmark.results import SCHEMA_VERSION, DatasetResult, Results
-from curvebench.errors import CurvebenchError
+from curvebench.benchmark.samples import SampleLine, sha256_file
+from curvebench.benchmark.samples import read_samples as _read_samples
+from curvebench.errors import CurvebenchError, DataError
 from curvebench.tasks import TaskConfig, available_tasks, load_group, load_task
 
 log = logging.getLogger(__name__)
@@ -119,37 +118,29 @@ def _check_tasks(path: Path, results: Results) -> list[TaskConfig]:
     return tasks
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def read_samples(path: Path) -> list[dict]:
-    """The lines of a samples.jsonl.gz, each a JSON object."""
+def read_samples(path: Path) -> list[SampleLine]:
+    """The lines of a submission's samples file; SubmissionError names the first bad one."""
     try:
-        with gzip.open(path, "rt") as fh:
-            lines = [json.loads(line) for line in fh if line.strip()]
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SubmissionError(f"{path}: not gzipped JSON lines ({exc})") from exc
-    if not all(isinstance(line, dict) for line in lines):
-        raise SubmissionError(f"{path}: every line must be a JSON object")
-    return lines
+        return _read_samples(path)
+    except DataError as exc:
+        raise SubmissionError(str(exc)) from exc
 
 
-def _check_counts(path: Path, results: Results, lines: list[dict]) -> None:
+def _check_counts(path: Path, results: Results, lines: list[SampleLine]) -> None:
     roles = {d.name: d.role for d in results.datasets}
     counts: Counter[tuple[str, str, bool]] = Counter()
     for line in lines:
-        task, dataset = line.get("task"), line.get("dataset")
+        task, dataset = line.task, line.dataset
         if dataset not in results.results.get(task, {}):
             raise SubmissionError(f"{path}: a line of {task} / {dataset} is not in results.json")
-        if line.get("role") != roles.get(dataset):
+        if line.role != roles.get(dataset):
             raise SubmissionError(f"{path}: {task} / {dataset}: role differs from results.json")
-        counts[task, dataset, line.get("variant") == "original"] += 1
+        if (line.record is None) != line.is_original:
+            raise SubmissionError(
+                f"{path}: {task} / {dataset} / {line.piece_id}: a perturbed copy needs its "
+                "record, an original has none"
+            )
+        counts[task, dataset, line.is_original] += 1
     for task, per_dataset in results.results.items():
         for dataset, result in per_dataset.items():
             if roles.get(dataset) != result.role:
@@ -164,7 +155,7 @@ def _check_counts(path: Path, results: Results, lines: list[dict]) -> None:
 
 
 def _same(a: object, b: object) -> bool:
-    if isinstance(a, list) and isinstance(b, list):
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and math.isnan(a):
         a = None
@@ -176,15 +167,15 @@ def _same(a: object, b: object) -> bool:
 
 
 def _check_aggregates(
-    path: Path, results: Results, tasks: list[TaskConfig], lines: list[dict]
-) -> None:
+    path: Path, results: Results, tasks: list[TaskConfig], lines: list[SampleLine]
+) -> Analysis:
     try:
-        recomputed, curves = results_from_samples(lines, tasks)
+        analysis = analyse(lines, tasks)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SubmissionError(f"{path}: cannot recompute the results ({exc!r})") from exc
     for task, per_dataset in results.results.items():
         for dataset, stored in per_dataset.items():
-            fresh = recomputed.get(task, {}).get(dataset)
+            fresh = analysis.results.get(task, {}).get(dataset)
             if fresh is None:
                 raise SubmissionError(f"{path}: {task} / {dataset} has no lines in {SAMPLES_FILE}")
             for field in DatasetResult.model_fields:
@@ -194,22 +185,42 @@ def _check_aggregates(
                         f"{path}: {task} / {dataset}: {field} is {theirs} in {RESULTS_FILE} "
                         f"but {ours} recomputed from {SAMPLES_FILE}"
                     )
-            if not _same(results.curves.get(task, {}).get(dataset), curves[task][dataset]):
+            if not _same(results.curves.get(task, {}).get(dataset), analysis.curves[task][dataset]):
                 raise SubmissionError(
                     f"{path}: {task} / {dataset}: curves differ from the mean Δℓ recomputed "
                     f"from {SAMPLES_FILE}"
                 )
+    return analysis
 
 
-def _check_lines(path: Path, lines: list[dict]) -> None:
-    """Each line's own numbers (abs_loss, perplexity, ...) follow from its losses."""
-    for i, line in enumerate(lines, 1):
-        for field, value in item_stats(line).items():
-            if not _same(line.get(field), value):
+DERIVED = (
+    "abs_loss",
+    "perplexity",
+    "shape_score",
+    "nats_per_second",
+    "loss_mean",
+    "abs_loss_per_codebook",
+    "regions",
+    "features",
+)
+"""The numbers of a line that follow from its raw fields."""
+
+
+def _check_lines(path: Path, lines: list[SampleLine], analysis: Analysis) -> None:
+    """Each line's own numbers (abs_loss, regions, ...) follow from the raw fields."""
+    expected = analysis.annotated(lines)
+    for i, (line, ours) in enumerate(zip(lines, expected, strict=True), 1):
+        for field in DERIVED:
+            if not _same(_plain(getattr(line, field)), _plain(getattr(ours, field))):
                 raise SubmissionError(
-                    f"{path}: line {i} of {SAMPLES_FILE} ({line['task']} / {line['dataset']}): "
-                    f"{field} does not follow from its losses"
+                    f"{path}: line {i} of {SAMPLES_FILE} ({line.task} / {line.dataset} / "
+                    f"{line.piece_id}): {field} does not follow from its losses"
                 )
+
+
+def _plain(value: object) -> object:
+    """A dict of numbers as a sorted list of pairs (so _same compares it)."""
+    return sorted(value.items()) if isinstance(value, dict) else value
 
 
 def validate_submission(run_dir: Path) -> Results:
@@ -227,8 +238,8 @@ def validate_submission(run_dir: Path) -> Results:
         )
     lines = read_samples(samples_path)
     _check_counts(results_path, results, lines)
-    _check_aggregates(results_path, results, tasks, lines)
-    _check_lines(results_path, lines)
+    analysis = _check_aggregates(results_path, results, tasks, lines)
+    _check_lines(results_path, lines, analysis)
     log.info("%s: valid submission of %s", run_dir, results.model.spec)
     return results
 

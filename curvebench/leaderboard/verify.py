@@ -19,8 +19,8 @@ import numpy as np
 from curvebench.adapters import Adapter, load_adapter
 from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import Results
+from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.scoring import score_sequences
-from curvebench.data.generated import generated_pieces
 from curvebench.data.piece import Piece
 from curvebench.data.sources import DataSpec, iter_pieces, load_split
 from curvebench.leaderboard.submission import (
@@ -30,6 +30,7 @@ from curvebench.leaderboard.submission import (
     read_samples,
     validate_submission,
 )
+from curvebench.pipeline.generated import generated_pieces
 from curvebench.tasks import TaskConfig
 
 log = logging.getLogger(__name__)
@@ -56,19 +57,16 @@ def _piece(results: Results, dataset: str, piece_id: str) -> Piece:
     info = next((d for d in results.datasets if d.name == dataset), None)
     if info is None:
         raise SubmissionError(f"dataset {dataset!r} is not listed in the submission")
-    if info.location.startswith("generated:"):
-        _, generator, k = info.location.split(":")
-        index = int(piece_id.rsplit("/", 1)[-1]) + 1
-        seconds = max(t["clip_seconds"] for t in results.config.tasks.values())
-        pieces = generated_pieces(
-            load_adapter(generator),
-            int(k.removeprefix("k=")),
-            index,
-            results.config.seed,
-            seconds,
-            dataset,
-        )
-        return pieces[-1]
+    if info.generated is not None:  # rebuilt from the recorded sampling spec
+        spec = info.generated
+        try:
+            index = int(piece_id.rsplit("/", 1)[-1])
+        except ValueError as exc:
+            raise SubmissionError(f"piece {piece_id!r} is not a generated piece's id") from exc
+        if not 0 <= index < spec.n:
+            raise SubmissionError(f"piece {piece_id!r}: index outside the {spec.n} drawn")
+        just_this = spec.model_copy(update={"n": index + 1})
+        return generated_pieces(load_adapter(spec.generator), just_this, dataset, first=index)[0]
     spec = DataSpec(info.name, info.role, info.location)
     for piece in iter_pieces(spec, load_split(spec)):
         if piece.id == piece_id:
@@ -76,20 +74,20 @@ def _piece(results: Results, dataset: str, piece_id: str) -> Piece:
     raise SubmissionError(f"piece {piece_id!r} is not in dataset {dataset!r} ({info.location})")
 
 
-def _rescore_line(adapter: Adapter, results: Results, line: dict) -> Rescored:
-    item = "/".join((line["task"], line["dataset"], line["piece_id"], line["variant"]))
-    task = TaskConfig.model_validate(results.config.tasks[line["task"]])
+def _rescore_line(adapter: Adapter, results: Results, line: SampleLine) -> Rescored:
+    item = "/".join((line.task, line.dataset, line.piece_id, line.variant))
+    task = TaskConfig.model_validate(results.config.tasks[line.task])
     plan = Plan()
-    plan_task(plan, task, adapter, [_piece(results, line["dataset"], line["piece_id"])])
+    plan_task(plan, task, adapter, [_piece(results, line.dataset, line.piece_id)])
     wanted = [
-        p.original if line["variant"] == "original" else p.perturbed
+        p.original if line.is_original else p.perturbed
         for p in plan.pairs
-        if line["variant"] in ("original", p.variant)
+        if line.variant in ("original", p.variant)
     ]
-    if line["key"] not in wanted:
+    if line.key not in wanted:
         return Rescored(item, False, None, "the rebuilt input does not hash to the item's key")
-    ours = score_sequences(adapter, [plan.sequences[line["key"]].ids])[0]
-    theirs = np.asarray(line["loss"], dtype=np.float64)
+    ours = score_sequences(adapter, [plan.sequences[line.key].ids])[0]
+    theirs = np.asarray(line.loss, dtype=np.float64)
     if ours.shape != theirs.shape:
         return Rescored(item, False, None, f"loss shape {theirs.shape}, model gives {ours.shape}")
     diff = float(np.max(np.abs(ours - theirs))) if ours.size else 0.0

@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torchmetrics import Metric
 
 from curvebench.metrics.means import NamedMeans
 
@@ -86,28 +84,3 @@ class RegionMeans(NamedMeans):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(REGION_NAMES, "region_", **kwargs)
-
-
-class MeanCurve(Metric):
-    """Mean Δℓ per grid step over pairs, masked steps left out (the paper's Figure 1)."""
-
-    full_state_update = False
-
-    def __init__(self, n_bins: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.add_state(
-            "sums", default=torch.zeros(n_bins, dtype=torch.float64), dist_reduce_fx="sum"
-        )
-        self.add_state(
-            "counts", default=torch.zeros(n_bins, dtype=torch.float64), dist_reduce_fx="sum"
-        )
-
-    def update(self, delta: np.ndarray) -> None:
-        """Add one pair's Δℓ curve."""
-        d = torch.as_tensor(np.asarray(delta, dtype=np.float64), device=self.sums.device)
-        ok = ~torch.isnan(d)
-        self.sums += torch.where(ok, d, torch.zeros_like(d))
-        self.counts += ok.double()
-
-    def compute(self) -> torch.Tensor:
-        return torch.where(self.counts > 0, self.sums / self.counts.clamp(min=1), torch.nan)

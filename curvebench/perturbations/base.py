@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from functools import cache
+from typing import Any, ClassVar, get_type_hints
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 from symusic import Score
 
 from curvebench.errors import ConfigError
+from curvebench.specs import parse_spec
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class Perturbation:
 
     kind: ClassVar[str] = ""
     """Name used in spec strings."""
+    acts_on_audio: ClassVar[bool] = False
+    """True when the class also has a waveform recipe, ``apply_audio(wave, sr, seed)``, that
+    audio models get instead of the note-level ``apply``."""
     seed: int = 0
     """Extra seed mixed into the derived one, to draw a different realisation."""
 
@@ -58,6 +64,18 @@ class Perturbation:
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
         """Return a perturbed copy of ``score`` (never modified) and the record."""
         raise NotImplementedError
+
+    def apply_audio(
+        self, wave: np.ndarray, sr: int, seed: int
+    ) -> tuple[np.ndarray, PerturbationRecord]:
+        """The waveform recipe of classes with ``acts_on_audio``: a perturbed copy of a mono
+        waveform (never modified) and the record."""
+        raise NotImplementedError(f"{self.kind} has no waveform recipe")
+
+    def window(self) -> tuple[float, float] | None:
+        """(onset, duration) in seconds of the fixed window the perturbation acts on, or None
+        when it acts on the whole piece or at a random place."""
+        return None
 
     def rng(self, seed: int) -> np.random.Generator:
         """The generator for one application, from the derived seed and the spec's own seed."""
@@ -80,36 +98,32 @@ def registered_kinds() -> dict[str, type[Perturbation]]:
     return dict(_REGISTRY)
 
 
-def _convert(value: str, annotation: Any) -> Any:
-    text = str(annotation)
-    if "float" in text:
-        return float(value)
-    if "int" in text:
-        return int(value)
-    if "bool" in text:
-        return value.lower() in ("1", "true", "yes")
-    return value
+@cache
+def _option_types(cls: type[Perturbation]) -> dict[str, TypeAdapter]:
+    """A pydantic validator per option of a perturbation class, from its resolved type hints
+    (so ``float | None`` accepts ``"2.0"``, ``bool`` accepts ``"true"``, and a typo fails)."""
+    hints = get_type_hints(cls)
+    return {f.name: TypeAdapter(hints[f.name]) for f in dataclasses.fields(cls)}
 
 
 def parse_perturbation(spec: str) -> Perturbation:
     """Parse ``KIND[:key=value,...]`` into a perturbation; unknown kinds or keys fail loudly."""
-    kind, _, body = spec.strip().partition(":")
+    kind, options = parse_spec(spec, "perturbation")
     cls = _REGISTRY.get(kind)
     if cls is None:
         raise ConfigError(
             f"perturbation {spec!r}: unknown kind {kind!r}; known: {', '.join(sorted(_REGISTRY))}"
         )
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    types = _option_types(cls)
     kwargs: dict[str, Any] = {}
-    for item in filter(None, (p.strip() for p in body.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or key not in fields:
+    for key, value in options.items():
+        if key not in types:
             raise ConfigError(
-                f"perturbation {spec!r}: bad option {item!r}; {kind} takes {', '.join(fields)}"
+                f"perturbation {spec!r}: bad option {key!r}; {kind} takes {', '.join(types)}"
             )
         try:
-            kwargs[key] = _convert(value, fields[key].type)
-        except ValueError as exc:
+            kwargs[key] = types[key].validate_python(value)
+        except ValidationError as exc:
             raise ConfigError(f"perturbation {spec!r}: {key}={value!r} is not valid") from exc
     try:
         return cls(**kwargs)

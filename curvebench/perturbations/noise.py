@@ -58,6 +58,7 @@ class Noise(Perturbation):
     """Noise notes injected in a window of the piece."""
 
     kind = "noise"
+    acts_on_audio = True
     color: str = "white"
     """white, pink, blue or brown: the spectral slope of the pitch sequence."""
     mode: str = "replace"
@@ -78,6 +79,10 @@ class Noise(Perturbation):
             raise ConfigError("noise needs onset >= 0 and duration > 0 (seconds)")
         if self.level_db > 0:
             raise ConfigError(f"noise level_db={self.level_db}: must be <= 0 dB (full scale)")
+
+    def window(self) -> tuple[float, float]:
+        """The noise window: (onset, duration) in seconds."""
+        return (self.onset, self.duration)
 
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
         pitched_tracks(score)  # SkipItem when there is nothing pitched to replace

@@ -118,6 +118,10 @@ class BlockSwap(Perturbation):
         if not (0 < self.duration < math.inf):
             raise ConfigError(f"block-swap duration={self.duration}: must be > 0 seconds")
 
+    def window(self) -> tuple[float, float]:
+        """Both blocks: (onset, 2 × duration) in seconds."""
+        return (self.onset, 2 * self.duration)
+
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
         tracks = pitched_tracks(score)
         tempo = TempoMap(score)

@@ -13,16 +13,12 @@ from itertools import combinations
 
 from curvebench.benchmark.results import Results
 from curvebench.metrics.agreement import kendall_tau
+from curvebench.metrics.catalog import rank_metrics
 
-RANK_METRICS: dict[str, int] = {
-    "abs_loss_original": -1,
-    "auroc_abs_loss": 1,
-    "agree_abs_loss": 1,
-    "auroc_shape": 1,
-    "agree_shape": 1,
-    "region_peak": 1,
-}
-"""Metric name to direction: +1 when higher is better, −1 when lower is better."""
+
+def rank_directions() -> dict[str, int]:
+    """The ranking metrics of the catalog: name to +1 when higher is better, −1 when lower."""
+    return {m.name: 1 if m.better == "higher" else -1 for m in rank_metrics()}
 
 
 @dataclass(frozen=True)
@@ -45,24 +41,25 @@ def model_label(results: Results) -> str:
 def compare(runs: list[Results]) -> list[Comparison]:
     """Every (task, dataset) that at least two runs share, with its metric rankings."""
     keys = sorted({(t, d) for r in runs for t, per in r.results.items() for d in per})
+    directions = rank_directions()
     out = []
     for task, dataset in keys:
-        values: dict[str, dict[str, float]] = {m: {} for m in RANK_METRICS}
+        values: dict[str, dict[str, float]] = {m: {} for m in directions}
         for run in runs:
             result = run.results.get(task, {}).get(dataset)
             if result is None:
                 continue
-            for metric in RANK_METRICS:
-                value = getattr(result, metric)
+            for metric in directions:
+                value = getattr(result, metric, None)
                 if value is not None:
                     values[metric][model_label(run)] = value
         if max(len(v) for v in values.values()) < 2:
             continue
         oriented = {
-            m: {k: RANK_METRICS[m] * v for k, v in vals.items()} for m, vals in values.items()
+            m: {k: directions[m] * v for k, v in vals.items()} for m, vals in values.items()
         }
         taus = {
-            (a, b): kendall_tau(oriented[a], oriented[b]) for a, b in combinations(RANK_METRICS, 2)
+            (a, b): kendall_tau(oriented[a], oriented[b]) for a, b in combinations(directions, 2)
         }
         out.append(Comparison(task, dataset, values, taus))
     return out

@@ -1,4 +1,4 @@
-"""The paper's figures, drawn from a run's results.json and samples.jsonl.gz.
+"""The paper's figures, drawn from a run's results and its samples lines.
 
 - Figure 1: mean Δℓ over time with the corruption window shaded, a panel per dataset role;
 - Figure 2: absolute loss of originals and perturbed copies, by dataset;
@@ -7,51 +7,45 @@
 
 from __future__ import annotations
 
-import gzip
-import json
+import dataclasses
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from curvebench.benchmark.results import Results
+from curvebench.benchmark.samples import SampleLine
+from curvebench.data.piece import ROLES
+from curvebench.metrics.regions import REGION_NAMES
 from curvebench.metrics.smoothing import nan_moving_average
 from curvebench.perturbations import parse_perturbation
+from curvebench.tasks import TaskConfig
 
-ROLE_ORDER = ("training", "generated", "ood", "custom")
 SMOOTH_STEPS = 10
-REGIONS = ("peak", "assimilation", "recovery")
 
 
-def _window(results: Results, task: str) -> tuple[float, float] | None:
-    for spec in results.config.tasks[task]["perturbations"]:
-        p = parse_perturbation(spec)
-        if hasattr(p, "onset") and hasattr(p, "duration"):
-            return float(p.onset), float(p.duration)
-    return None
+def _task(results: Results, name: str) -> TaskConfig:
+    return TaskConfig.model_validate(results.config.tasks[name])
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
+    """Write a figure (matplotlib's object API: no pyplot, no global backend change)."""
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
 def delta_curve_figure(results: Results, task: str, path: Path) -> Path:
     """Figure 1: mean Δℓ per grid step for each dataset of a task, one panel per role."""
-    hz = results.config.tasks[task]["grid_hz"]
+    config = _task(results, task)
+    hz = config.grid_hz
     curves = results.curves.get(task, {})
     role_of = {d.name: d.role for d in results.datasets}
-    roles = [r for r in ROLE_ORDER if any(role_of.get(n) == r for n in curves)] or ["custom"]
-    fig, axes = plt.subplots(
-        1, len(roles), figsize=(4.2 * len(roles), 3.2), sharey=True, squeeze=False
-    )
-    window = _window(results, task)
+    roles = [r for r in ROLES if any(role_of.get(n) == r for n in curves)] or ["custom"]
+    fig = Figure(figsize=(4.2 * len(roles), 3.2))
+    axes = fig.subplots(1, len(roles), sharey=True, squeeze=False)
+    window = config.window()
     for ax, role in zip(axes[0], roles, strict=True):
         for name, curve in curves.items():
             if role_of.get(name) != role:
@@ -70,20 +64,17 @@ def delta_curve_figure(results: Results, task: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _read_samples(samples_path: Path) -> list[dict]:
-    with gzip.open(samples_path, "rt") as fh:
-        return [json.loads(line) for line in fh]
-
-
-def absolute_loss_figure(results: Results, task: str, samples: list[dict], path: Path) -> Path:
+def absolute_loss_figure(
+    results: Results, task: str, samples: list[SampleLine], path: Path
+) -> Path:
     """Figure 2: per-item absolute loss of originals and perturbed copies, by dataset."""
     per: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"original": [], "perturbed": []})
     for s in samples:
-        if s["task"] == task:
-            kind = "original" if s["variant"] == "original" else "perturbed"
-            per[s["dataset"]][kind].append(s["abs_loss"])
+        if s.task == task and s.abs_loss is not None:
+            per[s.dataset]["original" if s.is_original else "perturbed"].append(s.abs_loss)
     names = list(results.results.get(task, {}))
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(names) + 1.5), 3.4))
+    fig = Figure(figsize=(max(4.0, 1.3 * len(names) + 1.5), 3.4))
+    ax = fig.subplots()
     for i, kind in enumerate(("original", "perturbed")):
         data = [per[n][kind] or [np.nan] for n in names]
         pos = np.arange(len(names)) + (i - 0.5) * 0.35
@@ -99,17 +90,18 @@ def absolute_loss_figure(results: Results, task: str, samples: list[dict], path:
     return _save(fig, path)
 
 
-def region_box_figure(results: Results, task: str, samples: list[dict], path: Path) -> Path:
+def region_box_figure(results: Results, task: str, samples: list[SampleLine], path: Path) -> Path:
     """Figure 4: box plots of the per-pair region means (peak, assimilation, recovery)."""
     names = list(results.results.get(task, {}))
-    per: dict[str, dict[str, list[float]]] = {n: {r: [] for r in REGIONS} for n in names}
+    per: dict[str, dict[str, list[float]]] = {n: {r: [] for r in REGION_NAMES} for n in names}
     for s in samples:
-        if s["task"] == task and s.get("regions") and s["dataset"] in per:
-            for r in REGIONS:
-                if s["regions"].get(r) is not None:
-                    per[s["dataset"]][r].append(s["regions"][r])
-    fig, axes = plt.subplots(1, len(REGIONS), figsize=(11, 3.4), sharey=True)
-    for ax, region in zip(axes, REGIONS, strict=True):
+        if s.task == task and s.regions and s.dataset in per:
+            for r in REGION_NAMES:
+                if s.regions.get(r) is not None:
+                    per[s.dataset][r].append(s.regions[r])
+    fig = Figure(figsize=(11, 3.4))
+    axes = fig.subplots(1, len(REGION_NAMES), sharey=True)
+    for ax, region in zip(axes, REGION_NAMES, strict=True):
         ax.boxplot([per[n][region] or [np.nan] for n in names], showfliers=False)
         ax.set_xticks(np.arange(1, len(names) + 1), names, rotation=25, fontsize=7)
         ax.axhline(0.0, color="black", lw=0.6)
@@ -119,29 +111,34 @@ def region_box_figure(results: Results, task: str, samples: list[dict], path: Pa
     return _save(fig, path)
 
 
-def _pairs(task: str, samples: list[dict]) -> list[tuple[dict, dict]]:
+def pairs_of(task: str, samples: list[SampleLine]) -> list[tuple[SampleLine, SampleLine]]:
     """(original line, perturbed line) of every pair of a task."""
-    originals = {
-        (s["dataset"], s["piece_id"]): s
-        for s in samples
-        if s["task"] == task and s["variant"] == "original"
-    }
+    originals = {(s.dataset, s.piece_id): s for s in samples if s.task == task and s.is_original}
     return [
-        (originals[(s["dataset"], s["piece_id"])], s)
+        (originals[(s.dataset, s.piece_id)], s)
         for s in samples
-        if s["task"] == task and s["variant"] != "original"
+        if s.task == task and not s.is_original
     ]
 
 
-def length_figure(results: Results, task: str, samples: list[dict], path: Path) -> Path:
+def _delta(original: SampleLine, perturbed: SampleLine) -> float:
+    return _nan(perturbed.abs_loss) - _nan(original.abs_loss)
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def length_figure(results: Results, task: str, samples: list[SampleLine], path: Path) -> Path:
     """Noise length against the pair's absolute-loss difference, with a least-squares fit."""
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig = Figure(figsize=(5.2, 3.6))
+    ax = fig.subplots()
     xs, ys = [], []
     for name in results.results.get(task, {}):
         pts = [
-            (p["record"]["duration_s"], p["abs_loss"] - o["abs_loss"])
-            for o, p in _pairs(task, samples)
-            if p["dataset"] == name
+            (p.record.duration_s, _delta(o, p))
+            for o, p in pairs_of(task, samples)
+            if p.dataset == name and p.record is not None and p.record.duration_s is not None
         ]
         if pts:
             x, y = np.array(pts).T
@@ -168,20 +165,22 @@ def length_figure(results: Results, task: str, samples: list[dict], path: Path) 
     return _save(fig, path)
 
 
-def color_figure(results: Results, task: str, samples: list[dict], path: Path) -> Path:
+def color_figure(results: Results, task: str, samples: list[SampleLine], path: Path) -> Path:
     """Mean Δ absolute loss and mean peak-region Δℓ by noise colour and level."""
     cells: dict[tuple[str, float], dict[str, list[float]]] = defaultdict(
         lambda: {"delta": [], "peak": []}
     )
-    for o, p in _pairs(task, samples):
-        spec = parse_perturbation(p["variant"])
-        cell = cells[(spec.color, spec.level_db)]
-        cell["delta"].append(p["abs_loss"] - o["abs_loss"])
-        if p.get("regions", {}).get("peak") is not None:
-            cell["peak"].append(p["regions"]["peak"])
-    colors = sorted({c for c, _ in cells}, key=["white", "pink", "blue", "brown"].index)
+    for o, p in pairs_of(task, samples):
+        options = dataclasses.asdict(parse_perturbation(p.variant))  # a noise spec's options
+        cell = cells[(options["color"], options["level_db"])]
+        cell["delta"].append(_delta(o, p))
+        if p.regions and p.regions.get("peak") is not None:
+            cell["peak"].append(p.regions["peak"])
+    order = ["white", "pink", "blue", "brown"]
+    colors = sorted({c for c, _ in cells}, key=lambda c: (order.index(c) if c in order else 9, c))
     levels = sorted({lv for _, lv in cells})
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = Figure(figsize=(9, 3.4))
+    axes = fig.subplots(1, 2)
     width = 0.8 / max(1, len(levels))
     for ax, key, label in zip(
         axes,
@@ -208,24 +207,20 @@ def color_figure(results: Results, task: str, samples: list[dict], path: Path) -
     return _save(fig, path)
 
 
-def _kinds(results: Results, task: str) -> list:
-    return [parse_perturbation(s) for s in results.config.tasks[task]["perturbations"]]
-
-
-def write_run_figures(results: Results, out: Path) -> list[Path]:
+def write_run_figures(results: Results, samples: list[SampleLine], out: Path) -> list[Path]:
     """Every figure of a run, written under ``out/figures``."""
     folder = out / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    samples = _read_samples(out / "samples.jsonl.gz")
     paths = []
     for task in results.results:
+        config = _task(results, task)
         paths.append(delta_curve_figure(results, task, folder / f"{task}-delta.png"))
         paths.append(absolute_loss_figure(results, task, samples, folder / f"{task}-abs-loss.png"))
-        if results.config.tasks[task].get("regions"):
+        if config.regions:
             paths.append(region_box_figure(results, task, samples, folder / f"{task}-regions.png"))
-        perturbations = _kinds(results, task)
-        if len({getattr(p, "duration", None) for p in perturbations}) > 1:
+        swept = config.swept()
+        if "duration" in swept:
             paths.append(length_figure(results, task, samples, folder / f"{task}-length.png"))
-        if len({getattr(p, "color", None) for p in perturbations}) > 1:
+        if "color" in swept:
             paths.append(color_figure(results, task, samples, folder / f"{task}-colors.png"))
     return paths

@@ -7,37 +7,23 @@ from the run is escaped.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 from html import escape
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from curvebench.benchmark.aggregate import pair_delta
 from curvebench.benchmark.results import Results
+from curvebench.benchmark.samples import SampleLine, read_samples, sha256_file
 from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
 from curvebench.errors import DataError
+from curvebench.metrics.catalog import headline_metrics
 from curvebench.metrics.smoothing import nan_moving_average
 from curvebench.tasks import TaskConfig
 
-COLUMNS = (
-    "n_pairs",
-    "abs_loss_original",
-    "abs_loss_perturbed",
-    "abs_loss_delta",
-    "frac_loss_lowered",
-    "region_peak",
-    "region_assimilation",
-    "region_recovery",
-    "auroc_abs_loss",
-    "auroc_shape",
-)
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:72em}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;
 text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}
@@ -46,33 +32,36 @@ padding:1em 0}
 .example img{width:28em}"""
 
 
-def _load(run_dir: Path) -> tuple[Results, list[dict]]:
+def _load(run_dir: Path) -> tuple[Results, list[SampleLine]]:
     try:
         results = Results.model_validate_json((run_dir / "results.json").read_text())
-        with gzip.open(run_dir / "samples.jsonl.gz", "rt") as fh:
-            samples = [json.loads(line) for line in fh]
     except (OSError, ValueError) as exc:
         raise DataError(f"{run_dir}: not a curvebench run folder ({exc})") from exc
-    return results, samples
+    samples = run_dir / "samples.jsonl.gz"
+    if not samples.is_file() or sha256_file(samples) != results.samples_sha256:
+        raise DataError(
+            f"{run_dir}: samples.jsonl.gz is missing or is not the file results.json was "
+            "written with (its sha256 differs); run the task again"
+        )
+    return results, read_samples(samples)
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return escape("-" if value is None else str(value))
-
-
-def _table(results: Results) -> str:
+def results_table(results: Results) -> str:
+    """The headline columns of every task as HTML tables."""
+    metrics = headline_metrics()
     parts = []
     for task, per_dataset in results.results.items():
-        head = "".join(f"<th>{escape(c)}</th>" for c in ("dataset", "role", *COLUMNS))
+        head = "".join(
+            f'<th title="{escape(m.description)}">{escape(m.name)}</th>' for m in metrics
+        )
         rows = "".join(
             "<tr>"
             + f"<td>{escape(name)}</td><td>{escape(r.role)}</td>"
-            + "".join(f"<td>{_cell(getattr(r, c))}</td>" for c in COLUMNS)
+            + "".join(f"<td>{escape(m.format(getattr(r, m.name, None)))}</td>" for m in metrics)
             + "</tr>"
             for name, r in per_dataset.items()
         )
+        head = "<th>dataset</th><th>role</th>" + head
         parts.append(f"<h3>{escape(task)}</h3><table><tr>{head}</tr>{rows}</table>")
     return "\n".join(parts)
 
@@ -90,21 +79,21 @@ def _audio(example_dir: Path, name: str, out: Path) -> str:
     return target.name
 
 
-def _curve(task: TaskConfig, original: dict, perturbed: dict, path: Path) -> None:
+def _curve(task: TaskConfig, original: SampleLine, perturbed: SampleLine, path: Path) -> None:
     delta = pair_delta(original, perturbed, task)
     t = np.arange(len(delta)) / task.grid_hz
-    fig, ax = plt.subplots(figsize=(5.5, 2.2))
+    fig = Figure(figsize=(5.5, 2.2))
+    ax = fig.subplots()
     ax.plot(t, nan_moving_average(delta, 10), lw=1.0)
-    record = perturbed["record"]
-    if record.get("onset_s") is not None:
-        start = record["onset_s"]
-        ax.axvspan(start, start + (record["duration_s"] or 0.0), color="tab:red", alpha=0.15)
+    record = perturbed.record
+    if record is not None and record.onset_s is not None:
+        start = record.onset_s
+        ax.axvspan(start, start + (record.duration_s or 0.0), color="tab:red", alpha=0.15)
     ax.axhline(0.0, color="black", lw=0.6)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("Δℓ (nats)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_report(run_dir: Path) -> Path:
@@ -112,7 +101,7 @@ def write_report(run_dir: Path) -> Path:
     results, samples = _load(run_dir)
     out = run_dir / "report"
     (out / "media").mkdir(parents=True, exist_ok=True)
-    lines = {(s["task"], s["dataset"], s["piece_id"], s["variant"]): s for s in samples}
+    lines = {(s.task, s.dataset, s.piece_id, s.variant): s for s in samples}
     index_file = run_dir / "examples" / "index.json"
     examples = json.loads(index_file.read_text()) if index_file.is_file() else []
     blocks = []
@@ -131,11 +120,11 @@ def write_report(run_dir: Path) -> Path:
             for kind in ("original", "perturbed")
         )
         title = f"{ex['task']} / {ex['dataset']} / {ex['piece_id']}"
-        delta = perturbed["abs_loss"] - original["abs_loss"]
+        before, after = original.abs_loss or float("nan"), perturbed.abs_loss or float("nan")
         blocks.append(
             f'<div class="example"><div><b>{escape(title)}</b><br><code>'
-            f"{escape(ex['variant'])}</code><br>absolute loss {original['abs_loss']:.3f} → "
-            f"{perturbed['abs_loss']:.3f} ({delta:+.3f})</div>{players}"
+            f"{escape(ex['variant'])}</code><br>absolute loss {before:.3f} → "
+            f"{after:.3f} ({after - before:+.3f})</div>{players}"
             f'<img src="media/{curve.name}" alt="delta curve"></div>'
         )
     figures = "".join(
@@ -149,7 +138,7 @@ def write_report(run_dir: Path) -> Path:
 <p>{escape(model.name)}, {model.parameters:,} parameters, fingerprint
 <code>{escape(model.fingerprint[:16])}</code>; curvebench {escape(results.curvebench_version)},
 {escape(results.created)}; {len(results.skipped)} items skipped.</p>
-<h2>Results</h2>{_table(results)}
+<h2>Results</h2>{results_table(results)}
 <h2>Figures</h2>{figures}
 <h2>Listen: original and perturbed</h2>{"".join(blocks) or "<p>No examples.</p>"}
 </body></html>

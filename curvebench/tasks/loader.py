@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 from functools import cache
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from curvebench.data.piece import ROLES
 from curvebench.errors import ConfigError
 from curvebench.perturbations import Perturbation, parse_perturbation
 
 TASKS_DIR = Path(__file__).parent
-ROLE_NAMES = ("training", "generated", "ood", "custom")
 
 
 class TaskConfig(BaseModel):
@@ -44,9 +43,9 @@ class TaskConfig(BaseModel):
     @field_validator("roles")
     @classmethod
     def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [r for r in roles if r not in ROLE_NAMES]
+        unknown = [r for r in roles if r not in ROLES]
         if unknown:
-            raise ValueError(f"unknown role(s) {unknown}; use {ROLE_NAMES}")
+            raise ValueError(f"unknown role(s) {unknown}; use {ROLES}")
         return roles
 
     @field_validator("perturbations")
@@ -60,11 +59,19 @@ class TaskConfig(BaseModel):
         """The perturbation objects, in the file's order."""
         return [parse_perturbation(s) for s in self.perturbations]
 
-    @property
-    def config_hash(self) -> str:
-        """sha256 of the canonical task config."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()
+    def swept(self) -> tuple[str, ...]:
+        """The perturbation options this task sweeps: those that take more than one value
+        across its perturbations (``duration`` for a length sweep, ``color`` and ``level_db``
+        for the colour task), in field order."""
+        values: dict[str, set] = {}
+        for perturbation in self.parsed_perturbations():
+            for f in dataclasses.fields(perturbation):
+                values.setdefault(f.name, set()).add(getattr(perturbation, f.name))
+        return tuple(name for name, seen in values.items() if len(seen) > 1)
+
+    def window(self) -> tuple[float, float] | None:
+        """The (onset, duration) in seconds of the first perturbation with a fixed window."""
+        return next((w for p in self.parsed_perturbations() if (w := p.window()) is not None), None)
 
 
 class TaskGroup(BaseModel):

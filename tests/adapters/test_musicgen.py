@@ -160,7 +160,7 @@ def test_noise_at_5s_runs_on_an_audio_model(tmp_path: Path, midi_folder: Path) -
     import gzip
     import json
 
-    from curvebench.benchmark.runner import RunOptions, run
+    from curvebench.api import RunOptions, run
 
     folder = tiny_musicgen_model(tmp_path / "model", K, CARD, positions=1024)
     output = run(

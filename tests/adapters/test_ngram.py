@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from curvebench.adapters import load_adapter
+from curvebench.adapters.corpus_tokens import tokenize_split
 from curvebench.adapters.kneser_ney import KneserNey
 from curvebench.adapters.midi_tokens import reference_tokenizer, tokenize_score
 from curvebench.adapters.ngram import NGramAdapter
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.errors import ConfigError
-from curvebench.training.reference import tokenize_split
 from tests.helpers import synthetic_score
 
 BOS = 1  # the reference tokenizer's BOS; 0 is PAD

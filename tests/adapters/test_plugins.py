@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from curvebench.adapters import load_adapter, registry
-from curvebench.benchmark.runner import RunOptions, run
+from curvebench.api import RunOptions, run
 from curvebench.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "curvebench-unigram"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from curvebench.adapters.hf_causal import HFCausalAdapter
-from curvebench.benchmark.runner import RunOptions, run
+from curvebench.api import RunOptions, run
 from curvebench.benchmark.score_cache import ScoreCache
 
 

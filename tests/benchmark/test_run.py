@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from curvebench.api import RunOptions, run
 from curvebench.benchmark.results import Results
-from curvebench.benchmark.runner import RunOptions, run
 from curvebench.cli import main
 from curvebench.metrics.alignment import delta_on_grid
 from curvebench.metrics.regions import region_means
@@ -284,13 +284,17 @@ def test_optional_smoothing_of_the_delta_curve(tiny_model, midi_folder, tmp_path
 
 
 def test_results_recompute_exactly_from_the_samples_file(tiny_run) -> None:
-    from curvebench.benchmark.aggregate import results_from_samples
+    from curvebench.benchmark.aggregate import analyse
+    from curvebench.benchmark.samples import read_samples as read_lines
     from curvebench.tasks import expand_tasks
 
     tasks = expand_tasks(list(tiny_run.results.config.tasks))
-    results, curves = results_from_samples(read_samples(tiny_run.samples_path), tasks)
-    assert results == tiny_run.results.results
-    assert curves == tiny_run.results.curves
+    lines = read_lines(tiny_run.samples_path)
+    analysis = analyse(lines, tasks)
+    assert analysis.results == tiny_run.results.results
+    assert analysis.curves == tiny_run.results.curves
+    assert analysis.annotated(lines) == lines  # every derived number computed once, as written
+    assert lines == tiny_run.lines  # the lines in memory are the lines on disk
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from curvebench.benchmark.runner import RunOptions, run
+from curvebench.api import RunOptions, run
 from tests.helpers import synthetic_score, tiny_gpt2
 
 HOSTILE_SPEC = "<script>alert(1)</script><img src=x onerror=alert(2)>"

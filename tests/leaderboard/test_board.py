@@ -12,7 +12,13 @@ import pytest
 
 from curvebench.benchmark.results import Results
 from curvebench.errors import ConfigError
-from curvebench.leaderboard.board import COLUMNS, TASK, build_board, role_results
+from curvebench.leaderboard.board import (
+    TASK,
+    board_columns,
+    build_board,
+    role_results,
+    shape_metrics,
+)
 from curvebench.leaderboard.submission import SubmissionError, read_samples
 from curvebench.report.compare import compare
 from tests.leaderboard.conftest import HOSTILE_NAME, HOSTILE_SPEC, edit_results
@@ -26,14 +32,16 @@ def _page_data(page: str) -> dict:
 def test_readme_has_a_row_per_submission_and_role(board: Path) -> None:
     lines = (board / "README.md").read_text().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| model"))
-    assert lines[header] == "| " + " | ".join(COLUMNS) + " |"
+    assert lines[header] == "| " + " | ".join(board_columns()) + " |"
     rows = [line for line in lines[header + 2 :] if line.startswith("|")]
     assert len(rows) == 3 * 3
     assert [row.split(" | ")[2] for row in rows[:3]] == ["training", "generated", "ood"]
     first = sorted(board.glob("submissions/*/results.json"))[0]  # rows follow folder names
     results = Results.model_validate_json(first.read_text())
     training = next(r for r in results.results[TASK].values() if r.role == "training")
-    assert rows[0].split(" | ")[3] == f"{training.abs_loss_original:.3f}"
+    column = board_columns().index("abs_loss_original")
+    assert rows[0].split(" | ")[column] == f"{training.abs_loss_original:.3f}"
+    assert rows[0].split(" | ")[board_columns().index("n_pairs")] == str(training.n_pairs)
 
 
 def test_hostile_strings_are_escaped_in_readme_and_page(board: Path) -> None:
@@ -75,7 +83,8 @@ def test_agreement_panel_shows_kendall_tau_of_the_rankings(board: Path) -> None:
         cell = "–" if tau != tau else f"{tau:+.2f}"
         row = re.search(rf'<tr data-role="{c.dataset}"><td>{c.dataset}</td>(.*?)</tr>', panel)
         assert row, c.dataset
-        assert re.findall(r'<td class="num">(.*?)</td>', row.group(1))[0] == cell
+        column = shape_metrics().index("auroc_shape")
+        assert re.findall(r'<td class="num">(.*?)</td>', row.group(1))[column] == cell
 
 
 def test_a_role_with_several_datasets_is_pooled(runs) -> None:
@@ -88,7 +97,9 @@ def test_a_role_with_several_datasets_is_pooled(runs) -> None:
     # the same training set twice under another name: twice the pairs, the same means
     twin = results.model_copy(deep=True)
     twin.results[TASK]["training-twin"] = results.results[TASK][training]
-    extra = [{**x, "dataset": "training-twin"} for x in lines if x["dataset"] == training]
+    extra = [
+        x.model_copy(update={"dataset": "training-twin"}) for x in lines if x.dataset == training
+    ]
     pooled = role_results(twin, lines + extra)["training"]
     assert pooled.n_pairs == 2 * single["training"].n_pairs
     assert pooled.abs_loss_original == pytest.approx(single["training"].abs_loss_original)

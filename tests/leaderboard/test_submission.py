@@ -145,7 +145,7 @@ def _set(path: str, value: object):
         (_set("model.parameters", "many"), r"model\.parameters: Input should be a valid integer"),
         (_set("model.parameters", "12"), r"model\.parameters: Input should be a valid integer"),
         (_set("created", 20260101), r"created: Input should be a valid string"),
-        (_set("schema_version", 99), r"schema_version 99 is not the known 1"),
+        (_set("schema_version", 99), r"schema_version 99 is not the known 2"),
         (_set("schema_version", "DELETE"), r"no schema_version"),
         (_set(f"config.task_versions.{TASK}", 99), rf"task {TASK} version 99 is not the known"),
         (_set("config.task_versions.made-up", 1), r"task 'made-up' is not a task shipped"),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 
 import pytest
 
-from curvebench.benchmark.aggregate import item_stats, results_from_samples
+from curvebench.benchmark.aggregate import analyse
 from curvebench.benchmark.results import Results
+from curvebench.benchmark.samples import read_samples, write_samples
 from curvebench.cli import main
 from curvebench.leaderboard.submission import SubmissionError, validate_submission
 from curvebench.leaderboard.verify import verify
@@ -26,21 +25,16 @@ def test_honest_submission_rescores_within_tolerance(copy_run) -> None:
 def test_consistent_but_fabricated_samples_are_caught(copy_run) -> None:
     folder = copy_run("run0")
     samples = folder / "samples.jsonl.gz"
-    with gzip.open(samples, "rt") as fh:
-        lines = [json.loads(line) for line in fh]
-    for line in lines:  # a model that is "twice as good": every loss halved, all else redone
-        line["loss"] = [round(v / 2, 5) for v in line["loss"]]
-        line.update(item_stats(line))
+    # a model that is "twice as good": every loss halved, all else redone
+    lines = [
+        line.model_copy(update={"loss": [round(v / 2, 5) for v in line.loss]})
+        for line in read_samples(samples)
+    ]
     results = Results.model_validate_json((folder / "results.json").read_text())
-    aggregates, curves = results_from_samples(lines, expand_tasks(list(results.config.tasks)))
-    with gzip.GzipFile(samples, "wb", mtime=0) as raw:
-        raw.writelines((json.dumps(line) + "\n").encode() for line in lines)
+    analysis = analyse(lines, expand_tasks(list(results.config.tasks)))
+    sha = write_samples(analysis.annotated(lines), samples)
     forged = results.model_copy(
-        update={
-            "results": aggregates,
-            "curves": curves,
-            "samples_sha256": hashlib.sha256(samples.read_bytes()).hexdigest(),
-        }
+        update={"results": analysis.results, "curves": analysis.curves, "samples_sha256": sha}
     )
     (folder / "results.json").write_text(forged.model_dump_json())
     validate_submission(folder)  # internally consistent: the schema checks cannot tell

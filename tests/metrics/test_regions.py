@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from curvebench.metrics.regions import MeanCurve, RegionMeans, region_bounds, region_means
+from curvebench.metrics.means import MeanCurve
+from curvebench.metrics.regions import RegionMeans, region_bounds, region_means
 
 ONSET, LENGTH, N = 250, 100, 750
 

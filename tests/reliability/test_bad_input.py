@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from symusic import Note, Score, Tempo, Track
 
-from curvebench.benchmark.runner import RunOptions, run
+from curvebench.api import RunOptions, run
 from curvebench.cli import main
 from curvebench.data.piece import parse_midi
 from curvebench.errors import DataError

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from curvebench.benchmark.runner import RunOptions, run
+from curvebench.api import RunOptions, run
 
 
 class NetworkBlocked(RuntimeError):

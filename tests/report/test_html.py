@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import wave
 
-from curvebench.benchmark.runner import RunOptions, run
+from curvebench.api import RunOptions, run
 from curvebench.cli import main
 
 

@@ -23,11 +23,12 @@ class UnigramAdapter(Adapter):
 
     name = "unigram"
     modality = "symbolic"
+    can_generate = True
 
     def __init__(self, alpha: str | float = 1.0, corpus: list[np.ndarray] | None = None) -> None:
         self.tokenizer = reference_tokenizer()
         if corpus is None:  # the embedded training split (a few seconds to tokenize)
-            from curvebench.training.reference import tokenize_split
+            from curvebench.adapters.corpus_tokens import tokenize_split
 
             corpus = tokenize_split("train")
         counts = np.bincount(np.concatenate(corpus), minlength=len(self.tokenizer))

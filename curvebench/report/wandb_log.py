@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from curvebench.metrics.catalog import METRICS
+
 if TYPE_CHECKING:
-    from curvebench.benchmark.runner import RunOutput
+    from curvebench.pipeline import RunOutput
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +42,14 @@ def log_run(output: RunOutput, out: Path) -> Path:
         config={"model": results.model.model_dump(), **results.config.model_dump()},
         settings=wandb.Settings(silent=True, console="off"),
     )
-    columns = [
-        "task",
-        "dataset",
-        *next(iter(next(iter(results.results.values())).values())).model_fields,
-    ]
-    table = wandb.Table(columns=columns)
+    metrics = [m.name for m in METRICS.values() if m.kind != "list"]
+    table = wandb.Table(columns=["task", "dataset", "role", *metrics])
     for task, per_dataset in results.results.items():
         for dataset, r in per_dataset.items():
-            values = r.model_dump()
-            table.add_data(task, dataset, *[values[c] for c in columns[2:]])
+            values = [getattr(r, m, None) for m in metrics]
+            table.add_data(task, dataset, r.role, *values)
             run.summary.update(
-                {f"{task}/{dataset}/{k}": v for k, v in values.items() if k != "role"}
+                {f"{task}/{dataset}/{m}": v for m, v in zip(metrics, values, strict=True)}
             )
     run.log({"results": table})
     for path in output.figures:

@@ -3,12 +3,17 @@ from __future__ import annotations
 import pytest
 
 from curvebench.adapters import load_adapter
-from curvebench.data.generated import CHUNK, generated_pieces
+from curvebench.data.sources import GeneratedSpec
+from curvebench.pipeline.generated import CHUNK, generated_pieces
+
+
+def spec(top_k: int, n: int, seed: int) -> GeneratedSpec:
+    return GeneratedSpec(generator="hf-causal", top_k=top_k, seed=seed, seconds=8.0, n=n)
 
 
 def test_samples_are_cached_by_fingerprint_k_and_seed(tiny_model, tmp_path, monkeypatch) -> None:
     adapter = load_adapter(f"hf-causal:path={tiny_model}")
-    first = generated_pieces(adapter, 10, 3, seed=0, seconds=8.0, dataset="g", cache_dir=tmp_path)
+    first = generated_pieces(adapter, spec(10, 3, 0), "g", cache_dir=tmp_path)
     assert [p.id for p in first] == ["k10/0000", "k10/0001", "k10/0002"]
     assert all(p.role == "generated" and dict(p.meta)["top_k"] == "10" for p in first)
     folder = tmp_path / "generated" / adapter.fingerprint()[:16] / "k10-seed0"
@@ -18,18 +23,14 @@ def test_samples_are_cached_by_fingerprint_k_and_seed(tiny_model, tmp_path, monk
         raise AssertionError("should have been served from the cache")
 
     monkeypatch.setattr(adapter, "generate", refuse)
-    again = generated_pieces(adapter, 10, 3, seed=0, seconds=8.0, dataset="g", cache_dir=tmp_path)
+    again = generated_pieces(adapter, spec(10, 3, 0), "g", cache_dir=tmp_path)
     assert [p.midi for p in again] == [p.midi for p in first]
     with pytest.raises(AssertionError, match="cache"):
-        generated_pieces(adapter, 50, 1, seed=0, seconds=8.0, dataset="g", cache_dir=tmp_path)
+        generated_pieces(adapter, spec(50, 1, 0), "g", cache_dir=tmp_path)
 
 
 def test_sample_i_does_not_depend_on_how_many_are_asked(tiny_model, tmp_path) -> None:
     adapter = load_adapter(f"hf-causal:path={tiny_model}")
-    few = generated_pieces(
-        adapter, 10, 2, seed=1, seconds=8.0, dataset="g", cache_dir=tmp_path / "a"
-    )
-    many = generated_pieces(
-        adapter, 10, 5, seed=1, seconds=8.0, dataset="g", cache_dir=tmp_path / "b"
-    )
+    few = generated_pieces(adapter, spec(10, 2, 1), "g", cache_dir=tmp_path / "a")
+    many = generated_pieces(adapter, spec(10, 5, 1), "g", cache_dir=tmp_path / "b")
     assert [p.midi for p in many[:2]] == [p.midi for p in few]

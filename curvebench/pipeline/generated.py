@@ -2,7 +2,8 @@
 
 Samples are drawn in fixed chunks of ``CHUNK`` with a seed derived from (seed, k, chunk), so
 sample i is the same whatever number of samples is asked for. The cache folder is keyed by
-the model's fingerprint, k and the seed.
+the model's fingerprint, k and the seed. The run and ``leaderboard verify`` both draw through
+:func:`generated_pieces` from the same :class:`GeneratedSpec`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import logging
 import os
 from pathlib import Path
 
-from curvebench.adapters.base import Adapter
+from curvebench.adapters import Adapter
 from curvebench.cache import cache_root
 from curvebench.data.piece import Piece
+from curvebench.data.sources import GeneratedSpec
 
 log = logging.getLogger(__name__)
 
@@ -28,42 +30,42 @@ def _chunk_seed(seed: int, top_k: int, chunk: int) -> int:
 
 def generated_pieces(
     adapter: Adapter,
-    top_k: int,
-    n: int,
-    seed: int,
-    seconds: float,
+    spec: GeneratedSpec,
     dataset: str,
     cache_dir: Path | None = None,
+    first: int = 0,
 ) -> list[Piece]:
-    """``n`` samples of ``adapter`` with top-k sampling, generated once and then read from disk."""
+    """Pieces ``first`` to ``spec.n − 1`` of ``adapter``'s samples with top-k sampling,
+    generated once and then read from disk."""
     folder = (
         (cache_dir or cache_root())
         / "generated"
         / adapter.fingerprint()[:16]
-        / f"k{top_k}-seed{seed}"
+        / f"k{spec.top_k}-seed{spec.seed}"
     )
     folder.mkdir(parents=True, exist_ok=True)
     pieces = []
-    for chunk in range((n + CHUNK - 1) // CHUNK):
+    for chunk in range(first // CHUNK, (spec.n + CHUNK - 1) // CHUNK):
         paths = [folder / f"{chunk * CHUNK + i:04d}.mid" for i in range(CHUNK)]
         if not all(p.is_file() for p in paths):
-            log.info("sampling %d pieces from %s with top-k=%d", CHUNK, adapter.name, top_k)
-            scores = adapter.generate(CHUNK, top_k, seconds, _chunk_seed(seed, top_k, chunk))
+            log.info("sampling %d pieces from %s with top-k=%d", CHUNK, adapter.name, spec.top_k)
+            seed = _chunk_seed(spec.seed, spec.top_k, chunk)
+            scores = adapter.generate(CHUNK, spec.top_k, spec.seconds, seed)
             for path, score in zip(paths, scores, strict=True):
                 # a unique temporary name: processes sampling side by side never collide
                 tmp = path.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_bytes(score.dumps_midi())
                 tmp.replace(path)
-        for path in paths:
-            if len(pieces) < n:
+        for index, path in enumerate(paths, chunk * CHUNK):
+            if first <= index < spec.n:
                 pieces.append(
                     Piece(
-                        id=f"k{top_k}/{path.stem}",
+                        id=f"k{spec.top_k}/{path.stem}",
                         dataset=dataset,
                         role="generated",
                         midi=path.read_bytes(),
-                        source=str(path),
-                        meta=(("top_k", str(top_k)), ("model", adapter.name)),
+                        source=path.name,
+                        meta=(("top_k", str(spec.top_k)), ("model", adapter.name)),
                     )
                 )
     return pieces

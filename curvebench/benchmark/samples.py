@@ -1,0 +1,145 @@
+"""One scored item: the typed samples line, its writer and its one reader.
+
+``samples.jsonl.gz`` holds one line per scored item: each original once, then its perturbed
+copies with their perturbation record. The raw fields (``loss``, ``seconds``, ``duration_s``,
+``record``) are what every aggregate is computed from; the derived ones (``abs_loss``, ...,
+``regions``, ``features``) are filled in by the aggregation and checked against it on
+submission.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from curvebench.errors import DataError
+from curvebench.perturbations import PerturbationRecord
+
+OPTIONAL = ("loss_mean", "abs_loss_per_codebook", "record", "regions", "features")
+"""Fields left out of a line when they do not apply (audio-only, perturbed-only)."""
+
+
+class Record(BaseModel):
+    """Where and how a perturbation acted (a :class:`PerturbationRecord` on disk)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str = Field(description="The perturbation's kind.")
+    onset_s: float | None = Field(description="Start of the acted region; None when global.")
+    duration_s: float | None = Field(description="Length of the acted region; None when global.")
+    preserves_tokens: bool = Field(description="Token count and timing unchanged.")
+    notes_removed: int = Field(default=0, description="Notes taken out.")
+    notes_added: int = Field(default=0, description="Notes put in.")
+
+    @classmethod
+    def of(cls, record: PerturbationRecord) -> Record:
+        """The on-disk form of a perturbation's record."""
+        return cls(**record.__dict__)
+
+
+class SampleLine(BaseModel):
+    """One scored item (an original or a perturbed copy) of one task and dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(description="Task name.")
+    dataset: str = Field(description="Dataset name.")
+    role: str = Field(description="Dataset role.")
+    piece_id: str = Field(description="Piece id inside the dataset.")
+    variant: str = Field(description="``original``, or the perturbation's spec id.")
+    key: str = Field(description="sha256 of the token ids scored (the cache key's input half).")
+    n_tokens: int = Field(description="Time steps fed to the model.")
+    duration_s: float | None = Field(description="Seconds of music encoded, when known.")
+    loss: list[float] | list[list[float]] = Field(
+        description="Per-token nats ([T−1]), or per code for audio ([K][T])."
+    )
+    seconds: list[float | None] = Field(description="Time of each scored step (None: untimed).")
+    abs_loss: float | None = Field(default=None, description="Mean nats per step.")
+    perplexity: float | None = Field(default=None, description="exp(abs_loss).")
+    shape_score: float | None = Field(default=None, description="Reference-free spike score.")
+    nats_per_second: float | None = Field(default=None, description="Total nats / duration_s.")
+    loss_mean: list[float] | None = Field(
+        default=None, description="Audio: the per-frame mean over codebooks."
+    )
+    abs_loss_per_codebook: list[float] | None = Field(
+        default=None, description="Audio: mean loss of each codebook."
+    )
+    record: Record | None = Field(default=None, description="Perturbed copies: the record.")
+    regions: dict[str, float | None] | None = Field(
+        default=None, description="Perturbed copies: mean Δℓ of the paper's regions."
+    )
+    features: dict[str, float | None] | None = Field(
+        default=None, description="Perturbed copies: robust curve features."
+    )
+
+    @property
+    def is_original(self) -> bool:
+        """True for an original, False for a perturbed copy."""
+        return self.variant == "original"
+
+    def to_json(self) -> str:
+        """The line as written: every field, the optional ones only where they apply."""
+        data = self.model_dump(mode="json")
+        for name in OPTIONAL:
+            if data[name] is None:
+                del data[name]
+        return json.dumps(data)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_samples(lines: Iterable[SampleLine], path: Path) -> str:
+    """Write lines as gzip JSON lines (no timestamp in the header, so bytes are reproducible)
+    through a unique temporary file renamed into place; returns the sha256 of the bytes
+    written."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as raw:
+        for line in lines:
+            raw.write((line.to_json() + "\n").encode())
+    data = buffer.getvalue()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return hashlib.sha256(data).hexdigest()
+
+
+def iter_samples(path: Path, max_lines: int | None = None) -> Iterator[SampleLine]:
+    """The lines of a samples.jsonl.gz, streamed and validated one by one; DataError names the
+    file and line of the first bad one, or says when there are more than ``max_lines``."""
+    try:
+        with gzip.open(path, "rt") as fh:
+            for number, text in enumerate(fh, 1):
+                if not text.strip():
+                    continue
+                if max_lines is not None and number > max_lines:
+                    raise DataError(f"{path}: more than {max_lines} lines")
+                try:
+                    yield SampleLine.model_validate_json(text)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    where = ".".join(str(p) for p in err["loc"]) or "(line)"
+                    raise DataError(
+                        f"{path}: line {number} is not a samples line ({where}: {err['msg']})"
+                    ) from exc
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not gzipped JSON lines ({exc})") from exc
+
+
+def read_samples(path: Path, max_lines: int | None = None) -> list[SampleLine]:
+    """Every line of a samples.jsonl.gz (see :func:`iter_samples`)."""
+    return list(iter_samples(path, max_lines))

@@ -1,0 +1,233 @@
+"""Every result field of a (task, dataset) group, declared once: name, meaning, unit, direction
+and whether it is a headline column.
+
+The results schema (``DatasetResult``), the CLI table, the run report, the leaderboard,
+``curvebench compare`` and W&B are all driven by this catalog, so adding a metric is one
+declaration here plus its computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Better = Literal["higher", "lower"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """One result field of a (task, dataset) group."""
+
+    name: str
+    """Field name in results.json."""
+    description: str
+    """One sentence: what the number is."""
+    unit: str = ""
+    """Unit of the value (``nats/token``, ``nats/s``, ``fraction``, ...); empty when none."""
+    better: Better | None = None
+    """``higher`` or ``lower`` when one direction means a better model; None otherwise."""
+    headline: bool = False
+    """Shown in the CLI table, the run report and the leaderboard."""
+    label: str = ""
+    """Short column header (the name when empty)."""
+    signed: bool = False
+    """Shown with its sign (differences)."""
+    digits: int = 3
+    """Decimals shown."""
+    kind: Literal["float", "int", "list"] = "float"
+    """Value type: a number, a count, or a list of numbers (per codebook)."""
+    interval: bool = False
+    """Has a bootstrap 95% interval, stored as ``<name>_ci`` = [low, high]."""
+    rank: bool = False
+    """Used by ``compare`` to rank models (needs ``better``)."""
+    shape: bool = False
+    """Reads the shape of the loss curve (not the mean loss): set against absolute loss."""
+
+    @property
+    def header(self) -> str:
+        """Column header."""
+        return self.label or self.name
+
+    @property
+    def ci_name(self) -> str:
+        """Name of the interval field."""
+        return self.name + "_ci"
+
+    def annotation(self) -> Any:
+        """The field's Python type in the results schema."""
+        return {"float": float | None, "int": int, "list": list[float] | None}[self.kind]
+
+    def format(self, value: object) -> str:
+        """The value as shown in tables ("-" when undefined)."""
+        if value is None or (isinstance(value, float) and value != value):
+            return "-"
+        if self.kind == "int":
+            return str(value)
+        if self.kind == "list":
+            return " ".join(f"{v:.{self.digits}f}" for v in value)  # type: ignore[union-attr]
+        return f"{value:+.{self.digits}f}" if self.signed else f"{value:.{self.digits}f}"
+
+
+METRICS: dict[str, MetricInfo] = {}
+"""Every declared metric, in declaration order (the order of table columns)."""
+
+
+def declare(info: MetricInfo) -> MetricInfo:
+    """Add a metric to the catalog; a duplicate name is an error."""
+    if info.name in METRICS:
+        raise ValueError(f"metric {info.name!r} declared twice")
+    if info.rank and info.better is None:
+        raise ValueError(f"metric {info.name!r}: a ranking metric needs a direction")
+    METRICS[info.name] = info
+    return info
+
+
+def headline_metrics() -> list[MetricInfo]:
+    """The headline columns, in declaration order."""
+    return [m for m in METRICS.values() if m.headline]
+
+
+def rank_metrics() -> list[MetricInfo]:
+    """The metrics ``compare`` ranks models by."""
+    return [m for m in METRICS.values() if m.rank]
+
+
+for _info in (
+    MetricInfo(
+        "n_pairs", "Scored (original, perturbed) pairs.", kind="int", headline=True, label="n"
+    ),
+    MetricInfo("n_originals", "Distinct originals in those pairs.", kind="int"),
+    MetricInfo(
+        "abs_loss_original",
+        "Mean absolute loss of originals.",
+        "nats/token",
+        "lower",
+        headline=True,
+        label="loss orig",
+        rank=True,
+    ),
+    MetricInfo(
+        "abs_loss_perturbed",
+        "Mean absolute loss of perturbed copies.",
+        "nats/token",
+        headline=True,
+        label="loss pert",
+    ),
+    MetricInfo(
+        "abs_loss_delta",
+        "Mean over pairs of perturbed − original absolute loss.",
+        "nats/token",
+        headline=True,
+        label="Δ",
+        signed=True,
+    ),
+    MetricInfo(
+        "frac_loss_lowered",
+        "Fraction of pairs whose absolute loss fell.",
+        "fraction",
+        headline=True,
+        label="lowered",
+        digits=2,
+    ),
+    MetricInfo(
+        "region_peak",
+        "Mean Δℓ in the paper's peak region.",
+        "nats",
+        headline=True,
+        label="peak",
+        signed=True,
+        better="higher",
+        rank=True,
+        shape=True,
+    ),
+    MetricInfo(
+        "region_assimilation",
+        "Mean Δℓ in the assimilation region.",
+        "nats",
+        headline=True,
+        label="assim",
+        signed=True,
+    ),
+    MetricInfo(
+        "region_recovery",
+        "Mean Δℓ in the recovery region.",
+        "nats",
+        headline=True,
+        label="recov",
+        signed=True,
+    ),
+    MetricInfo(
+        "abs_loss_original_per_codebook",
+        "Audio: mean loss of each codebook over originals.",
+        "nats/code",
+        kind="list",
+    ),
+    MetricInfo(
+        "abs_loss_perturbed_per_codebook",
+        "Audio: the same over perturbed copies.",
+        "nats/code",
+        kind="list",
+    ),
+    MetricInfo("perplexity_original", "exp(abs_loss_original).", better="lower"),
+    MetricInfo("perplexity_perturbed", "exp(abs_loss_perturbed)."),
+    MetricInfo(
+        "nats_per_second_original",
+        "Mean over originals of total nats / seconds of music.",
+        "nats/s",
+    ),
+    MetricInfo("nats_per_second_perturbed", "The same over perturbed copies.", "nats/s"),
+    MetricInfo("shape_score_original", "Mean reference-free spike score of originals."),
+    MetricInfo("shape_score_perturbed", "Mean spike score of perturbed copies."),
+    MetricInfo(
+        "auroc_abs_loss",
+        "AUROC of absolute loss: originals vs. perturbed copies.",
+        better="higher",
+        headline=True,
+        label="auroc loss",
+        digits=2,
+        interval=True,
+        rank=True,
+    ),
+    MetricInfo(
+        "auroc_shape",
+        "AUROC of the spike score: originals vs. perturbed copies.",
+        better="higher",
+        headline=True,
+        label="auroc shape",
+        digits=2,
+        interval=True,
+        rank=True,
+        shape=True,
+    ),
+    MetricInfo(
+        "agree_abs_loss",
+        "Fraction of pairs whose perturbed copy has the higher loss.",
+        "fraction",
+        better="higher",
+        interval=True,
+        rank=True,
+    ),
+    MetricInfo(
+        "agree_shape",
+        "Fraction of pairs whose perturbed copy has the higher spike.",
+        "fraction",
+        better="higher",
+        interval=True,
+        rank=True,
+        shape=True,
+    ),
+    MetricInfo("shape_peak_height", "Max smoothed Δℓ in the peak region.", "nats"),
+    MetricInfo("shape_peak_latency_s", "Onset to the peak's maximum.", "s"),
+    MetricInfo("shape_assimilation_depth", "Min smoothed Δℓ in the assimilation region.", "nats"),
+    MetricInfo(
+        "shape_recovery_time_s", "Time until Δℓ stays inside the baseline's noise band.", "s"
+    ),
+    MetricInfo("shape_area_positive", "Positive area of Δℓ.", "nats·s"),
+    MetricInfo("shape_area_negative", "Negative area of Δℓ.", "nats·s"),
+    MetricInfo(
+        "length_delta_pearson",
+        "Length sweeps: Pearson r of noise duration vs. Δ absolute loss (pairs).",
+    ),
+    MetricInfo("length_delta_spearman", "Length sweeps: Spearman ρ of the same."),
+):
+    declare(_info)

@@ -1,0 +1,142 @@
+"""A run's written outputs besides the samples: results.json (with its provenance) and the
+listening examples."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import platform
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import curvebench
+from curvebench.benchmark.aggregate import Analysis
+from curvebench.benchmark.plan import Plan
+from curvebench.benchmark.results import (
+    DatasetInfo,
+    ModelInfo,
+    Results,
+    RunConfig,
+    SkippedItem,
+)
+from curvebench.data.piece import Piece
+from curvebench.data.render import DEFAULT_SR, write_wav
+from curvebench.data.sources import DataSpec, GeneratedSpec
+
+if TYPE_CHECKING:
+    from curvebench.pipeline.run import Loaded, RunOptions
+
+ENV_DISTRIBUTIONS = (
+    "torch",
+    "lightning",
+    "torchmetrics",
+    "miditok",
+    "symusic",
+    "transformers",
+    "datasets",
+    "numpy",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset of a run and its pieces."""
+
+    spec: DataSpec
+    pieces: list[Piece]
+    generated: GeneratedSpec | None = None
+    """How the pieces were drawn, for the generated role."""
+
+    def info(self) -> DatasetInfo:
+        """Its entry in results.json."""
+        return DatasetInfo(
+            name=self.spec.name,
+            role=self.spec.role,
+            location=self.spec.location,
+            generated=self.generated,
+            n_pieces=len(self.pieces),
+            content_sha256=hashlib.sha256(
+                "\n".join(sorted(p.sha256 for p in self.pieces)).encode()
+            ).hexdigest(),
+        )
+
+
+def build_results(
+    options: RunOptions, loaded: Loaded, plan: Plan, analysis: Analysis, samples_sha: str
+) -> Results:
+    """The results file's model: aggregates plus config, provenance and hashes."""
+    tasks = {t.name: t for t in loaded.tasks}
+    adapter = loaded.adapter
+    return Results(
+        curvebench_version=curvebench.__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=ModelInfo(
+            spec=options.model,
+            name=adapter.name,
+            fingerprint=loaded.fingerprint,
+            parameters=adapter.num_parameters(),
+            modality=adapter.modality,
+            context_length=adapter.context_length,
+        ),
+        config=RunConfig(
+            seed=loaded.tasks[0].seed,
+            devices=options.devices,
+            batch_size=options.batch_size,
+            limit=options.limit,
+            tasks={n: t.model_dump(mode="json") for n, t in tasks.items()},
+            task_versions={n: t.version for n, t in tasks.items()},
+        ),
+        datasets=[d.info() for d in loaded.datasets],
+        results=analysis.results,
+        curves=analysis.curves,
+        skipped=[SkippedItem(item=i, reason=r) for i, r in plan.skipped],
+        samples_sha256=samples_sha,
+        env=environment(),
+    )
+
+
+def write_results(results: Results, path: Path) -> Path:
+    """Write results.json through a unique temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(results.model_dump_json(indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def write_examples(plan: Plan, folder: Path) -> None:
+    """The plan's listening examples as files (MIDI, or WAV for audio models) and an index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = []
+    for i, example in enumerate(plan.examples):
+        pair = example.pair
+        entry = {
+            "task": pair.task,
+            "dataset": pair.dataset,
+            "role": pair.role,
+            "piece_id": pair.piece_id,
+            "variant": pair.variant,
+        }
+        for kind, media in (("original", example.original), ("perturbed", example.perturbed)):
+            name = f"{i:03d}-{kind}." + ("mid" if isinstance(media, bytes) else "wav")
+            if isinstance(media, bytes):
+                (folder / name).write_bytes(media)
+            else:
+                write_wav(folder / name, media, DEFAULT_SR)
+            entry[kind] = name
+        index.append(entry)
+    (folder / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+
+
+def environment() -> dict[str, str]:
+    """Versions of Python and of the libraries a result depends on."""
+    env = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ENV_DISTRIBUTIONS:
+        try:
+            env[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return env

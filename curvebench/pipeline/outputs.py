@@ -3,32 +3,24 @@ listening examples."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata as md
 import json
 import os
 import platform
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import curvebench
 from curvebench.benchmark.aggregate import Analysis
 from curvebench.benchmark.plan import Plan
 from curvebench.benchmark.results import (
-    DatasetInfo,
     ModelInfo,
     Results,
     RunConfig,
     SkippedItem,
 )
-from curvebench.data.piece import Piece
 from curvebench.data.render import DEFAULT_SR, write_wav
-from curvebench.data.sources import DataSpec, GeneratedSpec
-
-if TYPE_CHECKING:
-    from curvebench.pipeline.run import Loaded, RunOptions
+from curvebench.pipeline.options import Loaded, RunOptions
 
 ENV_DISTRIBUTIONS = (
     "torch",
@@ -40,29 +32,6 @@ ENV_DISTRIBUTIONS = (
     "datasets",
     "numpy",
 )
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """One dataset of a run and its pieces."""
-
-    spec: DataSpec
-    pieces: list[Piece]
-    generated: GeneratedSpec | None = None
-    """How the pieces were drawn, for the generated role."""
-
-    def info(self) -> DatasetInfo:
-        """Its entry in results.json."""
-        return DatasetInfo(
-            name=self.spec.name,
-            role=self.spec.role,
-            location=self.spec.location,
-            generated=self.generated,
-            n_pieces=len(self.pieces),
-            content_sha256=hashlib.sha256(
-                "\n".join(sorted(p.sha256 for p in self.pieces)).encode()
-            ).hexdigest(),
-        )
 
 
 def build_results(

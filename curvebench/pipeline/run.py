@@ -35,7 +35,8 @@ from curvebench.data.sources import (
 )
 from curvebench.errors import ConfigError
 from curvebench.pipeline.generated import generated_pieces
-from curvebench.pipeline.outputs import Dataset, build_results, write_examples, write_results
+from curvebench.pipeline.options import Dataset, Loaded, RunOptions
+from curvebench.pipeline.outputs import build_results, write_examples, write_results
 from curvebench.tasks import TaskConfig, expand_tasks
 
 log = logging.getLogger(__name__)
@@ -44,32 +45,6 @@ DEFAULT_GENERATED = 64
 """Generated pieces per top-k when no --limit is given."""
 GENERATOR_SPEC = "reference"
 """The model that draws the generated role."""
-
-
-@dataclass
-class RunOptions:
-    """Everything ``curvebench run`` takes."""
-
-    tasks: tuple[str, ...] = ("noise-at-5s",)
-    model: str = "reference"
-    data: tuple[str, ...] = ()
-    limit: int | None = None
-    devices: int = 1
-    num_nodes: int = 1
-    seed: int | None = None
-    out: Path = Path("runs/latest")
-    wandb: bool = True
-    batch_size: int = 16
-    accelerator: str = "auto"
-    progress: bool = False
-    stride: int | None = None
-    """Rolling-window stride for sequences longer than the context (default: half of it)."""
-    share_prefixes: bool = True
-    """Score perturbed copies from their original's key-value cache where the model can."""
-    cache_dir: Path | None = None
-    """Where scored sequences are kept (default ``$CURVEBENCH_CACHE``)."""
-    use_cache: bool = True
-    """False: score everything afresh and store nothing."""
 
 
 @dataclass
@@ -95,16 +70,6 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
     clock = time.perf_counter()
     yield
     timings[name] = time.perf_counter() - clock
-
-
-@dataclass
-class Loaded:
-    """The load stage's output."""
-
-    tasks: list[TaskConfig]
-    adapter: Adapter
-    fingerprint: str
-    datasets: list[Dataset]
 
 
 def load(options: RunOptions) -> Loaded:

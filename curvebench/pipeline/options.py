@@ -1,0 +1,72 @@
+"""What a run is given (its options) and what its load stage hands on."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from curvebench.adapters import Adapter
+from curvebench.benchmark.results import DatasetInfo
+from curvebench.data.piece import Piece
+from curvebench.data.sources import DataSpec, GeneratedSpec
+from curvebench.tasks import TaskConfig
+
+
+@dataclass
+class RunOptions:
+    """Everything ``curvebench run`` takes."""
+
+    tasks: tuple[str, ...] = ("noise-at-5s",)
+    model: str = "reference"
+    data: tuple[str, ...] = ()
+    limit: int | None = None
+    devices: int = 1
+    num_nodes: int = 1
+    seed: int | None = None
+    out: Path = Path("runs/latest")
+    wandb: bool = True
+    batch_size: int = 16
+    accelerator: str = "auto"
+    progress: bool = False
+    stride: int | None = None
+    """Rolling-window stride for sequences longer than the context (default: half of it)."""
+    share_prefixes: bool = True
+    """Score perturbed copies from their original's key-value cache where the model can."""
+    cache_dir: Path | None = None
+    """Where scored sequences are kept (default ``$CURVEBENCH_CACHE``)."""
+    use_cache: bool = True
+    """False: score everything afresh and store nothing."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset of a run and its pieces."""
+
+    spec: DataSpec
+    pieces: list[Piece]
+    generated: GeneratedSpec | None = None
+    """How the pieces were drawn, for the generated role."""
+
+    def info(self) -> DatasetInfo:
+        """Its entry in results.json."""
+        return DatasetInfo(
+            name=self.spec.name,
+            role=self.spec.role,
+            location=self.spec.location,
+            generated=self.generated,
+            n_pieces=len(self.pieces),
+            content_sha256=hashlib.sha256(
+                "\n".join(sorted(p.sha256 for p in self.pieces)).encode()
+            ).hexdigest(),
+        )
+
+
+@dataclass
+class Loaded:
+    """The load stage's output."""
+
+    tasks: list[TaskConfig]
+    adapter: Adapter
+    fingerprint: str
+    datasets: list[Dataset]

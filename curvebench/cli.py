@@ -163,6 +163,10 @@ def cmd_perturb(args: argparse.Namespace) -> int:
     source, target = Path(args.input), Path(args.output)
     if not source.is_file():
         raise CurvebenchError(f"{source}: no such file")
+    if target.is_dir() or not target.parent.is_dir():
+        raise CurvebenchError(
+            f"{target}: give a file name inside an existing folder for the perturbed copy"
+        )
     data = source.read_bytes()
     seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
     if source.suffix.lower() == ".wav":

@@ -17,3 +17,15 @@ class DataError(CurvebenchError):
 
 class SkipItem(CurvebenchError):
     """One item cannot be used (too short, no notes, ...); the run records why and goes on."""
+
+
+def first_error(exc: Exception) -> str:
+    """One line saying where a pydantic ValidationError failed first and why (plus how many
+    more errors there are)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors) or not errors():
+        return " ".join(str(exc).split())
+    err = errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    more = len(errors()) - 1
+    return f"{where}: {err['msg']}" + (f" (and {more} more)" if more else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -72,9 +73,11 @@ class HFCausalAdapter(Adapter):
                 use_safetensors=None,  # safetensors when there, else torch.load(weights_only)
                 trust_remote_code=str(trust_remote_code).lower() in ("1", "true", "yes"),
             )
-        except OSError as exc:
+        except (OSError, ValueError, pickle.UnpicklingError) as exc:
+            # a missing folder or config, a config that asks for remote code, unsafe weights
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(
-                f"model path {path!r}: not a Hugging Face model folder or reachable hub id ({exc})"
+                f"model path {path!r}: cannot load it as a Hugging Face causal LM ({first})"
             ) from exc
         self.model.eval()
         tokenizer_path = _fetch_tokenizer(tokenizer or path, revision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +98,20 @@ def load_adapter(spec: str) -> Adapter:
             f"model {spec!r}: unknown option(s) {', '.join(unknown)}; {name} takes "
             f"{', '.join(info.options) or 'no options'}"
         )
+    try:
+        inspect.signature(info.factory).bind(**options)
+    except TypeError:
+        required = [
+            p.name
+            for p in inspect.signature(info.factory).parameters.values()
+            if p.default is inspect.Parameter.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name not in options
+        ]
+        raise ConfigError(
+            f"model {spec!r}: {name} needs {', '.join(f'{r}=...' for r in required)}; e.g. "
+            f"{name}:{','.join(f'{r}=VALUE' for r in required)}"
+        ) from None
     return info.factory(**options)
 
 

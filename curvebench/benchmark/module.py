@@ -69,9 +69,14 @@ class WindowDataset(Dataset):
 class LengthBatches(Sampler[list[int]]):
     """Row indices grouped by similar length (longest first), so batches carry little padding."""
 
-    def __init__(self, dataset: WindowDataset, batch_size: int) -> None:
+    def __init__(
+        self, dataset: WindowDataset, batch_size: int, needed: set[int] | None = None
+    ) -> None:
         self.rows = dataset.rows
         self.batch_size = batch_size
+        self.needed = needed
+        """Sequences that must be scored (None: all); batches without one are left out."""
+        self.dataset = dataset
         lengths = np.zeros(len(dataset.sequences), dtype=np.int64)
         for row in self.rows:
             lengths[row.item] += row.window.end - row.window.start
@@ -98,7 +103,21 @@ class LengthBatches(Sampler[list[int]]):
         )
         size = self.batch_size
         windows = [order[s : s + size] for s in range(0, len(order), size)]
-        return windows + [[g] for g in groups]  # a prefix group is a batch of its own
+        batches = windows + [[g] for g in groups]  # a prefix group is a batch of its own
+        if self.needed is None:
+            return batches
+        return [b for b in batches if self._needed(b)]
+
+    def _needed(self, batch: list[int]) -> bool:
+        """True when the batch holds a window or group member of a needed sequence."""
+        rows = len(self.rows)
+        for index in batch:
+            if index < rows:
+                if self.rows[index].item in self.needed:
+                    return True
+            elif any(m in self.needed for m in self.dataset.groups[index - rows].members):
+                return True
+        return False
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self.batches)

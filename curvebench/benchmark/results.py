@@ -79,6 +79,9 @@ class RunConfig(_Strict):
     devices: int
     batch_size: int
     limit: int | None
+    stride: int | None = Field(
+        default=None, description="Rolling-window stride used for long sequences (tokens)."
+    )
     tasks: dict[str, dict] = Field(description="Full config of every task, by name.")
     task_versions: dict[str, int]
 

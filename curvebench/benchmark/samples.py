@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from curvebench.errors import DataError
+from curvebench.errors import DataError, first_error
 from curvebench.perturbations import PerturbationRecord
 
 OPTIONAL = ("loss_mean", "abs_loss_per_codebook", "record", "regions", "features")
@@ -131,10 +131,8 @@ def iter_samples(path: Path, max_lines: int | None = None) -> Iterator[SampleLin
                 try:
                     yield SampleLine.model_validate_json(text)
                 except ValidationError as exc:
-                    err = exc.errors()[0]
-                    where = ".".join(str(p) for p in err["loc"]) or "(line)"
                     raise DataError(
-                        f"{path}: line {number} is not a samples line ({where}: {err['msg']})"
+                        f"{path}: line {number} is not a samples line ({first_error(exc)})"
                     ) from exc
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not gzipped JSON lines ({exc})") from exc

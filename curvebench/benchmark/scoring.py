@@ -134,6 +134,7 @@ def score_sequences(
     devices: int = 1,
     num_nodes: int = 1,
     share_prefixes: list[list[int]] | None = None,
+    skip: set[int] | frozenset[int] = frozenset(),
 ) -> Scored:
     """Per-token losses of each sequence.
 
@@ -150,6 +151,12 @@ def score_sequences(
     copies): where the adapter can (``loss_from_prefix``) and the copies share at least
     ``MIN_SHARED`` leading tokens with the original, the copies are scored from one pass over
     those tokens (key-value cache) instead of from scratch; the losses are the same.
+
+    ``skip`` lists sequences whose losses the caller has already (its cache). The batches are
+    laid out over every sequence as if none were known, and only those holding a sequence not
+    in ``skip`` are run, so a sequence is always scored beside the same batch mates: a resumed
+    run gives bit-identical losses to an uninterrupted one. Losses of skipped sequences are
+    NaN unless a run batch happened to cover them.
     """
     first = 0 if sequences and sequences[0].ndim == 2 else 1
     out = [
@@ -180,7 +187,9 @@ def score_sequences(
         enable_progress_bar=False,
         callbacks=[_Assembler(dataset, out, todo, first, on_done, progress)],
     )
-    batches = LengthBatches(dataset, batch_size)
+    batches = LengthBatches(
+        dataset, batch_size, needed={position[i] for i in todo if i not in skip}
+    )
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate(adapter.pad_id))
     with warnings.catch_warnings():
         # our batch sampler yields every row exactly once; Lightning cannot know that

@@ -23,6 +23,11 @@ class Window:
     """First token whose loss this window reports (earlier ones are context only)."""
 
 
+def effective_stride(context: int, stride: int | None = None) -> int:
+    """The stride rolling windows use: the one given, or half the context."""
+    return stride or max(1, context // 2)
+
+
 def plan_windows(
     length: int, context: int, stride: int | None = None, first_target: int = 1
 ) -> list[Window]:
@@ -37,7 +42,7 @@ def plan_windows(
         return [Window(0, length, 0)]
     if context < 2:
         raise ValueError("context must hold at least two tokens")
-    stride = stride or max(1, context // 2)
+    stride = effective_stride(context, stride)
     if not 0 < stride <= context - 1:
         raise ValueError(f"stride must be in [1, context - 1], got {stride}")
     windows = [Window(0, min(length, context), 1)]

@@ -107,9 +107,26 @@ def folder_dataset(folder: Path) -> datasets.Dataset:
         {
             "id": [str(p.relative_to(folder)) for p in files],
             "midi": [p.read_bytes() for p in files],
-            "source": [str(p) for p in files],
+            "source": [str(p.relative_to(folder)) for p in files],
         }
     )
+
+
+def skipped_files(spec: DataSpec) -> list[tuple[str, str]]:
+    """Files of a folder dataset that are not read, each with the reason (path relative to
+    the folder); empty for other sources."""
+    folder = Path(spec.location)
+    if spec.location.startswith("embedded:") or not folder.is_dir():
+        return []
+    return [
+        (
+            str(p.relative_to(folder)),
+            f"not a MIDI file ({p.suffix or 'no suffix'}); this "
+            "dataset is read as MIDI (.mid, .midi)",
+        )
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.suffix not in MIDI_SUFFIXES and not p.name.startswith(".")
+    ]
 
 
 def hub_dataset(name: str, split: str = "train") -> datasets.Dataset:

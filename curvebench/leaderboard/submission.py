@@ -22,7 +22,7 @@ from curvebench.benchmark.aggregate import Analysis, analyse
 from curvebench.benchmark.results import SCHEMA_VERSION, DatasetResult, Results
 from curvebench.benchmark.samples import SampleLine, sha256_file
 from curvebench.benchmark.samples import read_samples as _read_samples
-from curvebench.errors import CurvebenchError, DataError
+from curvebench.errors import CurvebenchError, DataError, first_error
 from curvebench.tasks import TaskConfig, available_tasks, load_group, load_task
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,7 @@ def _run_dir(path: Path) -> Path:
     return run_dir
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {err['msg']}{more}"
+_first_error = first_error
 
 
 def _load_results(path: Path) -> Results:

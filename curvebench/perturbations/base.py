@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar, get_type_hints
@@ -125,6 +126,10 @@ def parse_perturbation(spec: str) -> Perturbation:
             kwargs[key] = types[key].validate_python(value)
         except ValidationError as exc:
             raise ConfigError(f"perturbation {spec!r}: {key}={value!r} is not valid") from exc
+        if isinstance(kwargs[key], float) and not math.isfinite(kwargs[key]):
+            raise ConfigError(f"perturbation {spec!r}: {key}={value!r}: give a finite number")
+    if kwargs.get("seed", 0) < 0:
+        raise ConfigError(f"perturbation {spec!r}: seed={kwargs['seed']}: give 0 or more")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from curvebench.adapters import Adapter
 from curvebench.benchmark.results import DatasetInfo
 from curvebench.data.piece import Piece
 from curvebench.data.sources import DataSpec, GeneratedSpec
+from curvebench.errors import ConfigError
 from curvebench.tasks import TaskConfig
+
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+"""Lightning accelerators ``--accelerator`` takes."""
 
 
 @dataclass
@@ -37,6 +41,25 @@ class RunOptions:
     """Where scored sequences are kept (default ``$CURVEBENCH_CACHE``)."""
     use_cache: bool = True
     """False: score everything afresh and store nothing."""
+
+    def __post_init__(self) -> None:
+        """Refuse nonsense before anything is loaded or scored (a one-line ConfigError)."""
+        self.out = Path(self.out)
+        for name, value, least in (
+            ("--devices", self.devices, 1),
+            ("--num-nodes", self.num_nodes, 1),
+            ("--batch-size", self.batch_size, 1),
+            ("--limit", self.limit, 1),
+            ("--stride", self.stride, 1),
+        ):
+            if value is not None and value < least:
+                raise ConfigError(f"{name} {value}: give {least} or more")
+        if self.seed is not None and self.seed < 0:
+            raise ConfigError(f"--seed {self.seed}: give 0 or more")
+        if self.accelerator not in ACCELERATORS:
+            raise ConfigError(
+                f"--accelerator {self.accelerator}: use one of {', '.join(ACCELERATORS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -70,3 +93,5 @@ class Loaded:
     adapter: Adapter
     fingerprint: str
     datasets: list[Dataset]
+    passed_over: list[tuple[str, str]] = field(default_factory=list)
+    """Files of the datasets' folders that were not read (item, reason)."""

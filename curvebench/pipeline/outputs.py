@@ -35,7 +35,12 @@ ENV_DISTRIBUTIONS = (
 
 
 def build_results(
-    options: RunOptions, loaded: Loaded, plan: Plan, analysis: Analysis, samples_sha: str
+    options: RunOptions,
+    loaded: Loaded,
+    plan: Plan,
+    analysis: Analysis,
+    samples_sha: str,
+    settings: dict[str, object],
 ) -> Results:
     """The results file's model: aggregates plus config, provenance and hashes."""
     tasks = {t.name: t for t in loaded.tasks}
@@ -56,13 +61,14 @@ def build_results(
             devices=options.devices,
             batch_size=options.batch_size,
             limit=options.limit,
+            stride=settings["stride"],
             tasks={n: t.model_dump(mode="json") for n, t in tasks.items()},
             task_versions={n: t.version for n, t in tasks.items()},
         ),
         datasets=[d.info() for d in loaded.datasets],
         results=analysis.results,
         curves=analysis.curves,
-        skipped=[SkippedItem(item=i, reason=r) for i, r in plan.skipped],
+        skipped=[SkippedItem(item=i, reason=r) for i, r in loaded.passed_over + plan.skipped],
         samples_sha256=samples_sha,
         env=environment(),
     )

@@ -6,12 +6,15 @@ stages: they consume the written outputs (``curvebench.report``), called by the 
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,7 @@ from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, write_samples
 from curvebench.benchmark.score_cache import ScoreCache
 from curvebench.benchmark.scoring import score_sequences
+from curvebench.benchmark.windows import effective_stride
 from curvebench.cache import cache_root
 from curvebench.data.sources import (
     DataSpec,
@@ -32,6 +36,7 @@ from curvebench.data.sources import (
     iter_pieces,
     load_split,
     parse_data_arg,
+    skipped_files,
 )
 from curvebench.errors import ConfigError
 from curvebench.pipeline.generated import generated_pieces
@@ -74,19 +79,72 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
 
 def load(options: RunOptions) -> Loaded:
     """Tasks, the model, and the pieces of every dataset (the generated role drawn)."""
-    if options.devices < 1:
-        raise ConfigError(f"--devices {options.devices}: give 1 or more")
     tasks = expand_tasks(options.tasks)
     if options.seed is not None:
         tasks = [t.model_copy(update={"seed": options.seed}) for t in tasks]
+    specs = unique_names([parse_data_arg(d) for d in options.data] or embedded_specs())
     adapter = load_adapter(options.model)
-    specs = [parse_data_arg(d) for d in options.data] if options.data else embedded_specs()
-    datasets = [
-        Dataset(spec, list(iter_pieces(spec, load_split(spec), options.limit))) for spec in specs
-    ]
+    if options.stride is not None and options.stride >= adapter.context_length:
+        raise ConfigError(
+            f"--stride {options.stride}: must be below the model's context of "
+            f"{adapter.context_length} tokens"
+        )
+    datasets, passed_over = [], []
+    for spec in specs:
+        rows = load_split(spec)
+        datasets.append(Dataset(spec, list(iter_pieces(spec, rows, options.limit))))
+        passed_over += [(f"{spec.name}/{name}", why) for name, why in skipped_files(spec)]
     if not options.data and any("generated" in t.roles for t in tasks):
         datasets += _generated(tasks, adapter, options)
-    return Loaded(tasks, adapter, adapter.fingerprint(), datasets)
+    return Loaded(tasks, adapter, adapter.fingerprint(), datasets, passed_over)
+
+
+def unique_names(specs: list[DataSpec]) -> list[DataSpec]:
+    """The datasets with unique names: a name two datasets share gets its role appended;
+    datasets that still clash (the same role and folder name twice) are refused."""
+    counts = Counter(s.name for s in specs)
+    out = [replace(s, name=f"{s.name}-{s.role}") if counts[s.name] > 1 else s for s in specs]
+    clash = [n for n, c in Counter(s.name for s in out).items() if c > 1]
+    if clash:
+        raise ConfigError(
+            f"--data: two datasets would both be named {clash[0]!r}; give each a different "
+            "folder or role"
+        )
+    return out
+
+
+def check_out(out: Path) -> None:
+    """Refuse an output folder that cannot be written before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc})") from exc
+
+
+@contextmanager
+def out_lock(out: Path) -> Iterator[None]:
+    """Hold the output folder for this run: a second run into the same --out is refused (the
+    extra processes of a multi-device run do not take it; rank 0 writes)."""
+    if any(os.environ.get(v, "0") != "0" for v in ("LOCAL_RANK", "NODE_RANK", "RANK")):
+        yield
+        return
+    with open(out / ".curvebench.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"--out {out}: another curvebench run is writing there; wait for it or give "
+                "another folder"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -> list[Dataset]:
@@ -98,12 +156,20 @@ def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -
             top_k=k,
             seed=options.seed if options.seed is not None else 0,
             seconds=max(t.clip_seconds for t in tasks),
-            n=options.limit or DEFAULT_GENERATED,
+            n=DEFAULT_GENERATED if options.limit is None else options.limit,
         )
         data = DataSpec(f"{generator.name}-topk{k}", "generated", spec.location)
-        pieces = generated_pieces(generator, spec, data.name)
+        pieces = generated_pieces(generator, spec, data.name, generated_dir(options))
         out.append(Dataset(data, pieces, spec))
     return out
+
+
+def generated_dir(options: RunOptions) -> Path:
+    """Where generated pieces are kept: --cache-dir, the run folder under --no-cache, else
+    ``$CURVEBENCH_CACHE``."""
+    if not options.use_cache:
+        return options.out / "generated"
+    return options.cache_dir or cache_root()
 
 
 def prepare(loaded: Loaded, progress: bool = False) -> Plan:
@@ -128,34 +194,44 @@ def prepare(loaded: Loaded, progress: bool = False) -> Plan:
     return plan
 
 
+def scoring_settings(adapter: Adapter, options: RunOptions) -> dict[str, object]:
+    """The settings besides the model and the input that change a loss (part of the cache
+    key and recorded in results.json): the rolling-window stride actually used."""
+    return {"stride": effective_stride(adapter.context_length, options.stride)}
+
+
 def score(
     plan: Plan, adapter: Adapter, fingerprint: str, options: RunOptions
 ) -> tuple[dict[str, np.ndarray] | None, int]:
     """Losses of every unique sequence: from the cache where stored, the rest scored (and
     stored the moment each is done, so an interrupted run loses nothing). Several devices
     share their results through the cache (the run folder's own one under --no-cache); the
-    extra DDP processes get None."""
+    extra DDP processes get None.
+
+    The batches are laid out over every sequence, cached or not (see ``score_sequences``'s
+    ``skip``), so a resumed run's losses are bit-identical to an uninterrupted run's."""
     shared = options.devices * options.num_nodes > 1
     root = options.cache_dir or cache_root()
     if shared and not options.use_cache:
         root = options.out / ".scores"
-    cache = ScoreCache(root, fingerprint) if options.use_cache or shared else None
-    found = {k: cache.get(k) for k in plan.sequences} if cache and options.use_cache else {}
+    settings = scoring_settings(adapter, options)
+    cache = ScoreCache(root, fingerprint, settings) if options.use_cache or shared else None
+    keys = list(plan.sequences)
+    shape = {k: _loss_shape(plan.sequences[k].ids) for k in keys}
+    found = {k: cache.get(k, shape[k]) for k in keys} if cache and options.use_cache else {}
     loss_of = {k: v for k, v in found.items() if v is not None}
-    missing = [k for k in plan.sequences if k not in loss_of]
     cached = len(loss_of)
-    if missing:
-        store = (lambda i, losses: cache.put(missing[i], losses)) if cache else None
-        index = {k: i for i, k in enumerate(missing)}
+    if len(loss_of) < len(keys):
+        store = (lambda i, losses: cache.put(keys[i], losses)) if cache else None
+        index = {k: i for i, k in enumerate(keys)}
         groups: dict[str, list[int]] = {}
         for pair in plan.pairs:  # a perturbed copy shares the start of its original
-            if pair.original in index and pair.perturbed in index:
-                members = groups.setdefault(pair.original, [index[pair.original]])
-                if index[pair.perturbed] not in members:
-                    members.append(index[pair.perturbed])
+            members = groups.setdefault(pair.original, [index[pair.original]])
+            if index[pair.perturbed] not in members:
+                members.append(index[pair.perturbed])
         scored = score_sequences(
             adapter,
-            [plan.sequences[k].ids for k in missing],
+            [plan.sequences[k].ids for k in keys],
             batch_size=options.batch_size,
             accelerator=options.accelerator,
             progress=options.progress,
@@ -164,17 +240,24 @@ def score(
             share_prefixes=list(groups.values()) if options.share_prefixes else None,
             devices=options.devices,
             num_nodes=options.num_nodes,
+            skip={index[k] for k in loss_of},
         )
         if not scored.main:
             return None, cached
-        losses = scored.losses
         if shared:  # every rank's share is in the cache now
-            losses = [cache.get(k) for k in missing]
+            fresh = {k: cache.get(k, shape[k]) for k in keys if k not in loss_of}
             if not options.use_cache:
                 shutil.rmtree(root, ignore_errors=True)
-        loss_of.update(zip(missing, losses, strict=True))
-    rounded = {k: np.round(loss_of[k].astype(np.float64), DECIMALS) for k in plan.sequences}
+        else:
+            fresh = {k: scored.losses[index[k]] for k in keys if k not in loss_of}
+        loss_of.update(fresh)
+    rounded = {k: np.round(loss_of[k].astype(np.float64), DECIMALS) for k in keys}
     return rounded, cached
+
+
+def _loss_shape(ids: np.ndarray) -> tuple[int, ...]:
+    """Shape of a sequence's losses: T − 1 for flat ids, [K, T] for codes."""
+    return tuple(ids.shape) if ids.ndim == 2 else (max(0, ids.shape[-1] - 1),)
 
 
 def run(options: RunOptions) -> RunOutput | None:
@@ -183,6 +266,12 @@ def run(options: RunOptions) -> RunOutput | None:
     With ``devices`` > 1 this runs in every DDP process; the extra ones return None after
     scoring their share, and rank 0 writes everything.
     """
+    check_out(options.out)
+    with out_lock(options.out):
+        return _run(options)
+
+
+def _run(options: RunOptions) -> RunOutput | None:
     timings: dict[str, float] = {}
     with timed(timings, "load"):
         loaded = load(options)
@@ -201,7 +290,9 @@ def run(options: RunOptions) -> RunOutput | None:
         options.out.mkdir(parents=True, exist_ok=True)
         samples_path = options.out / "samples.jsonl.gz"
         samples_sha = write_samples(lines, samples_path)
-        results = build_results(options, loaded, plan, analysis, samples_sha)
+        results = build_results(
+            options, loaded, plan, analysis, samples_sha, scoring_settings(loaded.adapter, options)
+        )
         write_examples(plan, options.out / "examples")
         results_path = write_results(results, options.out / "results.json")
     return RunOutput(results, lines, results_path, samples_path, timings=timings, cached=cached)

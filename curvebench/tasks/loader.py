@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from curvebench.data.piece import ROLES
-from curvebench.errors import ConfigError
+from curvebench.errors import ConfigError, first_error
 from curvebench.perturbations import Perturbation, parse_perturbation
 
 TASKS_DIR = Path(__file__).parent
@@ -21,7 +21,11 @@ class TaskConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(description="Registry name, e.g. noise-at-5s.")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$",
+        description="Registry name, e.g. noise-at-5s (lower-case letters, digits, . _ -; it "
+        "names files, so no path separators).",
+    )
     version: int = Field(ge=1, description="Bumped whenever results would change.")
     description: str = Field(description="One line for `curvebench tasks`.")
     paper: str = Field(default="", description="Where the experiment is in the paper.")
@@ -29,8 +33,12 @@ class TaskConfig(BaseModel):
         default=("training", "generated", "ood"), description="Dataset roles the task runs on."
     )
     perturbations: tuple[str, ...] = Field(min_length=1, description="Perturbation spec strings.")
-    clip_seconds: float = Field(default=15.0, gt=0, description="Pieces are cut to this length.")
-    grid_hz: float = Field(default=50.0, gt=0, description="Time grid of Δℓ (paper: 50 Hz).")
+    clip_seconds: float = Field(
+        default=15.0, gt=0, le=3600, description="Pieces are cut to this length (at most 1 h)."
+    )
+    grid_hz: float = Field(
+        default=50.0, gt=0, le=1000, description="Time grid of Δℓ (paper: 50 Hz; at most 1 kHz)."
+    )
     smooth_steps: int = Field(
         default=1, ge=1, description="Moving average of Δℓ over this many grid steps (1: none)."
     )
@@ -121,7 +129,7 @@ def load_group(name_or_path: str) -> TaskGroup | None:
     try:
         return TaskGroup.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"task group {path}: {exc}") from exc
+        raise ConfigError(f"task group {path}: {first_error(exc)}") from exc
 
 
 def expand_tasks(names: list[str] | tuple[str, ...]) -> list[TaskConfig]:
@@ -144,4 +152,4 @@ def load_task(name_or_path: str) -> TaskConfig:
     try:
         return TaskConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"task file {path}: {exc}") from exc
+        raise ConfigError(f"task file {path}: {first_error(exc)}") from exc

@@ -51,7 +51,10 @@ def test_repeated_run_is_served_from_the_cache(tiny_model, midi_folder, tmp_path
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_to_identical_results(tiny_model, tmp_path) -> None:
+@pytest.mark.parametrize("batch_size", ["1", "16"])
+def test_a_killed_run_resumes_to_identical_results(tiny_model, tmp_path, batch_size) -> None:
+    """Bit-identical at any batch size: batches are laid out over every sequence, so a
+    resumed run scores each one beside the same batch mates as an uninterrupted run."""
     from tests.helpers import write_midi_folder
 
     midi = write_midi_folder(tmp_path / "midi", 12)[0].parent
@@ -68,7 +71,7 @@ def test_a_killed_run_resumes_to_identical_results(tiny_model, tmp_path) -> None
         "--data",
         f"ood={midi}",
         "--batch-size",
-        "1",
+        batch_size,
         "--no-wandb",
         "--cache-dir",
         str(cache),
@@ -104,6 +107,9 @@ def test_a_killed_run_resumes_to_identical_results(tiny_model, tmp_path) -> None
     clean = json.loads((tmp_path / "clean" / "results.json").read_text())
     assert resumed["results"] == clean["results"]
     assert resumed["samples_sha256"] == clean["samples_sha256"]
+    assert (tmp_path / "killed" / "samples.jsonl.gz").read_bytes() == (
+        tmp_path / "clean" / "samples.jsonl.gz"
+    ).read_bytes()
 
 
 def assert_close(a: object, b: object, tol: float) -> None:

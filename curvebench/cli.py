@@ -97,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cache_dir=Path(args.cache_dir) if args.cache_dir else None,
             use_cache=not args.no_cache,
             stride=args.stride,
+            generator=args.generator,
         )
     )
     if output is None:  # an extra DDP process: rank 0 reports
@@ -310,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=int, help="rolling-window stride (default: half the context)")
     p.add_argument("--cache-dir", help="where scored items are kept (default $CURVEBENCH_CACHE)")
     p.add_argument("--no-cache", action="store_true", help="score everything, store nothing")
+    p.add_argument(
+        "--generator",
+        default="self",
+        metavar="self|SPEC",
+        help="who draws the generated role: the model under test (default) or a model spec",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("score", help="per-token losses of MIDI files, one JSON line each")

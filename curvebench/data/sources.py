@@ -48,6 +48,10 @@ class GeneratedSpec(BaseModel):
     seed: int = Field(description="Sampling seed (piece i's seed derives from it).")
     seconds: float = Field(gt=0, description="Length of each sample in seconds.")
     n: int = Field(ge=0, description="Number of pieces drawn.")
+    fallback: str | None = Field(
+        default=None,
+        description="Why the generator is not the model asked for (it cannot generate).",
+    )
 
     @property
     def location(self) -> str:

@@ -41,6 +41,9 @@ class RunOptions:
     """Where scored sequences are kept (default ``$CURVEBENCH_CACHE``)."""
     use_cache: bool = True
     """False: score everything afresh and store nothing."""
+    generator: str = "self"
+    """Who draws the generated role: ``self`` (the model under test; the reference model when
+    it cannot generate, with the reason recorded) or a model spec."""
 
     def __post_init__(self) -> None:
         """Refuse nonsense before anything is loaded or scored (a one-line ConfigError)."""

@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GENERATED = 64
 """Generated pieces per top-k when no --limit is given."""
-GENERATOR_SPEC = "reference"
-"""The model that draws the generated role."""
+FALLBACK = "reference"
+"""The model that draws the generated role when the model under test cannot generate."""
 
 
 @dataclass
@@ -147,16 +147,30 @@ def out_lock(out: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def generator_for(adapter: Adapter, options: RunOptions) -> tuple[str, Adapter, str | None]:
+    """The spec and adapter that draw the generated role, and why it is not the model asked
+    for (None when it is)."""
+    if options.generator != "self":
+        spec = options.generator
+        return spec, adapter if spec == options.model else load_adapter(spec), None
+    if adapter.can_generate:
+        return options.model, adapter, None
+    reason = f"{adapter.name} cannot generate; the generated role is drawn from {FALLBACK}"
+    log.warning(reason)
+    return FALLBACK, load_adapter(FALLBACK), reason
+
+
 def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -> list[Dataset]:
-    generator = adapter if options.model == GENERATOR_SPEC else load_adapter(GENERATOR_SPEC)
+    spec_text, generator, fallback = generator_for(adapter, options)
     out = []
     for k in sorted({k for t in tasks for k in t.generated_top_k}):
         spec = GeneratedSpec(
-            generator=GENERATOR_SPEC,
+            generator=spec_text,
             top_k=k,
             seed=options.seed if options.seed is not None else 0,
             seconds=max(t.clip_seconds for t in tasks),
             n=DEFAULT_GENERATED if options.limit is None else options.limit,
+            fallback=fallback,
         )
         data = DataSpec(f"{generator.name}-topk{k}", "generated", spec.location)
         pieces = generated_pieces(generator, spec, data.name, generated_dir(options))

@@ -136,6 +136,8 @@ class WindowBatch:
     """Token ids [B, T], or codes [B, K, T] for audio."""
     mask: torch.Tensor
     """[B, T]: True on real steps."""
+    lengths: np.ndarray
+    """Real steps of each row, on the host (no device round trip to read them back)."""
 
 
 @dataclass
@@ -187,7 +189,8 @@ def collate(pad_id: int):
         if rows[0][1] is None:
             return GroupBatch(rows[0][0])
         ids, mask = pad_batch([seq for _, seq in rows], pad_id)  # type: ignore[misc]
-        return WindowBatch(torch.tensor([i for i, _ in rows]), ids, mask)
+        lengths = np.array([seq.shape[-1] for _, seq in rows])  # type: ignore[union-attr]
+        return WindowBatch(torch.tensor([i for i, _ in rows]), ids, mask, lengths)
 
     return _collate
 
@@ -208,9 +211,8 @@ class ScoringModule(L.LightningModule):
         if isinstance(batch, GroupBatch):
             return self._group(self.dataset.groups[batch.index - len(self.dataset.rows)])
         nll = self.adapter.loss(batch.ids, batch.mask).float().cpu().numpy()
-        lengths = batch.mask.sum(dim=1).cpu().numpy()
         # flat ids: [B, T-1] (the first token is never predicted); codes: [B, K, T] (every one)
-        scored = lengths - 1 if nll.ndim == 2 else lengths
+        scored = batch.lengths - 1 if nll.ndim == 2 else batch.lengths
         return [
             RowLoss(int(r), nll[b, ..., : int(scored[b])])
             for b, r in enumerate(batch.rows.tolist())

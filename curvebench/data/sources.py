@@ -15,6 +15,7 @@ import datasets
 from pydantic import BaseModel, ConfigDict, Field
 
 from curvebench.data.piece import ROLES, Piece
+from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
 from curvebench.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -155,11 +156,17 @@ def hub_dataset(name: str, split: str = "train") -> datasets.Dataset:
 
 
 def iter_pieces(
-    spec: DataSpec, rows: datasets.Dataset, limit: int | None = None
+    spec: DataSpec, rows: datasets.Dataset, limit: int | None = None, seed: int = 0
 ) -> Iterator[Piece]:
-    """Pieces of a loaded dataset, in row order, at most ``limit`` of them."""
-    count = len(rows) if limit is None else min(limit, len(rows))
-    for row in rows.select(range(count)):
+    """Pieces of a loaded dataset, in row order: all of them, or a seeded sample of ``limit``
+    stratified by composer or collection (:mod:`curvebench.data.sampling`)."""
+    if limit is None or limit >= len(rows):
+        chosen = range(len(rows))
+    else:
+        columns = {c: rows[c] for c in STRATA_COLUMNS if c in rows.column_names}
+        ids = [str(i) for i in rows["id"]]
+        chosen = stratified_sample(ids, strata_of(columns), limit, seed)
+    for row in rows.select(chosen):
         midi = row["midi"]
         if isinstance(midi, dict):  # a datasets binary feature stored as {"bytes", "path"}
             midi = midi.get("bytes") or b""

@@ -92,11 +92,17 @@ def load(options: RunOptions) -> Loaded:
     datasets, passed_over = [], []
     for spec in specs:
         rows = load_split(spec)
-        datasets.append(Dataset(spec, list(iter_pieces(spec, rows, options.limit))))
+        pieces = iter_pieces(spec, rows, options.limit, sample_seed(options))
+        datasets.append(Dataset(spec, list(pieces)))
         passed_over += [(f"{spec.name}/{name}", why) for name, why in skipped_files(spec)]
     if not options.data and any("generated" in t.roles for t in tasks):
         datasets += _generated(tasks, adapter, options)
     return Loaded(tasks, adapter, adapter.fingerprint(), datasets, passed_over)
+
+
+def sample_seed(options: RunOptions) -> int:
+    """The seed of ``--limit``'s stratified sample (and of the generated role): --seed, else 0."""
+    return options.seed if options.seed is not None else 0
 
 
 def unique_names(specs: list[DataSpec]) -> list[DataSpec]:
@@ -167,7 +173,7 @@ def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -
         spec = GeneratedSpec(
             generator=spec_text,
             top_k=k,
-            seed=options.seed if options.seed is not None else 0,
+            seed=sample_seed(options),
             seconds=max(t.clip_seconds for t in tasks),
             n=DEFAULT_GENERATED if options.limit is None else options.limit,
             fallback=fallback,

@@ -55,12 +55,12 @@ def test_parse_data_arg_roles_and_names(tmp_path) -> None:
 
 def test_local_folder_becomes_pieces_sorted_by_path(midi_folder) -> None:
     spec = parse_data_arg(f"training={midi_folder}")
-    pieces = list(iter_pieces(spec, load_split(spec), limit=3))
-    assert [p.id for p in pieces] == ["piece00.mid", "piece01.mid", "piece02.mid"]
-    assert all(isinstance(p, Piece) and p.role == "training" for p in pieces)
-    assert (
-        pieces[0].sha256 == hashlib.sha256((midi_folder / "piece00.mid").read_bytes()).hexdigest()
-    )
+    every = list(iter_pieces(spec, load_split(spec)))
+    assert [p.id for p in every] == ["piece00.mid", "piece01.mid", "piece02.mid", "piece03.mid"]
+    assert all(isinstance(p, Piece) and p.role == "training" for p in every)
+    assert every[0].sha256 == hashlib.sha256((midi_folder / "piece00.mid").read_bytes()).hexdigest()
+    sample = [p.id for p in iter_pieces(spec, load_split(spec), limit=3)]  # seeded, in order
+    assert len(sample) == 3 and sample == sorted(sample) and set(sample) < {p.id for p in every}
 
 
 def test_empty_folder_and_missing_hub_dataset_fail_clearly(tmp_path) -> None:

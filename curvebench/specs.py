@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from curvebench.errors import ConfigError
 
 
@@ -21,3 +23,35 @@ def parse_spec(spec: str, what: str) -> tuple[str, dict[str, str]]:
             raise ConfigError(f"{what} spec {spec!r}: option {key!r} given twice")
         options[key] = value.strip()
     return name.strip(), options
+
+
+def is_local_path(value: str) -> bool:
+    """True when an option's value names a file or folder of this machine."""
+    return value.startswith(("/", "~", "./", "../")) or Path(value).expanduser().exists()
+
+
+def public_location(value: str) -> str:
+    """A location safe to publish: ``local:NAME`` for a path of this machine (its last
+    component), the value itself otherwise (a hub id, ``embedded:...``)."""
+    if ":" in value.split("/", 1)[0] or not is_local_path(value):
+        return value
+    return f"local:{Path(value.rstrip('/')).name or 'folder'}"
+
+
+def public_spec(spec: str, what: str = "model") -> str:
+    """A spec with every local path among its options replaced by ``local:NAME``."""
+    name, options = parse_spec(spec, what)
+    if not options:
+        return name
+    body = ",".join(f"{k}={public_location(v)}" for k, v in options.items())
+    return f"{name}:{body}"
+
+
+def scrub(text: str, paths: list[str]) -> str:
+    """``text`` with each of ``paths`` (absolute forms too) replaced by its public location."""
+    for path in sorted(
+        {str(Path(p).expanduser().resolve()) for p in paths} | set(paths), key=len, reverse=True
+    ):
+        if path and is_local_path(path):
+            text = text.replace(path, public_location(path))
+    return text

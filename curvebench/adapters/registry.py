@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -92,11 +93,16 @@ def load_adapter(spec: str) -> Adapter:
             f"model {spec!r}: unknown adapter {name!r}; `curvebench models` lists "
             f"{', '.join(sorted(adapters))}"
         )
+    display = options.pop("name", None)
+    if display is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", display):
+        raise ConfigError(
+            f"model {spec!r}: name={display!r}: use letters, digits, '.', '_' or '-' (1 to 64)"
+        )
     unknown = sorted(set(options) - set(info.options))
     if unknown:
         raise ConfigError(
             f"model {spec!r}: unknown option(s) {', '.join(unknown)}; {name} takes "
-            f"{', '.join(info.options) or 'no options'}"
+            f"{', '.join([*info.options, 'name']) or 'no options'}"
         )
     try:
         inspect.signature(info.factory).bind(**options)
@@ -112,7 +118,10 @@ def load_adapter(spec: str) -> Adapter:
             f"model {spec!r}: {name} needs {', '.join(f'{r}=...' for r in required)}; e.g. "
             f"{name}:{','.join(f'{r}=VALUE' for r in required)}"
         ) from None
-    return info.factory(**options)
+    adapter = info.factory(**options)
+    if display is not None:  # every adapter takes name=: how it is shown in results and boards
+        adapter.name = display
+    return adapter
 
 
 def _load_builtins() -> None:

@@ -35,7 +35,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from curvebench.leaderboard.submission import SubmissionError
     from curvebench.leaderboard.verify import verify
 
-    outcomes = verify(Path(args.submission), args.rescore, seed=args.seed)
+    data = dict(item.split("=", 1) for item in args.data or [] if "=" in item)
+    outcomes = verify(
+        Path(args.submission), args.rescore, seed=args.seed, model=args.model, data=data
+    )
     for o in outcomes:
         diff = "-" if o.max_diff is None else f"{o.max_diff:.2e}"
         _say(f"{'ok ' if o.ok else 'BAD'}  max |diff| {diff}  {o.item}  {o.reason}".rstrip())
@@ -58,6 +61,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("submission", metavar="SUBMISSION", help="a submission or run folder")
     p.add_argument("--rescore", type=int, default=8, metavar="K", help="items to re-score (8)")
     p.add_argument("--seed", type=int, default=0, help="which items (default 0)")
+    p.add_argument("--model", help="model spec to re-score with (default: the submission's)")
+    p.add_argument(
+        "--data",
+        action="append",
+        metavar="NAME=PATH",
+        help="where a dataset of the submission is here (for local folders; repeatable)",
+    )
     p.set_defaults(func=cmd_verify)
     p = commands.add_parser("build", help="write the board's README.md and index.html")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"board folder (default {DEFAULT_BOARD})")

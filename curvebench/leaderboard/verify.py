@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from curvebench.adapters import Adapter, load_adapter
+from curvebench.adapters import Adapter, load_adapter, registered_adapters
 from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.data.piece import Piece
 from curvebench.data.sources import DataSpec, iter_pieces, load_split
+from curvebench.errors import ConfigError
 from curvebench.leaderboard.submission import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -31,6 +32,7 @@ from curvebench.leaderboard.submission import (
     validate_submission,
 )
 from curvebench.pipeline.generated import generated_pieces
+from curvebench.specs import parse_spec
 from curvebench.tasks import TaskConfig
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,9 @@ class Rescored:
     """Why not, when not ok."""
 
 
-def _piece(results: Results, dataset: str, piece_id: str) -> Piece:
+def _piece(
+    results: Results, dataset: str, piece_id: str, data: dict[str, str] | None = None
+) -> Piece:
     info = next((d for d in results.datasets if d.name == dataset), None)
     if info is None:
         raise SubmissionError(f"dataset {dataset!r} is not listed in the submission")
@@ -67,18 +71,26 @@ def _piece(results: Results, dataset: str, piece_id: str) -> Piece:
             raise SubmissionError(f"piece {piece_id!r}: index outside the {spec.n} drawn")
         just_this = spec.model_copy(update={"n": index + 1})
         return generated_pieces(load_adapter(spec.generator), just_this, dataset, first=index)[0]
-    spec = DataSpec(info.name, info.role, info.location)
+    location = (data or {}).get(dataset, info.location)
+    if location.startswith("local:"):
+        raise SubmissionError(
+            f"dataset {dataset!r} was a local folder ({location}); give --data "
+            f"{dataset}=PATH with the same files to rebuild its items"
+        )
+    spec = DataSpec(info.name, info.role, location)
     for piece in iter_pieces(spec, load_split(spec)):
         if piece.id == piece_id:
             return piece
     raise SubmissionError(f"piece {piece_id!r} is not in dataset {dataset!r} ({info.location})")
 
 
-def _rescore_line(adapter: Adapter, results: Results, line: SampleLine) -> Rescored:
+def _rescore_line(
+    adapter: Adapter, results: Results, line: SampleLine, data: dict[str, str] | None = None
+) -> Rescored:
     item = "/".join((line.task, line.dataset, line.piece_id, line.variant))
     task = TaskConfig.model_validate(results.config.tasks[line.task])
     plan = Plan()
-    plan_task(plan, task, adapter, [_piece(results, line.dataset, line.piece_id)])
+    plan_task(plan, task, adapter, [_piece(results, line.dataset, line.piece_id, data)])
     wanted = [
         p.original if line.is_original else p.perturbed
         for p in plan.pairs
@@ -95,17 +107,64 @@ def _rescore_line(adapter: Adapter, results: Results, line: SampleLine) -> Resco
     return Rescored(item, ok, diff, "" if ok else f"losses differ by up to {diff:.4g} nats")
 
 
-def verify(run_dir: Path, rescore: int, seed: int = 0) -> list[Rescored]:
-    """Validate a submission, then re-score ``rescore`` random items with its model."""
+REFUSED_OPTIONS = ("trust_remote_code",)
+"""Model options a verifier never honours: running a submitter's code is not verification."""
+
+
+def safe_spec(spec: str, where: Path) -> str:
+    """The model spec rebuilt from its validated parts under the board's policy: a registered
+    adapter, only its declared options, never remote code, never a path of the submitter's
+    machine (``local:``); SubmissionError otherwise, before anything is loaded."""
+    try:
+        name, options = parse_spec(spec, "model")
+    except ConfigError as exc:
+        raise SubmissionError(f"{where}: model.spec: {exc}") from exc
+    info = registered_adapters().get(name)
+    if info is None:
+        raise SubmissionError(f"{where}: model.spec names no known adapter ({name!r})")
+    for key, value in options.items():
+        if key in REFUSED_OPTIONS:
+            raise SubmissionError(
+                f"{where}: model.spec asks for {key}={value}; the board never runs a "
+                "submission's own code"
+            )
+        if key not in info.options and key != "name":
+            raise SubmissionError(f"{where}: model.spec: {name} has no option {key!r}")
+        if value.startswith("local:"):
+            raise SubmissionError(
+                f"{where}: the model was a local folder ({value}); give --model SPEC with the "
+                "submitted weights to re-score it"
+            )
+    body = ",".join(f"{k}={v}" for k, v in options.items())
+    return f"{name}:{body}" if body else name
+
+
+def verify(
+    run_dir: Path,
+    rescore: int,
+    seed: int = 0,
+    model: str | None = None,
+    data: dict[str, str] | None = None,
+) -> list[Rescored]:
+    """Validate a submission, then re-score ``rescore`` random items with its model (or the
+    ``model`` spec given, e.g. a local copy of the submitted weights; ``data`` maps a dataset
+    name to where its files are here). The model must have the submitted fingerprint and
+    parameter count before any item is scored."""
     run_dir = Path(run_dir)
     results = validate_submission(run_dir)
-    adapter = load_adapter(results.model.spec)
+    where = run_dir / RESULTS_FILE
+    adapter = load_adapter(safe_spec(model or results.model.spec, where))
     if adapter.fingerprint() != results.model.fingerprint:
         raise SubmissionError(
-            f"{run_dir / RESULTS_FILE}: the model {results.model.spec!r} here has fingerprint "
+            f"{where}: the model {results.model.spec!r} here has fingerprint "
             f"{adapter.fingerprint()[:12]}, the submission {results.model.fingerprint[:12]}; "
             "re-scoring needs the submitted weights"
         )
+    if adapter.num_parameters() != results.model.parameters:
+        raise SubmissionError(
+            f"{where}: model.parameters is {results.model.parameters}, the model has "
+            f"{adapter.num_parameters()}"
+        )
     lines = read_samples(run_dir / SAMPLES_FILE)
     chosen = random.Random(seed).sample(lines, min(rescore, len(lines)))
-    return [_rescore_line(adapter, results, line) for line in chosen]
+    return [_rescore_line(adapter, results, line, data) for line in chosen]

@@ -11,6 +11,7 @@ from curvebench.benchmark.results import DatasetInfo
 from curvebench.data.piece import Piece
 from curvebench.data.sources import DataSpec, GeneratedSpec
 from curvebench.errors import ConfigError
+from curvebench.specs import public_location
 from curvebench.tasks import TaskConfig
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
@@ -79,7 +80,7 @@ class Dataset:
         return DatasetInfo(
             name=self.spec.name,
             role=self.spec.role,
-            location=self.spec.location,
+            location=public_location(self.spec.location),
             generated=self.generated,
             n_pieces=len(self.pieces),
             content_sha256=hashlib.sha256(

@@ -21,6 +21,7 @@ from curvebench.benchmark.results import (
 )
 from curvebench.data.render import DEFAULT_SR, write_wav
 from curvebench.pipeline.options import Loaded, RunOptions
+from curvebench.specs import parse_spec, public_spec, scrub
 
 ENV_DISTRIBUTIONS = (
     "torch",
@@ -45,11 +46,14 @@ def build_results(
     """The results file's model: aggregates plus config, provenance and hashes."""
     tasks = {t.name: t for t in loaded.tasks}
     adapter = loaded.adapter
+    private = [d.spec.location for d in loaded.datasets] + list(
+        parse_spec(options.model, "model")[1].values()
+    )
     return Results(
         curvebench_version=curvebench.__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=ModelInfo(
-            spec=options.model,
+            spec=public_spec(options.model),
             name=adapter.name,
             fingerprint=loaded.fingerprint,
             parameters=adapter.num_parameters(),
@@ -68,7 +72,10 @@ def build_results(
         datasets=[d.info() for d in loaded.datasets],
         results=analysis.results,
         curves=analysis.curves,
-        skipped=[SkippedItem(item=i, reason=r) for i, r in loaded.passed_over + plan.skipped],
+        skipped=[
+            SkippedItem(item=scrub(i, private), reason=scrub(r, private))
+            for i, r in loaded.passed_over + plan.skipped
+        ],
         samples_sha256=samples_sha,
         env=environment(),
     )

@@ -15,14 +15,21 @@ from curvebench.leaderboard.verify import verify
 from curvebench.tasks import expand_tasks
 
 
-def test_honest_submission_rescores_within_tolerance(copy_run) -> None:
-    outcomes = verify(copy_run("run0"), rescore=4)
+def local(runs, name: str = "run0") -> dict:
+    """Where the run's model and data folders are on this machine (the results say local:)."""
+    root = runs[name].parent
+    data = {role: str(root / role) for role in ("training", "generated", "ood")}
+    return {"model": f"hf-causal:path={root / ('model' + name[-1])}", "data": data}
+
+
+def test_honest_submission_rescores_within_tolerance(copy_run, runs) -> None:
+    outcomes = verify(copy_run("run0"), rescore=4, **local(runs))
     assert len(outcomes) == 4
     assert all(o.ok for o in outcomes), outcomes
     assert all(o.max_diff < 1e-4 for o in outcomes)
 
 
-def test_consistent_but_fabricated_samples_are_caught(copy_run) -> None:
+def test_consistent_but_fabricated_samples_are_caught(copy_run, runs) -> None:
     folder = copy_run("run0")
     samples = folder / "samples.jsonl.gz"
     # a model that is "twice as good": every loss halved, all else redone
@@ -38,14 +45,17 @@ def test_consistent_but_fabricated_samples_are_caught(copy_run) -> None:
     )
     (folder / "results.json").write_text(forged.model_dump_json())
     validate_submission(folder)  # internally consistent: the schema checks cannot tell
-    outcomes = verify(folder, rescore=3)
+    outcomes = verify(folder, rescore=3, **local(runs))
     assert not any(o.ok for o in outcomes)
     assert all("losses differ" in o.reason for o in outcomes)
 
 
-def test_verify_command_reports_agreement(copy_run, capsys) -> None:
+def test_verify_command_reports_agreement(copy_run, runs, capsys) -> None:
     folder = copy_run("run1")
-    assert main(["leaderboard", "verify", str(folder), "--rescore", "2"]) == 0
+    where = local(runs, "run1")
+    data = [a for role, path in where["data"].items() for a in ("--data", f"{role}={path}")]
+    args = ["leaderboard", "verify", str(folder), "--rescore", "2", "--model", where["model"]]
+    assert main([*args, *data]) == 0
     assert "2 of 2 re-scored items agree" in capsys.readouterr().out
 
 
@@ -56,4 +66,4 @@ def test_a_different_model_cannot_verify(copy_run, runs) -> None:
     data["model"]["spec"] = other.model.spec
     (folder / "results.json").write_text(json.dumps(data))
     with pytest.raises(SubmissionError, match="fingerprint"):
-        verify(folder, rescore=1)
+        verify(folder, rescore=1, **local(runs, "run1"))

@@ -118,16 +118,25 @@ def write_samples(lines: Iterable[SampleLine], path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+MAX_LINE_BYTES = 32 << 20
+"""Longest samples line read (32 MiB: ~1.5 M losses); a longer one is refused, not loaded."""
+
+
 def iter_samples(path: Path, max_lines: int | None = None) -> Iterator[SampleLine]:
-    """The lines of a samples.jsonl.gz, streamed and validated one by one; DataError names the
-    file and line of the first bad one, or says when there are more than ``max_lines``."""
+    """The lines of a samples.jsonl.gz, streamed and validated one by one, in bounded memory;
+    DataError names the file and line of the first bad one, or says when there are more than
+    ``max_lines`` lines or a line is longer than MAX_LINE_BYTES."""
     try:
-        with gzip.open(path, "rt") as fh:
-            for number, text in enumerate(fh, 1):
+        with gzip.open(path, "rb") as fh:
+            number = 0
+            while text := fh.readline(MAX_LINE_BYTES + 1):
+                number += 1
+                if len(text) > MAX_LINE_BYTES:
+                    raise DataError(f"{path}: line {number} is longer than {MAX_LINE_BYTES} bytes")
                 if not text.strip():
                     continue
                 if max_lines is not None and number > max_lines:
-                    raise DataError(f"{path}: more than {max_lines} lines")
+                    raise DataError(f"{path}: more than the {max_lines} lines results.json counts")
                 try:
                     yield SampleLine.model_validate_json(text)
                 except ValidationError as exc:

@@ -26,6 +26,7 @@ from curvebench.errors import ConfigError
 from curvebench.leaderboard.page import PAGE, SCRIPT, STYLE
 from curvebench.leaderboard.submission import (
     SAMPLES_FILE,
+    SubmissionError,
     read_samples,
     submissions,
     validate_submission,
@@ -91,14 +92,20 @@ def role_results(results: Results, lines: list[SampleLine]) -> dict[str, Dataset
     return dict(sorted(out.items(), key=lambda kv: _role_rank(kv[0])))
 
 
-def load_entries(board_dir: Path) -> list[Entry]:
-    """Every submission of a board, validated again (nothing unchecked gets on the board)."""
-    entries = []
+def load_entries(board_dir: Path) -> tuple[list[Entry], list[tuple[str, str]]]:
+    """Every valid submission of a board (each validated again: nothing unchecked gets on the
+    board), and the folders left out with the reason (a broken or half-copied entry)."""
+    entries, broken = [], []
     for folder in submissions(board_dir):
-        results = validate_submission(folder)
-        lines = read_samples(folder / SAMPLES_FILE)
+        try:
+            results = validate_submission(folder)
+            lines = read_samples(folder / SAMPLES_FILE)
+        except SubmissionError as exc:
+            log.warning("%s: left off the board: %s", folder.name, exc)
+            broken.append((folder.name, str(exc).replace(str(folder), folder.name)))
+            continue
         entries.append(Entry(folder, results, role_results(results, lines)))
-    return entries
+    return entries, broken
 
 
 def _finite(value: float | None) -> float | None:
@@ -121,8 +128,10 @@ def _md(text: str) -> str:
     return text
 
 
-def write_readme(entries: list[Entry], path: Path) -> Path:
-    """README.md: the board as a Markdown table."""
+def write_readme(
+    entries: list[Entry], path: Path, broken: list[tuple[str, str]] | None = None
+) -> Path:
+    """README.md: the board as a Markdown table (and the entries left out, with why)."""
     metrics, columns = board_metrics(), board_columns()
     lines = [
         "# curvebench leaderboard",
@@ -141,6 +150,9 @@ def write_readme(entries: list[Entry], path: Path) -> Path:
             lines.append("| " + " | ".join(cells) + " |")
     if not entries:
         lines.append("| (no submissions yet) |" + " |" * (len(columns) - 1))
+    if broken:
+        lines += ["", "Left out (not valid submissions):", ""]
+        lines += [f"- `{_md(name)}`: {_md(why)}" for name, why in broken]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -256,7 +268,7 @@ def build_board(board_dir: Path) -> tuple[Path, Path]:
     board_dir = Path(board_dir)
     if not board_dir.is_dir():
         raise ConfigError(f"{board_dir}: no such board folder; submit a run to it first")
-    entries = load_entries(board_dir)
-    log.info("%s: %d submissions", board_dir, len(entries))
-    readme = write_readme(entries, board_dir / "README.md")
+    entries, broken = load_entries(board_dir)
+    log.info("%s: %d submissions, %d left out", board_dir, len(entries), len(broken))
+    readme = write_readme(entries, board_dir / "README.md", broken)
     return readme, write_page(entries, board_dir / "index.html")

@@ -13,8 +13,12 @@ def _say(text: str) -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from curvebench.leaderboard.submission import submit
+    from curvebench.leaderboard.submission import submit, validate_submission
 
+    if args.check:
+        results = validate_submission(Path(args.submission))
+        _say(f"valid: {args.submission} ({results.model.spec}); nothing copied")
+        return 0
     folder = submit(Path(args.submission), Path(args.board))
     _say(f"accepted: {args.submission}")
     _say(f"copied to: {folder}")
@@ -56,6 +60,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = commands.add_parser("submit", help="validate a run and copy it onto the board")
     p.add_argument("submission", metavar="RESULTS.json|RUN_DIR", help="a run's results or folder")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"board folder (default {DEFAULT_BOARD})")
+    p.add_argument("--check", action="store_true", help="validate only; copy nothing")
     p.set_defaults(func=cmd_submit)
     p = commands.add_parser("verify", help="validate a submission and re-score items with it")
     p.add_argument("submission", metavar="SUBMISSION", help="a submission or run folder")

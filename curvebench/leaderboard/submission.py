@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -114,10 +115,11 @@ def _check_tasks(path: Path, results: Results) -> list[TaskConfig]:
     return tasks
 
 
-def read_samples(path: Path) -> list[SampleLine]:
-    """The lines of a submission's samples file; SubmissionError names the first bad one."""
+def read_samples(path: Path, max_lines: int | None = None) -> list[SampleLine]:
+    """The lines of a submission's samples file (at most ``max_lines``), read in bounded
+    memory; SubmissionError names the first bad one."""
     try:
-        return _read_samples(path)
+        return _read_samples(path, max_lines)
     except DataError as exc:
         raise SubmissionError(str(exc)) from exc
 
@@ -232,7 +234,10 @@ def validate_submission(run_dir: Path) -> Results:
             f"{samples_path}: sha256 {digest[:16]}… differs from samples_sha256 "
             f"{results.samples_sha256[:16]}… in {RESULTS_FILE}; submit the files the run wrote"
         )
-    lines = read_samples(samples_path)
+    expected = sum(
+        r.n_pairs + r.n_originals for per in results.results.values() for r in per.values()
+    )
+    lines = read_samples(samples_path, max_lines=expected)
     _check_counts(results_path, results, lines)
     analysis = _check_aggregates(results_path, results, tasks, lines)
     _check_lines(results_path, lines, analysis)
@@ -247,22 +252,27 @@ def safe_name(results: Results) -> str:
     return f"{name.strip('-')}-{fingerprint}"
 
 
-def submissions(board_dir: Path) -> list[Path]:
-    """The submission folders of a board, sorted by name."""
+def submissions(board_dir: Path, complete: bool = False) -> list[Path]:
+    """The submission folders of a board, sorted by name (hidden folders, such as a copy in
+    progress, left out); ``complete``: only those holding both files."""
     folder = Path(board_dir) / SUBMISSIONS_DIR
-    return (
-        sorted(p for p in folder.iterdir() if (p / RESULTS_FILE).is_file())
-        if folder.is_dir()
-        else []
-    )
+    if not folder.is_dir():
+        return []
+    found = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if complete:
+        found = [p for p in found if (p / RESULTS_FILE).is_file() and (p / SAMPLES_FILE).is_file()]
+    return found
 
 
 def submit(run_dir_or_results_json: Path, board_dir: Path) -> Path:
     """Validate a run and copy its two files into ``board_dir/submissions/<safe name>/``."""
     run_dir = _run_dir(Path(run_dir_or_results_json))
     results = validate_submission(run_dir)
-    for existing in submissions(board_dir):
-        other = _load_results(existing / RESULTS_FILE)
+    for existing in submissions(board_dir, complete=True):
+        try:
+            other = _load_results(existing / RESULTS_FILE)
+        except SubmissionError:
+            continue  # a broken entry (build reports it) is no duplicate
         if (
             other.model.fingerprint == results.model.fingerprint
             and other.config.task_versions == results.config.task_versions
@@ -276,8 +286,15 @@ def submit(run_dir_or_results_json: Path, board_dir: Path) -> Path:
     while folder.exists():  # same model, other task versions
         n += 1
         folder = base / f"{name}-{n}"
-    folder.mkdir(parents=True)
-    for file in (RESULTS_FILE, SAMPLES_FILE):
-        shutil.copyfile(run_dir / file, folder / file)
+    # copied whole into a hidden folder, then renamed: a kill never leaves half an entry
+    base.mkdir(parents=True, exist_ok=True)
+    incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=base))
+    try:
+        for file in (RESULTS_FILE, SAMPLES_FILE):
+            shutil.copyfile(run_dir / file, incoming / file)
+        incoming.rename(folder)
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
     log.info("%s: submitted as %s", run_dir, folder)
     return folder

@@ -19,7 +19,7 @@ from curvebench.leaderboard.board import (
     role_results,
     shape_metrics,
 )
-from curvebench.leaderboard.submission import SubmissionError, read_samples
+from curvebench.leaderboard.submission import read_samples
 from curvebench.report.compare import compare
 from tests.leaderboard.conftest import HOSTILE_NAME, HOSTILE_SPEC, edit_results
 
@@ -106,16 +106,39 @@ def test_a_role_with_several_datasets_is_pooled(runs) -> None:
     assert pooled.auroc_shape == pytest.approx(single["training"].auroc_shape)
 
 
-def test_build_refuses_a_missing_board_and_a_tampered_submission(board: Path, tmp_path) -> None:
+def test_build_refuses_a_missing_board_and_leaves_out_a_tampered_entry(
+    board: Path, tmp_path
+) -> None:
     with pytest.raises(ConfigError, match="no such board folder"):
         build_board(tmp_path / "missing")
     copy = Path(shutil.copytree(board, tmp_path / "board"))
     folder = sorted((copy / "submissions").iterdir())[0]
-    edit_results(folder, lambda d: d["model"].update(parameters=1))  # not checked: fine
-    build_board(copy)
     edit_results(folder, lambda d: next(iter(d["results"][TASK].values())).update(n_pairs=99))
-    with pytest.raises(SubmissionError, match=f"{folder.name}/results.json: .*n_pairs is 99"):
-        build_board(copy)
+    readme, _page = build_board(copy)  # the others still build
+    text = readme.read_text()
+    assert "Left out" in text and folder.name in text and "n\\_pairs is 99" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "training" in line]
+    assert len(rows) == 2  # two submissions of three remain
+
+
+def test_a_half_copied_entry_breaks_neither_submit_nor_build(board: Path, runs, tmp_path) -> None:
+    from curvebench.leaderboard.submission import submit
+
+    copy = Path(shutil.copytree(board, tmp_path / "board"))
+    first = sorted((copy / "submissions").iterdir())[0]
+    (first / "samples.jsonl.gz").unlink()  # what a kill during a plain copy left behind
+    build_board(copy)
+    assert "Left out" in (copy / "README.md").read_text()
+    source = next(
+        r
+        for r in runs.values()
+        if first.name.endswith(
+            __import__("json").loads((r / "results.json").read_text())["model"]["fingerprint"][:12]
+        )
+    )
+    again = submit(source, copy)  # re-submission is not refused as "already on the board"
+    assert (again / "samples.jsonl.gz").is_file()
+    assert not list((copy / "submissions").glob(".incoming-*"))
 
 
 def test_an_empty_board_builds(tmp_path) -> None:

@@ -7,21 +7,26 @@ With onset and length of the corruption in steps, curvebench's rule (``rule="cur
 the default) is:
 
 - baseline = mean Δℓ over [0, onset − 1 s) (0 when that part is empty);
-- peak = [onset − 0.1 s, p), where p is the first step from the peak start at which Δℓ stays
+- peak = [onset − 0.1 s, p), where p is the first step *from the onset* at which Δℓ stays
   ≤ baseline for 0.1 s (``STABLE_S``; the window must fit in the curve); fallback: peak start
   + 1 s;
 - assimilation = [p, onset + length + 0.06 s), the paper's (onset − 1) + length + 4 at 50 Hz
   (a 0.08 s tail after the paper's one-frame offset); empty when the peak ran past it;
 - recovery = from the later of the two ends to the end of the curve.
 
-Each region is summarised by its mean Δℓ. On a masked curve ("mean" alignment leaves empty
-steps NaN) the settling window is 0.1 s of time: it must start on a valid step and every valid
-step in it must be ≤ baseline; means skip masked steps; a region with no valid step is NaN and
-is left out of dataset means.
+Each region is summarised by its mean Δℓ; a region with no valid step is NaN and is left out
+of dataset means. On a masked curve (the legacy "mean" alignment leaves empty steps NaN) the
+rule is curvebench's first one, kept so that option's numbers stay comparable: the settling
+search starts at the peak start, "0.1 s" means round(0.1 · hz) consecutive *valid* steps
+(5 at 50 Hz, which on a sparse symbolic curve can span seconds), and means skip masked steps.
 
 ``rule="paper"`` is the paper's released code exactly (see
 :mod:`curvebench.metrics.paper_regions`). curvebench's default departs from it on purpose:
 
+- the peak cannot end before the onset. The paper searches from onset − 5 in its rows, whose
+  first window already holds the onset frame's loss (rows are one frame early); in predicted-
+  frame steps the same search would settle on the five steps before the onset, which a causal
+  model leaves exactly at Δℓ = 0 under sum alignment, and every peak would be empty;
 - an empty region is NaN (undefined, left out of means), not 0: a 0 would pull a dataset's
   mean towards "no effect" by the share of pieces whose region happens to be empty;
 - the recovery starts after the peak when the peak runs past the assimilation's end, instead
@@ -126,17 +131,18 @@ def _check_rule(rule: str) -> None:
 
 
 def _settle_step(delta: np.ndarray, start: int, baseline: float, stable: int) -> int | None:
-    """First valid step ≥ start from which every valid step of the next ``stable`` steps is
-    ≤ baseline (the window inside the curve), or None."""
-    n = len(delta)
+    """First step ≥ start from which Δℓ stays ≤ baseline for ``stable`` consecutive steps
+    (the window inside the curve), or None. On a masked curve (the legacy "mean" alignment)
+    the steps are consecutive *valid* steps, as in curvebench's first rule."""
     valid = ~np.isnan(delta)
-    above = valid & ~(delta <= baseline)
-    # number of valid steps above the baseline in each window [t, t + stable)
-    counts = np.convolve(above.astype(np.int64), np.ones(stable, dtype=np.int64), "valid")
-    for t in np.flatnonzero(valid[start : n - stable + 1]) + start:
-        if counts[t] == 0:
-            return int(t)
-    return None
+    steps = np.flatnonzero(valid[start:]) + start
+    if steps.size < stable:
+        return None
+    settled = delta[steps] <= baseline
+    # number of steps above the baseline in each run of ``stable`` consecutive (valid) steps
+    above = np.convolve((~settled).astype(np.int64), np.ones(stable, dtype=np.int64), "valid")
+    hits = np.flatnonzero(above == 0)
+    return int(steps[hits[0]]) if hits.size else None
 
 
 def _curvebench_bounds(delta: np.ndarray, onset: int, length: int, k: RegionSteps):
@@ -145,7 +151,9 @@ def _curvebench_bounds(delta: np.ndarray, onset: int, length: int, k: RegionStep
     head = head[~np.isnan(head)]
     baseline = float(head.mean()) if head.size else 0.0
     start = max(0, onset - k.peak_lead)
-    end = _settle_step(delta, start, baseline, k.stable)
+    masked = bool(np.isnan(delta).any())
+    # the peak cannot end before the corruption starts (legacy masked curves: from its start)
+    end = _settle_step(delta, start if masked else max(start, onset), baseline, k.stable)
     if end is None:
         end = start + k.peak_fallback
     end = min(end, n)

@@ -37,11 +37,21 @@ def test_planted_peak_and_dip_give_exact_regions() -> None:
     assert m == {"peak": 2.0, "assimilation": -1.0, "recovery": 0.0}
 
 
-def test_no_effect_gives_zero_regions_and_empty_peak() -> None:
+def test_no_effect_gives_zero_regions_and_a_peak_until_the_onset() -> None:
+    # Δℓ is at the baseline everywhere; the peak cannot end before the corruption starts
+    assert region_bounds(np.zeros(N), ONSET, LENGTH).peak == (245, 250)
     m = region_means(np.zeros(N), ONSET, LENGTH)
-    # Δℓ ≤ baseline at once, so the peak region is empty and the rest is zero
-    assert math.isnan(m["peak"])
-    assert m["assimilation"] == 0.0 and m["recovery"] == 0.0
+    assert m == {"peak": 0.0, "assimilation": 0.0, "recovery": 0.0}
+
+
+def test_peak_search_starts_at_the_onset_on_an_unmasked_curve() -> None:
+    # a causal model leaves Δℓ exactly 0 before the onset (sum alignment): the five zero
+    # steps before the onset must not end the peak before the corruption is seen
+    d = np.zeros(N)
+    d[ONSET : ONSET + 10] = 1.5
+    b = region_bounds(d, ONSET, LENGTH)
+    assert b.peak == (245, 260)
+    assert region_means(d, ONSET, LENGTH)["peak"] == 1.0  # 5 zeros and 10 × 1.5
 
 
 def test_peak_that_never_settles_falls_back_to_50_steps() -> None:
@@ -63,7 +73,7 @@ def test_masked_steps_are_skipped_in_the_settling_rule_and_means() -> None:
     d = planted()
     d[::2] = np.nan  # every other step empty, as on a sparse time grid
     b = region_bounds(d, ONSET, LENGTH)
-    assert b.peak == (245, 265)  # first valid step after which 0.1 s of valid steps is ≤ 0
+    assert b.peak == (245, 265)  # legacy rule: first of five consecutive *valid* steps ≤ 0
     m = region_means(d, ONSET, LENGTH)
     assert m["peak"] == 2.0 and m["assimilation"] == -1.0
 
@@ -93,13 +103,14 @@ def test_mean_curve_ignores_masked_steps() -> None:
 
 
 def step_rule(d: np.ndarray, onset: int, length: int) -> tuple:
-    """The rule as written in steps (50, 5, 5, 50, (onset − 1) + length + 4), on an unmasked
+    """The rule written in steps (50, 5, 5, 50, (onset − 1) + length + 4), on an unmasked
     curve: what the seconds constants must reproduce at 50 Hz."""
     n = len(d)
     head = d[: max(0, onset - 50)]
     baseline = head.mean() if head.size else 0.0
     start = max(0, onset - 5)
-    end = next((t for t in range(start, n - 4) if (d[t : t + 5] <= baseline).all()), start + 50)
+    search = range(max(start, onset), n - 4)  # the peak cannot end before the onset
+    end = next((t for t in search if (d[t : t + 5] <= baseline).all()), start + 50)
     end = min(end, n)
     assim = min(max(end, onset - 1 + length + 4), n)
     return (start, end), (end, assim), (assim, n)
@@ -160,11 +171,12 @@ def both(d: np.ndarray) -> tuple[dict, dict]:
     return region_means(d, PONSET, PLEN), region_means(d, PONSET, PLEN, rule="paper")
 
 
-def test_paper_rule_counts_an_empty_region_as_zero() -> None:
-    ours, paper = both(np.zeros(PN))  # no effect: the peak settles at once, so it is empty
-    assert math.isnan(ours["peak"]) and paper["peak"] == 0.0
-    assert ours["assimilation"] == paper["assimilation"] == 0.0
-    assert ours["recovery"] == paper["recovery"] == 0.0
+def test_paper_rule_on_a_curve_with_no_effect() -> None:
+    ours, paper = both(np.zeros(PN))
+    # curvebench's peak lasts until the onset ([245, 250), all 0); the paper's settles at once
+    # (rows 245..249 all ≤ 0), so its peak is empty and counts 0
+    assert region_bounds(np.zeros(PN), PONSET, PLEN, rule="paper").peak == (246, 246)
+    assert ours == paper == {"peak": 0.0, "assimilation": 0.0, "recovery": 0.0}
 
 
 def test_paper_recovery_starts_at_the_assimilation_end_even_inside_the_peak() -> None:
@@ -196,7 +208,7 @@ def test_paper_indexes_a_loss_by_the_frame_it_is_conditioned_on() -> None:
     d = np.zeros(PN)
     d[245] = 3.0  # one step at curvebench's peak start, one row before the paper's
     ours, paper = both(d)
-    assert ours["peak"] == 3.0  # peak [245, 246)
+    assert ours["peak"] == 3.0 / 5  # peak [245, 250)
     assert paper["peak"] == 0.0  # row 244 is before the paper's peak: the peak is empty
 
 

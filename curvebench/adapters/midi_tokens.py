@@ -146,3 +146,43 @@ def detokenize(tokenizer: MusicTokenizer, ids: list[int] | np.ndarray) -> Score:
     specials = {tokenizer.vocab[t] for t in tokenizer.special_tokens if t in tokenizer.vocab}
     kept = [int(i) for i in ids if int(i) not in specials]
     return tokenizer.decode([kept])
+
+
+LEARNED_TYPE = "BPE"
+"""Type of a learned id that stands for several base tokens (or none), when not typed by its
+first base token."""
+
+
+def token_type(token: str) -> str:
+    """Type of a miditok token string, the part before its first "_" ("Pitch_60" → "Pitch",
+    "Duration_1.0.8" → "Duration", "TimeSig_4/4" → "TimeSig", "BOS_None" → "BOS")."""
+    return token.split("_", 1)[0]
+
+
+def token_types(tokenizer: MusicTokenizer, merged: str = "first") -> list[str]:
+    """Type name of every id of the tokenizer's vocabulary (list index = id).
+
+    For a base (untrained) tokenizer each id is one token string, typed by :func:`token_type`.
+    For a trained one (BPE, Unigram, WordPiece) an id standing for one base token takes that
+    token's type; an id standing for several takes the type of its first base token
+    (``merged="first"``) or :data:`LEARNED_TYPE` (``merged="BPE"``). Learned ids are looked
+    up in miditok's private byte-to-token table, as :func:`tokenize_score` does for their times.
+    """
+    if merged not in ("first", LEARNED_TYPE):
+        raise ConfigError(f"merged token type {merged!r}: choose 'first' or {LEARNED_TYPE!r}")
+    if tokenizer.is_multi_voc:
+        raise ConfigError(
+            f"{type(tokenizer).__name__}: token types need a single-vocabulary tokenizer"
+        )
+    if not tokenizer.is_trained:
+        by_id = {i: token for token, i in tokenizer.vocab.items()}
+        return [token_type(by_id[i]) for i in range(len(tokenizer))]
+    table = tokenizer._vocab_learned_bytes_to_tokens
+    types = []
+    for i in range(len(tokenizer)):
+        base = table.get(tokenizer._model.id_to_token(i)) or []
+        if len(base) == 1 or (base and merged == "first"):
+            types.append(token_type(base[0]))
+        else:
+            types.append(LEARNED_TYPE)
+    return types

@@ -3,7 +3,8 @@
 - :class:`AUROCWithCI`: can a score (absolute loss, spike score) separate originals (label 0,
   each counted once) from perturbed copies (label 1)? AUROC with a bootstrap interval.
 - :class:`PairAgreement`: in how many pairs does the perturbed copy score above its original?
-- :class:`LengthCorrelation`: the paper's noise length vs. sequence-level Δℓ correlation.
+- :class:`LengthCorrelation`: noise length vs. sequence-level Δℓ correlation over pairs;
+  :class:`LengthMeanCorrelation`: the same over the mean Δℓ per length (the paper's).
 - :func:`kendall_tau`: do two metrics rank the same models in the same order?
 
 The classes keep every row in ``cat`` list states, so under DDP the gathered state holds all
@@ -211,17 +212,62 @@ class LengthCorrelation(Metric):
         self.durations.append(durations)
         self.deltas.append(deltas)
 
-    def compute(self) -> dict[str, float | int | None]:
-        """Both correlations and the number of points."""
+    def _pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(durations, Δℓ) of the pairs without NaN, in a canonical order (sorted), so sums do
+        not depend on how shards were merged."""
         x, y = _rows(self.durations), _rows(self.deltas)
         keep = ~(np.isnan(x) | np.isnan(y))
-        order = np.lexsort((y[keep], x[keep]))  # canonical order: sums do not depend on shards
-        x, y = x[keep][order], y[keep][order]
-        out: dict[str, float | int | None] = {"pearson": None, "spearman": None, "n": int(x.size)}
-        if x.size >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
-            out["pearson"] = float(stats.pearsonr(x, y).statistic)
-            out["spearman"] = float(stats.spearmanr(x, y).statistic)
-        return out
+        order = np.lexsort((y[keep], x[keep]))
+        return x[keep][order], y[keep][order]
+
+    def compute(self) -> dict[str, float | int | None]:
+        """Both correlations and the number of points."""
+        x, y = self._pairs()
+        return {**correlations(x, y), "n": int(x.size)}
+
+
+class LengthMeanCorrelation(LengthCorrelation):
+    """Pearson and Spearman correlation of corruption length against the *mean* Δℓ of the
+    pairs of each length: the paper's (its released code correlates the 6 per-length means of
+    its 6 lengths). Lengths equal after rounding to ``decimals`` decimals are one length.
+    ``compute`` gives ``pearson``, ``spearman`` (None with fewer than 3 lengths or constant
+    means), ``n`` (pairs) and ``n_lengths``. Updates as :class:`LengthCorrelation`."""
+
+    def __init__(self, decimals: int = 3, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.decimals = decimals
+
+    def compute(self) -> dict[str, float | int | None]:
+        """Both correlations over the per-length means, and the numbers of pairs and lengths."""
+        x, y = self._pairs()
+        lengths, means = length_means(x, y, self.decimals)
+        return {**correlations(lengths, means), "n": int(x.size), "n_lengths": int(lengths.size)}
+
+
+def length_means(
+    durations: np.ndarray, deltas: np.ndarray, decimals: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct lengths (rounded to ``decimals``, ascending) and the mean Δℓ of the pairs
+    of each; pairs with a NaN are left out."""
+    x = np.asarray(durations, dtype=np.float64).reshape(-1)
+    y = np.asarray(deltas, dtype=np.float64).reshape(-1)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    lengths, which = np.unique(np.round(x[keep], decimals), return_inverse=True)
+    sums = np.bincount(which, weights=y[keep], minlength=lengths.size)
+    counts = np.bincount(which, minlength=lengths.size)
+    return lengths, sums / np.maximum(counts, 1)
+
+
+def correlations(x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
+    """Pearson and Spearman correlation of two equal-length arrays; None for both with fewer
+    than 3 points or a constant array."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {"pearson": None, "spearman": None}
+    return {
+        "pearson": float(stats.pearsonr(x, y).statistic),
+        "spearman": float(stats.spearmanr(x, y).statistic),
+    }
 
 
 def kendall_tau(ranking_a: dict[str, float], ranking_b: dict[str, float]) -> float:

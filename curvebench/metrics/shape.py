@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from curvebench.metrics.means import NamedMeans
-from curvebench.metrics.regions import BASELINE_GAP, PEAK_LEAD, STABLE_STEPS, region_bounds
+from curvebench.metrics.regions import region_bounds, region_steps
 from curvebench.metrics.smoothing import nan_moving_average
 
 FEATURE_NAMES = (
@@ -48,13 +48,15 @@ def _valid_extreme(
     return float(values[i]), lo + int(steps[i])
 
 
-def _recovery_step(smoothed: np.ndarray, start: int, low: float, high: float) -> int | None:
-    """First step from ``start`` that begins a run of STABLE_STEPS consecutive valid smoothed
+def _recovery_step(
+    smoothed: np.ndarray, start: int, low: float, high: float, stable: int
+) -> int | None:
+    """First step from ``start`` that begins a run of ``stable`` consecutive valid smoothed
     steps inside [low, high], or None."""
     steps = np.flatnonzero(~np.isnan(smoothed[start:])) + start
     inside = (smoothed[steps] >= low) & (smoothed[steps] <= high)
-    for i in range(len(steps) - STABLE_STEPS + 1):
-        if inside[i : i + STABLE_STEPS].all():
+    for i in range(len(steps) - stable + 1):
+        if inside[i : i + stable].all():
             return int(steps[i])
     return None
 
@@ -72,34 +74,35 @@ def curve_features(
     - ``peak_height``: max smoothed Δℓ in the peak region (NaN when the region is empty, as for
       a curve with no effect, where Δℓ settles at once);
     - ``peak_latency_s``: seconds from the onset step to that max (negative if it comes in the
-      PEAK_LEAD steps before the onset; the first step wins a tie);
+      PEAK_LEAD_S (0.1 s) before the onset; the first step wins a tie);
     - ``assimilation_depth``: min smoothed Δℓ in the assimilation region;
     - ``recovery_time_s``: seconds from the end of the assimilation region to the first of
-      STABLE_STEPS consecutive valid smoothed steps inside the baseline's noise band, mean ±
-      NOISE_BAND_STD std (ddof 0) of raw Δℓ over [0, onset − BASELINE_GAP); 0 when the curve is
+      STABLE_S (0.1 s) of consecutive valid smoothed steps inside the baseline's noise band, mean ±
+      NOISE_BAND_STD std (ddof 0) of raw Δℓ over [0, onset − BASELINE_GAP_S); 0 when the curve is
       already back, NaN when it never settles or there is no baseline;
     - ``area_positive`` / ``area_negative``: sum of the positive / negative raw Δℓ of the valid
-      steps from onset − PEAK_LEAD to the end, divided by ``hz`` (nats·s; the negative area is
+      steps from onset − PEAK_LEAD_S to the end, divided by ``hz`` (nats·s; the negative area is
       reported as a negative number; masked steps add nothing).
     """
     delta = np.asarray(delta, dtype=np.float64)
-    bounds = region_bounds(delta, onset, length)
+    bounds = region_bounds(delta, onset, length, hz)
+    k = region_steps(hz)
     smoothed = nan_moving_average(delta, smooth)
 
     peak_height, peak_step = _valid_extreme(smoothed, *bounds.peak, pick_max=True)
     depth, _ = _valid_extreme(smoothed, *bounds.assimilation, pick_max=False)
 
-    head = delta[: max(0, onset - BASELINE_GAP)]
+    head = delta[: max(0, onset - k.baseline_gap)]
     head = head[~np.isnan(head)]
     recovery = _NAN
     if head.size:
         mean, spread = float(head.mean()), NOISE_BAND_STD * float(head.std())
         start = bounds.recovery[0]
-        step = _recovery_step(smoothed, start, mean - spread, mean + spread)
+        step = _recovery_step(smoothed, start, mean - spread, mean + spread, k.stable)
         if step is not None:
             recovery = (step - start) / hz
 
-    tail = delta[max(0, onset - PEAK_LEAD) :]
+    tail = delta[max(0, onset - k.peak_lead) :]
     tail = tail[~np.isnan(tail)]
     return {
         "peak_height": peak_height,

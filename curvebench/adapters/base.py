@@ -110,6 +110,12 @@ class Adapter(ABC):
     def fingerprint(self) -> str:
         """sha256 of weights, tokenizer and config: the cache key's model half."""
 
+    def token_type_names(self) -> list[str] | None:
+        """Type of every vocabulary id (``Pitch``, ``Velocity``, ``Duration``, ...; list index
+        = id) for tokenizers with typed tokens, so results can split the loss by type; None
+        when the tokens have no types."""
+        return None
+
     def num_parameters(self) -> int:
         """Number of model parameters."""
         return sum(p.numel() for p in self.module.parameters())

@@ -17,6 +17,7 @@ from curvebench.adapters.midi_tokens import (
     TOKENIZER_FILE,
     detokenize,
     load_tokenizer,
+    token_types,
     tokenize_score,
 )
 from curvebench.adapters.registry import AdapterInfo, register_adapter
@@ -165,6 +166,9 @@ class HFCausalAdapter(Adapter):
                 row = row[: 1 + int(np.argmax(row[1:] == eos))]
             scores.append(clip_seconds(detokenize(self.tokenizer, row), seconds))
         return scores
+
+    def token_type_names(self) -> list[str]:
+        return token_types(self.tokenizer)
 
     def fingerprint(self) -> str:
         config = json.dumps(self.model.config.to_dict(), sort_keys=True, default=str)

@@ -26,7 +26,12 @@ from symusic import Score
 
 from curvebench.adapters.base import Adapter, Encoded
 from curvebench.adapters.kneser_ney import SMOOTHING, KneserNey, check_order
-from curvebench.adapters.midi_tokens import detokenize, reference_tokenizer, tokenize_score
+from curvebench.adapters.midi_tokens import (
+    detokenize,
+    reference_tokenizer,
+    token_types,
+    tokenize_score,
+)
 from curvebench.adapters.registry import AdapterInfo, register_adapter
 from curvebench.cache import cache_root
 from curvebench.data.timing import clip_seconds, duration_seconds
@@ -184,6 +189,9 @@ class NGramAdapter(Adapter):
             if done.all():
                 break
         return [clip_seconds(detokenize(self.tokenizer, row), seconds) for row in rows]
+
+    def token_type_names(self) -> list[str]:
+        return token_types(self.tokenizer)
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:

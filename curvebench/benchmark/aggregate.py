@@ -18,12 +18,23 @@ import torch
 from curvebench.benchmark.results import DatasetResult
 from curvebench.benchmark.samples import SampleLine
 from curvebench.metrics.absolute import PairedLoss
-from curvebench.metrics.agreement import AUROCWithCI, LengthCorrelation, PairAgreement
-from curvebench.metrics.alignment import delta_by_index, delta_on_grid, grid_bins, to_grid
+from curvebench.metrics.agreement import (
+    AUROCWithCI,
+    LengthCorrelation,
+    LengthMeanCorrelation,
+    PairAgreement,
+)
+from curvebench.metrics.alignment import grid_bins, grid_delta
 from curvebench.metrics.means import MeanCurve
-from curvebench.metrics.regions import RegionMeans, region_means
+from curvebench.metrics.regions import RegionBounds, RegionMeans, region_bounds, region_means
 from curvebench.metrics.shape import CurveFeatureMeans, curve_features, spike_score
 from curvebench.metrics.smoothing import nan_moving_average
+from curvebench.metrics.token_types import (
+    LossByType,
+    RegionLossByType,
+    loss_by_type,
+    loss_by_type_in_regions,
+)
 from curvebench.tasks import TaskConfig
 
 DECIMALS = 5
@@ -55,10 +66,12 @@ class ItemStats:
 
 @dataclass(frozen=True)
 class PairShape:
-    """The region means and curve features of one pair, rounded."""
+    """The region means and curve features of one pair, rounded, and where the regions are."""
 
     regions: dict[str, float | None]
     features: dict[str, float | None]
+    bounds: RegionBounds | None = None
+    """The regions' grid steps (not written to the samples)."""
 
 
 def frame_loss(loss: np.ndarray) -> np.ndarray:
@@ -92,20 +105,22 @@ def item_stats(line: SampleLine) -> ItemStats:
 
 
 def pair_delta(original: SampleLine, perturbed: SampleLine, task: TaskConfig) -> np.ndarray:
-    """Δℓ of a pair on the task's time grid (token by token first when the perturbation keeps
-    token count and timing), smoothed when the task asks."""
+    """Δℓ of a pair on the task's time grid (the task's ``alignment``: surprisal sums per step
+    by default; token by token first when the perturbation keeps token count and timing),
+    smoothed when the task asks."""
     n_bins = grid_bins(task.clip_seconds, task.grid_hz)
     orig, pert = frame_loss(_loss(original)), frame_loss(_loss(perturbed))
-    orig_sec = _seconds(original)
-    if (
-        perturbed.record is not None
-        and perturbed.record.preserves_tokens
-        and len(orig) == len(pert)
-    ):
-        # token by token, then onto the time grid (the same tokens share each bin)
-        delta = to_grid(delta_by_index(orig, pert), orig_sec, n_bins, task.grid_hz)
-    else:
-        delta = delta_on_grid((orig, orig_sec), (pert, _seconds(perturbed)), n_bins, task.grid_hz)
+    keeps = perturbed.record is not None and perturbed.record.preserves_tokens
+    delta = grid_delta(
+        orig,
+        _seconds(original),
+        pert,
+        _seconds(perturbed),
+        n_bins,
+        task.grid_hz,
+        mode=task.alignment,
+        by_index=keeps and len(orig) == len(pert),
+    )
     if task.smooth_steps > 1:
         delta = nan_moving_average(delta, task.smooth_steps)
     return delta
@@ -119,11 +134,12 @@ def pair_shape(delta: np.ndarray, perturbed: SampleLine, task: TaskConfig) -> Pa
         return None
     onset = round(record.onset_s * task.grid_hz)
     length = round((record.duration_s or 0.0) * task.grid_hz)
-    means = region_means(delta, onset, length)
+    means = region_means(delta, onset, length, task.grid_hz, task.region_rule)
     features = curve_features(delta, onset, length, task.grid_hz)
     return PairShape(
         regions={k: rounded(v) for k, v in means.items()},
         features={k: rounded(v) for k, v in features.items()},
+        bounds=region_bounds(delta, onset, length, task.grid_hz, task.region_rule),
     )
 
 
@@ -145,17 +161,26 @@ class GroupMetrics:
     agree_abs: PairAgreement = field(default_factory=PairAgreement)
     agree_shape: PairAgreement = field(default_factory=PairAgreement)
     lengths: LengthCorrelation = field(default_factory=LengthCorrelation)
+    length_means: LengthMeanCorrelation = field(default_factory=LengthMeanCorrelation)
+    types: tuple[str, ...] = ()
+    """Token types met in the group (typed tokenizers), for the by-type losses."""
     per_second: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
     """Keyed by "is the item an original"."""
     shape_scores: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
     codebooks: dict[bool, list[list[float]]] = field(default_factory=lambda: {True: [], False: []})
     curve: MeanCurve = field(init=False)
+    by_type: dict[bool, LossByType] = field(init=False)
+    region_by_type: dict[bool, RegionLossByType] = field(init=False)
 
     def __post_init__(self) -> None:
         self.curve = MeanCurve(grid_bins(self.task.clip_seconds, self.task.grid_hz))
+        self.by_type = {o: LossByType(self.types) for o in (True, False)}
+        self.region_by_type = {o: RegionLossByType(self.types) for o in (True, False)}
 
-    def add_item(self, stats: ItemStats, original: bool) -> None:
+    def add_item(self, stats: ItemStats, original: bool, line: SampleLine) -> None:
         """One original (once) or perturbed copy."""
+        if self.types and line.types is not None:
+            self.by_type[original].update(loss_by_type(_loss(line), line.types))
         label = torch.tensor([0.0 if original else 1.0])
         self.auroc_abs.update(_one(stats.abs_loss), label)
         self.auroc_shape.update(_one(stats.shape_score), label)
@@ -174,17 +199,35 @@ class GroupMetrics:
         self.agree_abs.update(_one(original.abs_loss), _one(perturbed.abs_loss))
         self.agree_shape.update(_one(original.shape_score), _one(perturbed.shape_score))
         if line.record is not None and line.record.duration_s is not None:
-            self.lengths.update(
-                torch.tensor([line.record.duration_s]),
-                torch.tensor([perturbed.abs_loss - original.abs_loss]),
-            )
+            duration = torch.tensor([line.record.duration_s])
+            delta = torch.tensor([perturbed.abs_loss - original.abs_loss])
+            self.lengths.update(duration, delta)
+            self.length_means.update(duration, delta)
 
-    def add_shape(self, delta: np.ndarray, shape: PairShape | None) -> None:
-        """One pair's Δℓ curve and its regions and features."""
+    def add_shape(
+        self,
+        delta: np.ndarray,
+        shape: PairShape | None,
+        original: SampleLine,
+        perturbed: SampleLine,
+    ) -> None:
+        """One pair's Δℓ curve, its regions and features, and the loss by token type of each
+        side's tokens inside the regions."""
         self.curve.update(delta)
-        if shape is not None:
-            self.regions.update({k: _nan(v) for k, v in shape.regions.items()})
-            self.features.update({k: _nan(v) for k, v in shape.features.items()})
+        if shape is None:
+            return
+        self.regions.update({k: _nan(v) for k, v in shape.regions.items()})
+        self.features.update({k: _nan(v) for k, v in shape.features.items()})
+        if self.types and shape.bounds is not None and original.types and perturbed.types:
+            for side, line in ((True, original), (False, perturbed)):
+                totals = loss_by_type_in_regions(
+                    frame_loss(_loss(line)),
+                    line.types,
+                    _seconds(line),
+                    shape.bounds,
+                    self.task.grid_hz,
+                )
+                self.region_by_type[side].update(totals)
 
     def result(self) -> DatasetResult:
         out: dict = self.paired.compute()
@@ -211,10 +254,26 @@ class GroupMetrics:
             r = self.lengths.compute()
             out["length_delta_pearson"] = r["pearson"]
             out["length_delta_spearman"] = r["spearman"]
+            r = self.length_means.compute()
+            out["length_delta_pearson_means"] = r["pearson"]
+            out["length_delta_spearman_means"] = r["spearman"]
+        if self.types:
+            out["abs_loss_by_type_original"] = _rounded_map(self.by_type[True].compute())
+            out["abs_loss_by_type_perturbed"] = _rounded_map(self.by_type[False].compute())
+            if self.task.regions:
+                for side, name in ((True, "original"), (False, "perturbed")):
+                    per_region = self.region_by_type[side].compute()
+                    out[f"region_loss_by_type_{name}"] = {
+                        region: _rounded_map(means) for region, means in per_region.items()
+                    }
         return DatasetResult(role=self.role, **out)
 
     def mean_curve(self) -> list[float | None]:
         return [rounded(v) for v in self.curve.compute().numpy()]
+
+
+def _rounded_map(values: dict[str, float | None]) -> dict[str, float | None]:
+    return {k: rounded(v) for k, v in values.items()}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -277,7 +336,8 @@ def analyse(lines: Iterable[SampleLine], tasks: list[TaskConfig]) -> Analysis:
     shapes: dict[int, PairShape] = {}
     for (task_name, dataset), indices in groups.items():
         task = by_name[task_name]
-        metrics = GroupMetrics(task, lines[indices[0]].role)
+        types = sorted({t for i in indices for t in (lines[i].types or ())})
+        metrics = GroupMetrics(task, lines[indices[0]].role, types=tuple(types))
         originals: dict[str, int] = {}
         counted: set[str] = set()
         for i in indices:
@@ -289,12 +349,12 @@ def analyse(lines: Iterable[SampleLine], tasks: list[TaskConfig]) -> Analysis:
             new_original = line.piece_id not in counted
             if new_original:
                 counted.add(line.piece_id)
-                metrics.add_item(items[o], original=True)
-            metrics.add_item(items[i], original=False)
+                metrics.add_item(items[o], True, lines[o])
+            metrics.add_item(items[i], False, line)
             metrics.add_pair(items[o], items[i], new_original, line)
             delta = pair_delta(lines[o], line, task)
             shape = pair_shape(delta, line, task)
-            metrics.add_shape(delta, shape)
+            metrics.add_shape(delta, shape, lines[o], line)
             if shape is not None:
                 shapes[i] = shape
         results.setdefault(task_name, {})[dataset] = metrics.result()

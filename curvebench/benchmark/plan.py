@@ -15,6 +15,7 @@ from curvebench.data.piece import Piece
 from curvebench.data.render import DEFAULT_SR, render_midi
 from curvebench.data.timing import clip_seconds
 from curvebench.errors import CurvebenchError, SkipItem
+from curvebench.metrics.token_types import target_types
 from curvebench.perturbations import Perturbation, PerturbationRecord, derive_seed
 from curvebench.tasks import TaskConfig
 
@@ -61,6 +62,8 @@ class Plan:
     pairs: list[Pair] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
+    id_types: list[str] | None = None
+    """The adapter's type of every vocabulary id, when its tokens are typed."""
 
     def add_sequence(self, encoded: Encoded) -> str:
         """Add a sequence to score (once, however many pairs use it); returns its key."""
@@ -83,6 +86,9 @@ class Plan:
             duration_s=rounded(duration) if duration else None,
             loss=loss.tolist(),
             seconds=[None if s != s else round(float(s), 4) for s in encoded.target_seconds],
+            types=None
+            if self.id_types is None or encoded.ids.ndim != 1
+            else target_types(encoded.ids, self.id_types, encoded.first_target),
             record=None if variant == "original" else Record.of(pair.record),
         )
 
@@ -162,6 +168,8 @@ def plan_task(plan: Plan, task: TaskConfig, adapter: Adapter, pieces: list[Piece
     keeping the first few pairs of each dataset as listening examples."""
     perturbations = task.parsed_perturbations()
     encoder = _Encoder(adapter, task)
+    if plan.id_types is None:
+        plan.id_types = adapter.token_type_names()
     kept = 0
     for piece in pieces:
         where = f"{task.name}/{piece.dataset}/{piece.id}"

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from curvebench.errors import DataError, first_error
 from curvebench.perturbations import PerturbationRecord
 
-OPTIONAL = ("loss_mean", "abs_loss_per_codebook", "record", "regions", "features")
+OPTIONAL = ("types", "loss_mean", "abs_loss_per_codebook", "record", "regions", "features")
 """Fields left out of a line when they do not apply (audio-only, perturbed-only)."""
 
 
@@ -62,6 +62,9 @@ class SampleLine(BaseModel):
         description="Per-token nats ([T−1]), or per code for audio ([K][T])."
     )
     seconds: list[float | None] = Field(description="Time of each scored step (None: untimed).")
+    types: list[str] | None = Field(
+        default=None, description="Token type of each scored step (typed tokenizers)."
+    )
     abs_loss: float | None = Field(default=None, description="Mean nats per step.")
     perplexity: float | None = Field(default=None, description="exp(abs_loss).")
     shape_score: float | None = Field(default=None, description="Reference-free spike score.")

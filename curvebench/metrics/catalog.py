@@ -34,8 +34,9 @@ class MetricInfo:
     """Shown with its sign (differences)."""
     digits: int = 3
     """Decimals shown."""
-    kind: Literal["float", "int", "list"] = "float"
-    """Value type: a number, a count, or a list of numbers (per codebook)."""
+    kind: Literal["float", "int", "list", "map", "map2"] = "float"
+    """Value type: a number, a count, a list of numbers (per codebook), numbers by name
+    (per token type) or by two names (per region, then per token type)."""
     interval: bool = False
     """Has a bootstrap 95% interval, stored as ``<name>_ci`` = [low, high]."""
     rank: bool = False
@@ -55,7 +56,13 @@ class MetricInfo:
 
     def annotation(self) -> Any:
         """The field's Python type in the results schema."""
-        return {"float": float | None, "int": int, "list": list[float] | None}[self.kind]
+        return {
+            "float": float | None,
+            "int": int,
+            "list": list[float] | None,
+            "map": dict[str, float | None] | None,
+            "map2": dict[str, dict[str, float | None]] | None,
+        }[self.kind]
 
     def format(self, value: object) -> str:
         """The value as shown in tables ("-" when undefined)."""
@@ -65,6 +72,8 @@ class MetricInfo:
             return str(value)
         if self.kind == "list":
             return " ".join(f"{v:.{self.digits}f}" for v in value)  # type: ignore[union-attr]
+        if self.kind in ("map", "map2"):
+            return str(value)
         return f"{value:+.{self.digits}f}" if self.signed else f"{value:.{self.digits}f}"
 
 
@@ -225,9 +234,40 @@ for _info in (
     MetricInfo("shape_area_positive", "Positive area of Δℓ.", "nats·s"),
     MetricInfo("shape_area_negative", "Negative area of Δℓ.", "nats·s"),
     MetricInfo(
+        "abs_loss_by_type_original",
+        "Mean loss of originals' tokens by token type (Pitch, Velocity, Duration, ...).",
+        "nats/token",
+        kind="map",
+    ),
+    MetricInfo(
+        "abs_loss_by_type_perturbed",
+        "The same over perturbed copies' tokens.",
+        "nats/token",
+        kind="map",
+    ),
+    MetricInfo(
+        "region_loss_by_type_original",
+        "Mean loss by token type of the originals' tokens inside each pair's regions.",
+        "nats/token",
+        kind="map2",
+    ),
+    MetricInfo(
+        "region_loss_by_type_perturbed",
+        "The same for the perturbed copies' tokens inside their regions.",
+        "nats/token",
+        kind="map2",
+    ),
+    MetricInfo(
         "length_delta_pearson",
         "Length sweeps: Pearson r of noise duration vs. Δ absolute loss (pairs).",
     ),
     MetricInfo("length_delta_spearman", "Length sweeps: Spearman ρ of the same."),
+    MetricInfo(
+        "length_delta_pearson_means",
+        "Length sweeps: Pearson r of length vs. the mean Δ of each length (the paper's).",
+    ),
+    MetricInfo(
+        "length_delta_spearman_means", "Length sweeps: Spearman ρ over the per-length means."
+    ),
 ):
     declare(_info)

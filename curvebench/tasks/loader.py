@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -43,6 +44,18 @@ class TaskConfig(BaseModel):
         default=1, ge=1, description="Moving average of Δℓ over this many grid steps (1: none)."
     )
     regions: bool = Field(default=True, description="Report the paper's three regions.")
+    alignment: Literal["sum", "mean"] = Field(
+        default="sum",
+        description="Δℓ per grid step: sum of the surprisal of the tokens in it (an empty step "
+        "is 0, so inserted and removed tokens count), or the older per-step mean with empty "
+        "steps masked. Audio frames are the mean over codebooks either way.",
+    )
+    region_rule: Literal["curvebench", "paper"] = Field(
+        default="curvebench",
+        description="curvebench's region rule, or the paper's released analysis code exactly "
+        "(empty region = 0, recovery from (onset-1)+len+4, last step dropped, conditioned-frame "
+        "indexing).",
+    )
     generated_top_k: tuple[int, ...] = Field(
         default=(10, 50, 250), description="Top-k values of the generated role's samples."
     )

@@ -13,7 +13,7 @@ import pytest
 from curvebench.api import RunOptions, run
 from curvebench.benchmark.results import Results
 from curvebench.cli import main
-from curvebench.metrics.alignment import delta_on_grid
+from curvebench.metrics.alignment import grid_delta
 from curvebench.metrics.regions import region_means
 
 FIELDS = (
@@ -110,9 +110,11 @@ def test_aggregates_follow_from_the_samples(tiny_run) -> None:
     peaks = []
     for p in perturbed:
         orig = originals[p["piece_id"]]
-        delta = delta_on_grid(
-            (np.array(orig["loss"]), np.array(orig["seconds"])),
-            (np.array(p["loss"]), np.array(p["seconds"])),
+        delta = grid_delta(
+            np.array(orig["loss"]),
+            np.array(orig["seconds"]),
+            np.array(p["loss"]),
+            np.array(p["seconds"]),
             750,
         )
         means = region_means(delta, 250, 100)
@@ -268,9 +270,11 @@ def test_optional_smoothing_of_the_delta_curve(tiny_model, midi_folder, tmp_path
         )
     )
     original, perturbed = read_samples(output.samples_path)
-    raw = delta_on_grid(
-        (np.array(original["loss"]), np.array(original["seconds"])),
-        (np.array(perturbed["loss"]), np.array(perturbed["seconds"])),
+    raw = grid_delta(
+        np.array(original["loss"]),
+        np.array(original["seconds"]),
+        np.array(perturbed["loss"]),
+        np.array(perturbed["seconds"]),
         750,
     )
     expected = region_means(nan_moving_average(raw, 5), 250, 100)
@@ -306,3 +310,64 @@ def test_each_embedded_model_runs_the_default_task(spec, midi_folder, tmp_path) 
     (r,) = output.results.results["noise-at-5s"].values()
     assert r.n_pairs == 2 and r.abs_loss_original > 0 and r.region_recovery is not None
     assert output.results.model.spec == spec
+
+
+def test_losses_by_token_type_add_up_and_reach_the_results(tiny_run) -> None:
+    from curvebench.metrics.token_types import loss_by_type
+
+    for line in tiny_run.lines:
+        assert line.types is not None and len(line.types) == len(line.loss)
+        totals = loss_by_type(np.array(line.loss), line.types)
+        assert sum(t for t, _ in totals.values()) == pytest.approx(sum(line.loss), abs=1e-9)
+        assert {"Pitch", "Duration", "Position"} <= set(totals)
+    r = next(iter(tiny_run.results.results["noise-at-5s"].values()))
+    by_type = r.abs_loss_by_type_original
+    assert by_type and all(v is None or v > 0 for v in by_type.values())
+    pitch = [
+        (t, n)
+        for line in tiny_run.lines
+        if line.is_original
+        for t, n in [loss_by_type(np.array(line.loss), line.types)["Pitch"]]
+    ]
+    assert by_type["Pitch"] == pytest.approx(
+        sum(t for t, _ in pitch) / sum(n for _, n in pitch), abs=1e-5
+    )
+    assert set(r.region_loss_by_type_perturbed) == {"peak", "assimilation", "recovery"}
+
+
+def test_the_paper_region_rule_and_mean_alignment_are_task_options(
+    tiny_model, midi_folder, tmp_path
+) -> None:
+    import yaml
+
+    from curvebench.metrics.alignment import grid_delta
+    from curvebench.metrics.regions import region_means
+    from curvebench.tasks import load_task
+
+    task = load_task("noise-at-5s").model_copy(
+        update={"region_rule": "paper", "alignment": "mean", "name": "paper-rule"}
+    )
+    path = tmp_path / "paper-rule.yaml"
+    path.write_text(yaml.safe_dump(task.model_dump(mode="json")))
+    output = run(
+        RunOptions(
+            tasks=(str(path),),
+            model=f"hf-causal:path={tiny_model}",
+            data=(f"training={midi_folder}",),
+            limit=1,
+            out=tmp_path / "out",
+            wandb=False,
+        )
+    )
+    original, perturbed = output.lines
+    delta = grid_delta(
+        np.array(original.loss),
+        np.array(original.seconds, dtype=float),
+        np.array(perturbed.loss),
+        np.array(perturbed.seconds, dtype=float),
+        750,
+        mode="mean",
+    )
+    expected = region_means(delta, 250, 100, rule="paper")
+    for name, value in expected.items():
+        assert perturbed.regions[name] == pytest.approx(value, abs=1e-5)  # never None: 0 if empty

@@ -149,6 +149,7 @@ def test_registered_with_options_and_checks_the_vocabulary(adapter, tmp_path) ->
         adapter.encode_score(Score(480), "empty")
 
 
+@pytest.mark.slow
 def test_generate_samples_valid_events_reproducibly(tmp_path) -> None:
     folder = tiny_anticipation(tmp_path / "m", context=64)
     adapter = load_adapter(f"anticipation:path={folder}")

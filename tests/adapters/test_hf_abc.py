@@ -165,7 +165,8 @@ def test_tempo_changes_are_kept_through_the_source_tempo_map(adapter) -> None:
     assert np.nanmax(seconds) == pytest.approx(2.0 + 4.0)
 
 
-def test_options_and_generation(adapter, model_dir) -> None:
+@pytest.mark.slow
+def test_options_and_generation(adapter, model_dir, tmp_path) -> None:
     info = registered_adapters()["hf-abc"]
     assert {"path", "tokenizer", "prompt", "revision", "dtype", "device", "name"} <= set(
         info.options
@@ -173,8 +174,9 @@ def test_options_and_generation(adapter, model_dir) -> None:
     assert adapter.can_generate and adapter.context_length == 512
     with pytest.raises(ConfigError, match="no text tokenizer"):
         load_adapter(f"hf-abc:path={model_dir},tokenizer={model_dir / 'nothing'}")
-    a = adapter.generate(2, top_k=5, seconds=10.0, seed=1)
-    b = adapter.generate(2, top_k=5, seconds=10.0, seed=1)
+    short = load_adapter(f"hf-abc:path={tiny_abc_model(tmp_path / 'short', context=64)}")
+    a = short.generate(2, top_k=5, seconds=10.0, seed=1)
+    b = short.generate(2, top_k=5, seconds=10.0, seed=1)
     assert len(a) == 2 and [s.dumps_midi() for s in a] == [s.dumps_midi() for s in b]
 
 

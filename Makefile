@@ -8,6 +8,8 @@ TORCH := torch==2.13.0
 RUN_ARGS ?= --task noise-at-5s --model reference --limit 32 --out runs/default
 
 SYSTEM_PACKAGES := fluidsynth timgm6mb-soundfont
+# abcmidi: midi2abc / abc2midi, the MIDI <-> ABC converters of the hf-abc adapter
+SYSTEM_PACKAGES += abcmidi
 SYSTEM_PACKAGES += chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

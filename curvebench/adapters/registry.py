@@ -126,4 +126,4 @@ def load_adapter(spec: str) -> Adapter:
 
 def _load_builtins() -> None:
     # importing a module registers its adapters
-    from curvebench.adapters import hf_causal, musicgen, ngram  # noqa: F401
+    from curvebench.adapters import anticipation, hf_abc, hf_causal, musicgen, ngram, yue  # noqa: F401

@@ -1,0 +1,78 @@
+"""Loading a Hugging Face causal LM and its per-token loss: shared by the adapters whose models
+are plain causal LMs over their own token streams (anticipation, hf-abc, yue)."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from curvebench.adapters.base import hash_state
+from curvebench.errors import ConfigError
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+COMMON_OPTIONS = {
+    "path": "model folder or hub id (required)",
+    "revision": "hub revision (branch, tag or commit)",
+    "dtype": "float32 | bfloat16 | float16 (default float32)",
+    "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
+    "name": "display name in results (default: the adapter's name)",
+}
+"""Options every causal-LM adapter takes."""
+
+
+def truthy(value: str | bool) -> bool:
+    """A spec option read as a boolean (``true``, ``1``, ``yes``)."""
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def load_causal_lm(
+    path: str,
+    revision: str | None = None,
+    dtype: str = "float32",
+    trust_remote_code: str | bool = False,
+) -> torch.nn.Module:
+    """``AutoModelForCausalLM`` from a folder or hub id, in eval mode; a ConfigError names the
+    path when it is not a model."""
+    from transformers import AutoModelForCausalLM
+
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            path,
+            revision=revision,
+            dtype=DTYPES[dtype],
+            use_safetensors=None,
+            trust_remote_code=truthy(trust_remote_code),
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"model path {path!r}: not a Hugging Face model folder or reachable hub id ({exc})"
+        ) from exc
+    return model.eval()
+
+
+def context_of(model: torch.nn.Module, path: str) -> int:
+    """The model's context length from its config."""
+    for key in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(model.config, key, None)
+        if value:
+            return int(value)
+    raise ConfigError(f"{path}: cannot tell the model's context length from its config")
+
+
+def causal_nll(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """ids [B, T] → [B, T-1]: ``out[b, i] = -log p(ids[b, i+1] | ids[b, :i+1])`` in nats;
+    0 where the target is padding."""
+    logits = model(input_ids=ids, attention_mask=mask.long()).logits[:, :-1].float()
+    logp = torch.log_softmax(logits, dim=-1)
+    nll = -logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
+    return nll.masked_fill(~mask[:, 1:], 0.0)
+
+
+def model_fingerprint(model: torch.nn.Module, *extra: bytes) -> str:
+    """sha256 over weights, config and any extra bytes (tokenizer, options)."""
+    config = json.dumps(model.config.to_dict(), sort_keys=True, default=str)
+    return hash_state(model, config.encode(), *extra)

@@ -1,0 +1,90 @@
+"""A reference-free change score: how far one piece's loss jumps above its own recent past.
+
+Generated music and a user's own files have no clean original to subtract, so the paper's Δℓ
+cannot be formed. A corruption still shows in the model's own per-step loss (surprisal) as a
+sustained rise over what it was just predicting. :func:`change_score` measures that rise with
+every length defined in seconds, so a curve means the same at any token or frame rate, and with
+a spread floor taken from the model's own variation, so silence or a flat stretch cannot make
+it explode (the old spike score divided by 1e-6 there).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from curvebench.metrics.spread import finite, robust_spread
+
+SEGMENT_S = 0.1
+"""The curve is read in segments this long, each summarised by the median of its steps."""
+BASELINE_S = 1.0
+"""Each segment is compared with the steps of the segments in the preceding BASELINE_S."""
+MIN_BASELINE_SEGMENTS = 3
+"""A segment is scored only when at least this many of its baseline segments hold a step."""
+SEQUENCE_FLOOR = 0.5
+"""The local spread is floored at this fraction of the whole sequence's robust spread."""
+CORPUS_FLOOR = 0.25
+"""... and at this fraction of the corpus's typical spread, when one is given."""
+
+
+def _segments(n: int, hz: float) -> np.ndarray:
+    """The segment index of each of ``n`` steps (step t lies at t / hz seconds)."""
+    per_segment = hz * SEGMENT_S
+    return np.floor(np.arange(n) / per_segment + 1e-9).astype(np.int64)
+
+
+def change_score(loss: np.ndarray, hz: float = 50.0, corpus_spread: float | None = None) -> float:
+    """Largest sustained rise of one loss curve over its own trailing second, in spreads.
+
+    ``loss`` is the per-step surprisal on a grid of ``hz`` steps per second (NaN = empty
+    step). With segments k of SEGMENT_S seconds (step t in segment ⌊t / (hz · SEGMENT_S)⌋)::
+
+        m_k     = median of the valid steps of segment k
+        B_k     = the valid steps of segments [k − BASELINE_S / SEGMENT_S, k) (clipped at 0)
+        floor   = max(SEQUENCE_FLOOR · σ_seq, CORPUS_FLOOR · corpus_spread)
+        z_k     = (m_k − median(B_k)) / max(σ(B_k), floor)
+        score   = max over scored segments k of z_k
+
+    where σ is :func:`~curvebench.metrics.spread.robust_spread` and σ_seq is σ of every valid
+    step of the curve. A segment is scored when it holds a valid step and at least
+    MIN_BASELINE_SEGMENTS of its baseline segments do. Medians make the score exact under
+    repetition: the same curve sampled at k times the rate over the same seconds (each step
+    repeated k times) gives the identical score.
+
+    Edge cases, all finite: an all-NaN curve (silence with no tokens), a constant curve
+    (all-zero silence included) and a curve too short for any segment to be scored give 0.0
+    (no measurable change). Higher = the piece is more likely the corrupted one.
+    """
+    if hz <= 0:
+        raise ValueError(f"grid rate hz must be positive, got {hz}")
+    x = np.asarray(loss, dtype=np.float64).reshape(-1)
+    valid = np.isfinite(x)
+    if not valid.any():
+        return 0.0
+    sigma_seq = robust_spread(x)
+    floor = SEQUENCE_FLOOR * sigma_seq
+    if corpus_spread is not None and math.isfinite(corpus_spread):
+        floor = max(floor, CORPUS_FLOOR * corpus_spread)
+    segment = _segments(x.size, hz)
+    n_segments = int(segment[-1]) + 1
+    starts = np.searchsorted(segment, np.arange(n_segments + 1))
+    medians = np.full(n_segments, np.nan)
+    for k in range(n_segments):
+        part = finite(x[starts[k] : starts[k + 1]])
+        if part.size:
+            medians[k] = np.median(part)
+    lookback = round(BASELINE_S / SEGMENT_S)
+    best = -math.inf
+    for k in range(n_segments):
+        first = max(0, k - lookback)
+        if np.isnan(medians[k]):
+            continue
+        if np.count_nonzero(~np.isnan(medians[first:k])) < MIN_BASELINE_SEGMENTS:
+            continue
+        base = finite(x[starts[first] : starts[k]])
+        denominator = max(robust_spread(base), floor)
+        rise = medians[k] - float(np.median(base))
+        z = rise / denominator if denominator > 0.0 else 0.0
+        best = max(best, z)
+    return float(best) if math.isfinite(best) else 0.0

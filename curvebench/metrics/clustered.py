@@ -33,9 +33,10 @@ from torchmetrics import Metric
 _CHUNK = 128  # resamples computed at once (bounds memory to _CHUNK × rows floats)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Estimate:
-    """A statistic, its clustered bootstrap interval and what it was computed from."""
+    """A statistic, its clustered bootstrap interval and what it was computed from (not
+    frozen: torchmetrics copies what ``compute`` returns field by field)."""
 
     value: float | None
     """The statistic on all rows (None when undefined: no rows, or one AUROC class empty)."""

@@ -174,9 +174,7 @@ def _metric_validity(
         negatives, negative_clusters = list(both[:, 0]), clusters
     scores = np.concatenate([negatives, both[:, 1]])
     labels = np.r_[np.zeros(len(negatives), np.int64), np.ones(len(pairs), np.int64)]
-    auroc = clustered_auroc(
-        scores, labels, [*negative_clusters, *clusters], level=level, **options
-    )
+    auroc = clustered_auroc(scores, labels, [*negative_clusters, *clusters], level=level, **options)
     return MetricValidity(spec.name, spec.higher_is_worse, auroc, agreement, _verdict(agreement))
 
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from curvebench.metrics.spread import finite, robust_spread
+from curvebench.metrics.spread import robust_spread, row_medians, row_robust_spreads
 
 SEGMENT_S = 0.1
 """The curve is read in segments this long, each summarised by the median of its steps."""
@@ -68,23 +68,26 @@ def change_score(loss: np.ndarray, hz: float = 50.0, corpus_spread: float | None
         floor = max(floor, CORPUS_FLOOR * corpus_spread)
     segment = _segments(x.size, hz)
     n_segments = int(segment[-1]) + 1
-    starts = np.searchsorted(segment, np.arange(n_segments + 1))
-    medians = np.full(n_segments, np.nan)
-    for k in range(n_segments):
-        part = finite(x[starts[k] : starts[k + 1]])
-        if part.size:
-            medians[k] = np.median(part)
+    starts = np.searchsorted(segment, np.arange(n_segments))
+    width = int(np.bincount(segment).max())
+    grid = np.full((n_segments, width), np.nan)  # one row of steps per segment
+    grid[segment, np.arange(x.size) - starts[segment]] = x
+    medians = row_medians(grid)
     lookback = round(BASELINE_S / SEGMENT_S)
-    best = -math.inf
-    for k in range(n_segments):
-        first = max(0, k - lookback)
-        if np.isnan(medians[k]):
-            continue
-        if np.count_nonzero(~np.isnan(medians[first:k])) < MIN_BASELINE_SEGMENTS:
-            continue
-        base = finite(x[starts[first] : starts[k]])
-        denominator = max(robust_spread(base), floor)
-        rise = medians[k] - float(np.median(base))
-        z = rise / denominator if denominator > 0.0 else 0.0
-        best = max(best, z)
+    padded = np.concatenate([np.full((lookback, width), np.nan), grid])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (lookback, width))[:n_segments, 0]
+    windows = windows.reshape(n_segments, lookback * width)  # steps of [k − lookback, k)
+    padded_medians = np.concatenate([np.full(lookback, np.nan), medians])
+    history = np.lib.stride_tricks.sliding_window_view(padded_medians, lookback)[:n_segments]
+    scored = ~np.isnan(medians) & (
+        np.count_nonzero(~np.isnan(history), axis=1) >= MIN_BASELINE_SEGMENTS
+    )
+    if not scored.any():
+        return 0.0
+    base = windows[scored]
+    denominator = np.maximum(row_robust_spreads(base), floor)
+    rise = medians[scored] - row_medians(base)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(denominator > 0.0, rise / np.where(denominator > 0, denominator, 1.0), 0.0)
+    best = float(z.max())
     return float(best) if math.isfinite(best) else 0.0

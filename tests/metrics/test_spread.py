@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from curvebench.metrics.spread import MAD_TO_STD, MEAN_ABS_TO_STD, corpus_spread, robust_spread
+from curvebench.metrics.spread import (
+    MAD_TO_STD,
+    MEAN_ABS_TO_STD,
+    corpus_spread,
+    robust_spread,
+    row_medians,
+    row_robust_spreads,
+)
 
 
 def test_robust_spread_known_answers() -> None:
@@ -30,3 +37,19 @@ def test_corpus_spread_is_the_median_over_curves() -> None:
     curves = [np.array([-1.0, 1.0]), np.array([-2.0, 2.0]), np.array([-3.0, 3.0]), [np.nan]]
     assert corpus_spread(curves) == pytest.approx(2.0 * MAD_TO_STD)
     assert math.isnan(corpus_spread([]))
+
+
+def test_row_functions_equal_the_scalar_ones() -> None:
+    rng = np.random.default_rng(1)
+    rows = rng.normal(size=(40, 9))
+    rows[rng.random(rows.shape) < 0.3] = np.nan
+    rows[3] = np.nan
+    rows[5, :] = [0.0] * 6 + [1.0, 2.0, np.nan]  # MAD 0: the mean-deviation fallback
+    medians, spreads = row_medians(rows), row_robust_spreads(rows)
+    for row, med, spread in zip(rows, medians, spreads, strict=True):
+        ok = row[~np.isnan(row)]
+        if ok.size == 0:
+            assert math.isnan(med) and math.isnan(spread)
+            continue
+        assert med == np.median(ok)
+        assert spread == robust_spread(row)

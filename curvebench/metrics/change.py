@@ -18,8 +18,10 @@ from curvebench.metrics.spread import robust_spread, row_medians, row_robust_spr
 
 SEGMENT_S = 0.1
 """The curve is read in segments this long, each summarised by the median of its steps."""
-BASELINE_S = 1.0
-"""Each segment is compared with the steps of the segments in the preceding BASELINE_S."""
+BASELINE_S = 2.0
+"""Each segment is compared with the steps of the segments in the preceding BASELINE_S (about
+a bar at 120 bpm; on the stored leaderboard runs 2 s agreed with the truth clearly better than
+1 s and no worse than 4 s)."""
 MIN_BASELINE_SEGMENTS = 3
 """A segment is scored only when at least this many of its baseline segments hold a step."""
 SEQUENCE_FLOOR = 0.5
@@ -28,17 +30,24 @@ CORPUS_FLOOR = 0.25
 """... and at this fraction of the corpus's typical spread, when one is given."""
 
 
-def _segments(n: int, hz: float) -> np.ndarray:
+def _segments(n: int, hz: float, segment_s: float) -> np.ndarray:
     """The segment index of each of ``n`` steps (step t lies at t / hz seconds)."""
-    per_segment = hz * SEGMENT_S
+    per_segment = hz * segment_s
     return np.floor(np.arange(n) / per_segment + 1e-9).astype(np.int64)
 
 
-def change_score(loss: np.ndarray, hz: float = 50.0, corpus_spread: float | None = None) -> float:
-    """Largest sustained rise of one loss curve over its own trailing second, in spreads.
+def change_score(
+    loss: np.ndarray,
+    hz: float = 50.0,
+    corpus_spread: float | None = None,
+    segment_s: float = SEGMENT_S,
+    baseline_s: float = BASELINE_S,
+) -> float:
+    """Largest sustained rise of one loss curve over its own trailing BASELINE_S, in spreads.
 
     ``loss`` is the per-step surprisal on a grid of ``hz`` steps per second (NaN = empty
-    step). With segments k of SEGMENT_S seconds (step t in segment ⌊t / (hz · SEGMENT_S)⌋)::
+    step); ``segment_s`` and ``baseline_s`` default to SEGMENT_S and BASELINE_S. With segments
+    k of SEGMENT_S seconds (step t in segment ⌊t / (hz · SEGMENT_S)⌋)::
 
         m_k     = median of the valid steps of segment k
         B_k     = the valid steps of segments [k − BASELINE_S / SEGMENT_S, k) (clipped at 0)
@@ -66,14 +75,14 @@ def change_score(loss: np.ndarray, hz: float = 50.0, corpus_spread: float | None
     floor = SEQUENCE_FLOOR * sigma_seq
     if corpus_spread is not None and math.isfinite(corpus_spread):
         floor = max(floor, CORPUS_FLOOR * corpus_spread)
-    segment = _segments(x.size, hz)
+    segment = _segments(x.size, hz, segment_s)
     n_segments = int(segment[-1]) + 1
     starts = np.searchsorted(segment, np.arange(n_segments))
     width = int(np.bincount(segment).max())
     grid = np.full((n_segments, width), np.nan)  # one row of steps per segment
     grid[segment, np.arange(x.size) - starts[segment]] = x
     medians = row_medians(grid)
-    lookback = round(BASELINE_S / SEGMENT_S)
+    lookback = max(1, round(baseline_s / segment_s))
     padded = np.concatenate([np.full((lookback, width), np.nan), grid])
     windows = np.lib.stride_tricks.sliding_window_view(padded, (lookback, width))[:n_segments, 0]
     windows = windows.reshape(n_segments, lookback * width)  # steps of [k − lookback, k)

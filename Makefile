@@ -20,7 +20,7 @@ BOARD_ARGS ?= --task paper --limit 16 --no-wandb
 
 # FluidSynth and a General MIDI soundfont render MIDI to audio; Chromium tests the board page
 system:
-	@command -v fluidsynth >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
+	@command -v fluidsynth >/dev/null 2>&1 && command -v midi2abc >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update -qq && \
 		  $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
 

@@ -201,7 +201,6 @@ def test_encode_score_renders_then_encodes(stage1) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="core reads first_target from modality")
 def test_run_command_on_a_tiny_model(model_dir, tmp_path, midi_folder) -> None:
     from curvebench.cli import main
 

@@ -7,6 +7,7 @@ Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``midi`` (b
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,11 +151,22 @@ def hub_dataset(name: str, split: str = "train") -> datasets.Dataset:
     return ds
 
 
+def pieces_wanted(limit: int | float | None, total: int) -> int:
+    """How many of ``total`` pieces a ``--limit`` takes: all (None), a count, or a fraction
+    below 1 of them (rounded up, as lm-evaluation-harness does)."""
+    if limit is None:
+        return total
+    if 0 < limit < 1:
+        return math.ceil(limit * total)
+    return min(int(limit), total)
+
+
 def iter_pieces(
-    spec: DataSpec, rows: datasets.Dataset, limit: int | None = None
+    spec: DataSpec, rows: datasets.Dataset, limit: int | float | None = None
 ) -> Iterator[Piece]:
-    """Pieces of a loaded dataset, in row order, at most ``limit`` of them."""
-    count = len(rows) if limit is None else min(limit, len(rows))
+    """Pieces of a loaded dataset, in row order, at most ``limit`` of them (a count, or a
+    fraction below 1 of the dataset)."""
+    count = pieces_wanted(limit, len(rows))
     for row in rows.select(range(count)):
         midi = row["midi"]
         if isinstance(midi, dict):  # a datasets binary feature stored as {"bytes", "path"}

@@ -65,6 +65,8 @@ class RunOutput:
     samples_path: Path
     figures: list[Path] = field(default_factory=list)
     wandb_dir: Path | None = None
+    wandb_url: str | None = None
+    """The W&B run's page when it was logged online."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage (and per consumer, added by the caller)."""
     cached: int = 0

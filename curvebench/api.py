@@ -142,6 +142,4 @@ def evaluate(
             output = run(options, settings, figures)
     if output is None:  # an extra process of a multi-device run
         raise ConfigError("evaluate(devices>1) runs in one process: use `curvebench run` for DDP")
-    return Evaluation(
-        output.results, output.lines, options.out, output.figures, output.wandb_url
-    )
+    return Evaluation(output.results, output.lines, options.out, output.figures, output.wandb_url)

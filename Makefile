@@ -10,19 +10,25 @@ RUN_ARGS ?= --task noise-at-5s --model reference --limit 32 --out runs/default
 SYSTEM_PACKAGES := fluidsynth timgm6mb-soundfont
 # abcmidi: midi2abc / abc2midi, the MIDI <-> ABC converters of the hf-abc adapter
 SYSTEM_PACKAGES += abcmidi
-SYSTEM_PACKAGES += chromium chromium-driver
+TEST_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BOARD_MODELS := reference reference-tiny ngram
 BOARD_ARGS ?= --task paper --limit 16 --no-wandb
 
-.PHONY: run test lint install install-dev system board clean
+.PHONY: run test lint install install-dev system system-test board clean
 
-# FluidSynth and a General MIDI soundfont render MIDI to audio; Chromium tests the board page
+# FluidSynth and a General MIDI soundfont render MIDI to audio (audio models, WAV examples)
 system:
-	@command -v fluidsynth >/dev/null 2>&1 && command -v midi2abc >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
+	@command -v fluidsynth >/dev/null 2>&1 && command -v midi2abc >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
 		{ $(SUDO) apt-get update -qq && \
 		  $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
+
+# Chromium and its driver: only the board page's browser test needs them
+system-test: system
+	@command -v chromedriver >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && \
+		  $(SUDO) apt-get install -y -qq --no-install-recommends $(TEST_PACKAGES); }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +53,7 @@ install-dev: $(VENV)/.installed-dev
 run: install system
 	$(BIN)/curvebench run $(RUN_ARGS)
 
-test: install-dev system
+test: install-dev system-test
 	$(BIN)/python -m pytest -q
 
 # The repository's leaderboard: the embedded models on the paper suite, submitted and built
@@ -60,8 +66,8 @@ board: install system
 	$(BIN)/curvebench leaderboard build --board leaderboard
 
 lint: install-dev
-	$(BIN)/ruff check curvebench tests scripts benchmarks
-	$(BIN)/ruff format --check curvebench tests scripts benchmarks
+	$(BIN)/ruff check curvebench tests scripts benchmarks examples
+	$(BIN)/ruff format --check curvebench tests scripts benchmarks examples
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

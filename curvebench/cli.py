@@ -15,8 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from curvebench.errors import CurvebenchError
+from curvebench.run_arguments import (
+    DEFAULT_TASK,
+    add_run_arguments,
+    device_accelerator,
+    model_spec,
+    read_run_config,
+    task_names,
+)
 
-DEFAULT_TASK = "noise-at-5s"
 QUIET_LOGGERS = (
     "lightning.pytorch.utilities.rank_zero",
     "lightning.fabric.utilities.rank_zero",
@@ -78,17 +85,24 @@ def print_table(results) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from curvebench.api import RunOptions, run
+    from curvebench.report.wandb_log import WandbSettings
 
     started = time.perf_counter()
+    settings = WandbSettings.from_args(args.wandb_args or "")
+    for key in ("project", "entity", "name", "group"):
+        value = getattr(args, f"wandb_{key}")
+        if value:
+            setattr(settings, key, value)
+    settings.tags += [t for t in (args.wandb_tags or "").split(",") if t]
     output = run(
         RunOptions(
-            tasks=tuple(args.task or [DEFAULT_TASK]),
-            model=args.model,
+            tasks=task_names(args.task) or (DEFAULT_TASK,),
+            model=model_spec(args.model, args.model_args),
             data=tuple(args.data or ()),
             limit=args.limit,
             devices=args.devices,
             num_nodes=args.num_nodes,
-            accelerator=args.accelerator,
+            accelerator=device_accelerator(args.device) if args.device else args.accelerator,
             seed=args.seed,
             out=Path(args.out),
             wandb=not args.no_wandb,
@@ -98,7 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             stride=args.stride,
             generator=args.generator,
-        )
+        ),
+        settings,
     )
     if output is None:  # an extra DDP process: rank 0 reports
         return 0
@@ -108,8 +123,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"samples:  {output.samples_path}")
     for fig in output.figures:
         print(f"figure:   {fig}")
-    if output.wandb_dir:
-        print(f"wandb:    {output.wandb_dir}  (upload with: wandb sync {output.wandb_dir})")
+    if output.wandb_url:
+        print(f"wandb:    {output.wandb_url}")
+    elif output.wandb_dir:
+        print(
+            f"wandb:    {output.wandb_dir}  (offline; upload with: wandb sync {output.wandb_dir})"
+        )
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in output.timings.items())
     print(f"cache:    {output.cached} of the scored sequences were reused")
     print(f"time:     {time.perf_counter() - started:.1f}s ({stages})")
@@ -273,51 +292,21 @@ def cmd_train_reference(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(run_defaults: dict[str, object] | None = None) -> argparse.ArgumentParser:
+    """The command line; ``run_defaults`` (from ``--config``) replace ``run``'s defaults."""
     parser = argparse.ArgumentParser(
         prog="curvebench",
+        allow_abbrev=False,
         description="Benchmark music language models: absolute loss vs. loss-curve shape.",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log progress and library output"
+        "-v", "--verbose", action="store_true", help="log progress and library output (anywhere)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="run tasks on a model and write results")
-    p.add_argument(
-        "--task",
-        action="append",
-        help=f"task name or YAML file (repeatable; default {DEFAULT_TASK})",
-    )
-    p.add_argument(
-        "--model", default="reference", help="model spec NAME[:key=value,...] (default reference)"
-    )
-    p.add_argument(
-        "--data",
-        action="append",
-        metavar="[ROLE=]PATH",
-        help="MIDI folder or Hugging Face dataset id, in place of the embedded corpus (repeatable)",
-    )
-    p.add_argument("--limit", type=int, default=None, help="at most N pieces per dataset")
-    p.add_argument(
-        "--devices", type=int, default=1, help="devices per node (GPUs or CPU processes)"
-    )
-    p.add_argument("--num-nodes", type=int, default=1, help="nodes (multi-node DDP)")
-    p.add_argument("--accelerator", default="auto", help="auto | cpu | gpu | mps (Lightning)")
-    p.add_argument("--seed", type=int, default=None, help="task seed (default: the task's)")
-    p.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
-    p.add_argument("--batch-size", type=int, default=16, help="sequences per model pass")
-    p.add_argument("--no-wandb", action="store_true", help="do not log to Weights & Biases")
-    p.add_argument("--stride", type=int, help="rolling-window stride (default: half the context)")
-    p.add_argument("--cache-dir", help="where scored items are kept (default $CURVEBENCH_CACHE)")
-    p.add_argument("--no-cache", action="store_true", help="score everything, store nothing")
-    p.add_argument(
-        "--generator",
-        default="self",
-        metavar="self|SPEC",
-        help="who draws the generated role: the model under test (default) or a model spec",
-    )
-    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("run", help="run tasks on a model and write results", allow_abbrev=False)
+    add_run_arguments(p)
+    p.set_defaults(func=cmd_run, **(run_defaults or {}))
 
     p = sub.add_parser("score", help="per-token losses of MIDI files, one JSON line each")
     p.add_argument("--model", required=True, help="model spec")
@@ -360,8 +349,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def split_verbose(argv: list[str]) -> tuple[list[str], bool]:
+    """``-v``/``--verbose`` taken from anywhere on the command line (before a ``--``)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in ("-v", "--verbose")]
+    rest = [a for a in argv[:end] if a not in ("-v", "--verbose")] + argv[end:]
+    return rest, bool(flags)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv, verbose = split_verbose(list(sys.argv[1:] if argv is None else argv))
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "config", None):  # the file's values are defaults; the line wins
+            args = build_parser(read_run_config(Path(args.config))).parse_args(argv)
+    except CurvebenchError as exc:
+        print(f"curvebench: error: {exc}", file=sys.stderr)
+        return 2
+    args.verbose = args.verbose or verbose
     _setup_logging(args.verbose)
     try:
         return args.func(args)

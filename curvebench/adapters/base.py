@@ -136,12 +136,27 @@ DEVICES = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps", "auto": None
 
 
 def accelerator_for(device: str | None) -> str | None:
-    """The Lightning accelerator of a ``device=`` option (cuda → gpu)."""
+    """The Lightning accelerator of a ``device=`` option (cuda → gpu; ``cuda:N`` → ``gpu:N``,
+    GPU number N)."""
     if device is None:
         return None
-    if device not in DEVICES:
-        raise ConfigError(f"device={device!r}: use one of {', '.join(DEVICES)}")
-    return DEVICES[device]
+    name, _, index = device.partition(":")
+    if name not in DEVICES or (index and not (DEVICES[name] == "gpu" and index.isdigit())):
+        raise ConfigError(f"device={device!r}: use one of {', '.join(DEVICES)} or cuda:N")
+    if DEVICES[name] is None:
+        return None
+    return f"{DEVICES[name]}:{index}" if index else DEVICES[name]
+
+
+def lightning_devices(accelerator: str, devices: int) -> tuple[str, int | list[int]]:
+    """Lightning's ``(accelerator, devices)`` for an accelerator that may name one GPU
+    (``cuda:1`` → ``("gpu", [1])``); otherwise ``devices`` is the number of devices."""
+    name, _, index = accelerator.partition(":")
+    if not index:
+        return accelerator, devices
+    if devices != 1:
+        raise ConfigError(f"{accelerator}: names one GPU; it cannot run on {devices} devices")
+    return ("gpu" if name == "cuda" else name), [int(index)]
 
 
 def hash_state(module: torch.nn.Module, *extra: bytes) -> str:

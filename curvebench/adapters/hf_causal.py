@@ -82,14 +82,19 @@ class HFCausalAdapter(Adapter):
             ) from exc
         self.model.eval()
         tokenizer_path = _fetch_tokenizer(tokenizer or path, revision)
-        self.tokenizer: MusicTokenizer = load_tokenizer(tokenizer_path)
-        vocab = self.model.get_input_embeddings().num_embeddings
-        if len(self.tokenizer) > vocab:
+        self._set_tokenizer(load_tokenizer(tokenizer_path))
+
+    def _set_tokenizer(self, tokenizer: MusicTokenizer) -> None:
+        """Keep the tokenizer, checking that the model has an embedding for every token."""
+        self.tokenizer: MusicTokenizer = tokenizer
+        embeddings = getattr(self.model, "get_input_embeddings", lambda: None)()
+        vocab = getattr(embeddings, "num_embeddings", None)
+        if vocab is not None and len(tokenizer) > vocab:
             raise ConfigError(
-                f"{path}: tokenizer has {len(self.tokenizer)} tokens, the model only {vocab}"
+                f"{self.path}: tokenizer has {len(tokenizer)} tokens, the model only {vocab}"
             )
-        vocab = json.dumps(self.tokenizer.vocab, sort_keys=True)
-        self._tokenizer_blob = f"{type(self.tokenizer).__name__}|{vocab}".encode()
+        vocab_json = json.dumps(tokenizer.vocab, sort_keys=True)
+        self._tokenizer_blob = f"{type(tokenizer).__name__}|{vocab_json}".encode()
 
     @property
     def module(self) -> torch.nn.Module:
@@ -112,8 +117,12 @@ class HFCausalAdapter(Adapter):
         tokens = tokenize_score(self.tokenizer, score, name)
         return Encoded(ids=tokens.ids, seconds=tokens.seconds, duration_s=tokens.duration_s)
 
+    def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Next-token logits [B, T, V] of a right-padded batch."""
+        return self.model(input_ids=ids, attention_mask=mask.long()).logits
+
     def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        logits = self.model(input_ids=ids, attention_mask=mask.long()).logits[:, :-1].float()
+        logits = self.logits(ids, mask)[:, :-1].float()
         logp = torch.log_softmax(logits, dim=-1)
         nll = -logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
         return nll.masked_fill(~mask[:, 1:], 0.0)
@@ -196,7 +205,7 @@ register_adapter(
             "tokenizer": "miditok tokenizer.json (default: the one in path)",
             "dtype": "float32 | bfloat16 | float16 (default float32)",
             "revision": "hub revision (branch, tag or commit)",
-            "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
+            "device": "cpu | cuda | cuda:N | mps | auto (default: the run's --accelerator)",
             "trust_remote_code": "true to run the model repository's own code (default false)",
         },
     )
@@ -213,7 +222,7 @@ for _variant, _summary in EMBEDDED.items():
             summary=_summary,
             options={
                 "dtype": "float32 | bfloat16 | float16 (default float32)",
-                "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
+                "device": "cpu | cuda | cuda:N | mps | auto (default: the run's --accelerator)",
             },
         )
     )

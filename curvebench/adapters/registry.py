@@ -33,11 +33,32 @@ class AdapterInfo:
 _REGISTRY: dict[str, AdapterInfo] = {}
 
 
-def register_adapter(info: AdapterInfo) -> None:
-    """Add an adapter family; a duplicate name is an error."""
-    if info.name in _REGISTRY:
-        raise ValueError(f"adapter {info.name!r} registered twice")
+def register_adapter(info: AdapterInfo, replace: bool = False) -> AdapterInfo:
+    """Add an adapter family, so that model specs can name it (``NAME:key=value``).
+
+    Registering the same family again is fine: the same object, or the same factory defined
+    again (a notebook cell run twice) replaces the entry. Another family under a taken name is
+    an error unless ``replace``. Returns ``info``.
+    """
+    old = _REGISTRY.get(info.name)
+    if old is not None and not replace and old != info and not _same_definition(old, info):
+        raise ConfigError(
+            f"adapter {info.name!r} is already registered ({_where(old.factory)}); pick "
+            "another name, or pass replace=True"
+        )
     _REGISTRY[info.name] = info
+    return info
+
+
+def _where(factory: Callable[..., Adapter]) -> str:
+    code = getattr(factory, "__code__", None)
+    line = f":{code.co_firstlineno}" if code is not None else ""
+    return f"{getattr(factory, '__module__', '?')}.{getattr(factory, '__qualname__', '?')}{line}"
+
+
+def _same_definition(a: AdapterInfo, b: AdapterInfo) -> bool:
+    """The same factory, defined again (same module, qualified name and line)."""
+    return _where(a.factory) == _where(b.factory)
 
 
 def registered_adapters() -> dict[str, AdapterInfo]:

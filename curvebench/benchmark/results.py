@@ -78,7 +78,9 @@ class RunConfig(_Strict):
     seed: int
     devices: int
     batch_size: int
-    limit: int | None
+    limit: int | float | None = Field(
+        description="Pieces per dataset asked for (a fraction below 1: that share of each)."
+    )
     stride: int | None = Field(
         default=None, description="Rolling-window stride used for long sequences (tokens)."
     )

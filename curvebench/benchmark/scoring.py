@@ -19,7 +19,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from curvebench.adapters.base import Adapter
+from curvebench.adapters.base import Adapter, lightning_devices
 from curvebench.benchmark.module import (
     LengthBatches,
     PrefixGroup,
@@ -175,9 +175,10 @@ def score_sequences(
     dataset = WindowDataset(
         [sequences[i] for i in todo], adapter.context_length, stride, first, groups
     )
+    accelerator, placed = lightning_devices(adapter.accelerator or accelerator, devices)
     trainer = L.Trainer(
-        accelerator=adapter.accelerator or accelerator,
-        devices=devices,
+        accelerator=accelerator,
+        devices=placed,
         num_nodes=num_nodes,
         strategy="ddp" if devices * num_nodes > 1 else "auto",
         use_distributed_sampler=False,

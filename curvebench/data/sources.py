@@ -6,7 +6,9 @@ Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``midi`` (b
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,11 +79,48 @@ def parse_data_arg(text: str) -> DataSpec:
         raise ConfigError(f"--data {text}: unknown role {role!r}; use one of {', '.join(ROLES)}")
     if not location:
         raise ConfigError(f"--data {text}: no path or dataset id given")
+    if location.startswith(HUB_PREFIX):
+        hub = HubLocation.parse(location)
+        parts = [Path(hub.id.rstrip("/")).name, hub.config, hub.split if hub.split_given else None]
+        return DataSpec("-".join(p for p in parts if p), role, location)
     name = Path(location.rstrip("/")).name or location
     return DataSpec(name, role, location)
 
 
-def load_split(spec: DataSpec) -> datasets.Dataset:
+HUB_PREFIX = "hf:"
+
+
+@dataclass(frozen=True)
+class HubLocation:
+    """``hf:ID[:config][@revision][#split]``: a Hugging Face dataset (hub id or local folder)."""
+
+    id: str
+    """Hub id (``user/name``) or a local dataset folder."""
+    config: str | None = None
+    """The dataset's configuration (``name=`` of ``load_dataset``)."""
+    revision: str | None = None
+    """Branch, tag or commit."""
+    split: str = "train"
+    """The split read."""
+    split_given: bool = False
+    """The split was named (it is then part of the dataset's name)."""
+
+    @classmethod
+    def parse(cls, location: str) -> HubLocation:
+        """Parse a location with or without the ``hf:`` prefix."""
+        body = location.removeprefix(HUB_PREFIX)
+        body, hash_, split = body.partition("#")
+        body, at, revision = body.partition("@")
+        dataset, colon, config = body.partition(":")
+        if not dataset or (hash_ and not split) or (at and not revision) or (colon and not config):
+            raise ConfigError(
+                f"--data {location}: give hf:ID[:config][@revision][#split], e.g. "
+                "hf:user/midi-set:piano@main#test"
+            )
+        return cls(dataset, config or None, revision or None, split or "train", bool(split))
+
+
+def load_split(spec: DataSpec) -> datasets.Dataset | datasets.IterableDataset:
     """Load a dataset's rows as a ``datasets.Dataset`` with id, midi and source columns."""
     if spec.location.startswith("embedded:"):
         split = spec.location.split(":", 1)[1]
@@ -94,6 +133,38 @@ def load_split(spec: DataSpec) -> datasets.Dataset:
     if path.exists():
         raise ConfigError(f"--data {spec.location}: give a folder of MIDI files, not a file")
     return hub_dataset(spec.location)
+
+
+def hub_dataset(location: str) -> datasets.IterableDataset:
+    """A Hugging Face dataset (``hf:ID[:config][@revision][#split]``, or a bare hub id or
+    local dataset folder) with a MIDI bytes column, streamed: rows are read as they are used,
+    so ``--limit N`` reads N rows, not the whole split."""
+    hub = HubLocation.parse(location)
+    try:
+        ds = datasets.load_dataset(
+            hub.id, name=hub.config, revision=hub.revision, split=hub.split, streaming=True
+        )
+        columns = ds.column_names or list(next(iter(ds)))
+    except Exception as exc:  # datasets raises many kinds for a missing or unreachable dataset
+        raise DataError(
+            f"--data {location}: not a local folder, and loading it as a Hugging Face dataset "
+            f"failed ({type(exc).__name__}: {exc})"
+        ) from exc
+    column = next((c for c in ("midi", "bytes", "file") if c in columns), None)
+    if column is None:
+        audio = " (audio datasets are not read yet: give MIDI)" if "audio" in columns else ""
+        raise DataError(f"{location}: no 'midi' column of MIDI bytes among {columns}{audio}")
+    if column != "midi":
+        ds = ds.rename_column(column, "midi")
+    if "id" not in columns or "source" not in columns:
+        ds = ds.map(
+            lambda row, i: {
+                "id": row.get("id", f"{i:06d}"),
+                "source": row.get("source", f"{location}[{i}]"),
+            },
+            with_indices=True,
+        )
+    return ds
 
 
 def embedded_split(split: str) -> datasets.Dataset:
@@ -134,39 +205,51 @@ def skipped_files(spec: DataSpec) -> list[tuple[str, str]]:
     ]
 
 
-def hub_dataset(name: str, split: str = "train") -> datasets.Dataset:
-    """A Hugging Face dataset (hub id or local dataset script/folder) with a MIDI bytes column."""
-    try:
-        ds = datasets.load_dataset(name, split=split)
-    except Exception as exc:  # datasets raises many kinds for a missing or unreachable dataset
-        raise DataError(
-            f"--data {name}: not a local folder, and loading it as a Hugging Face dataset "
-            f"failed ({type(exc).__name__}: {exc})"
-        ) from exc
-    column = next((c for c in ("midi", "bytes", "file", "audio") if c in ds.column_names), None)
-    if column is None:
-        raise DataError(f"{name}: no 'midi' column of MIDI bytes among {ds.column_names}")
-    if column != "midi":
-        ds = ds.rename_column(column, "midi")
-    if "id" not in ds.column_names:
-        ds = ds.add_column("id", [f"{i:06d}" for i in range(len(ds))])
-    if "source" not in ds.column_names:
-        ds = ds.add_column("source", [f"{name}[{i}]" for i in range(len(ds))])
-    return ds
+def pieces_wanted(limit: int | float | None, total: int) -> int:
+    """How many of ``total`` pieces a ``--limit`` takes: all (None), a count, or a fraction
+    below 1 of them (rounded up, as lm-evaluation-harness does)."""
+    if limit is None:
+        return total
+    if 0 < limit < 1:
+        return math.ceil(limit * total)
+    return min(int(limit), total)
 
 
 def iter_pieces(
-    spec: DataSpec, rows: datasets.Dataset, limit: int | None = None, seed: int = 0
+    spec: DataSpec,
+    rows: datasets.Dataset | datasets.IterableDataset,
+    limit: int | float | None = None,
+    seed: int = 0,
 ) -> Iterator[Piece]:
-    """Pieces of a loaded dataset, in row order: all of them, or a seeded sample of ``limit``
-    stratified by composer or collection (:mod:`curvebench.data.sampling`)."""
-    if limit is None or limit >= len(rows):
-        chosen = range(len(rows))
+    """Pieces of a loaded dataset: all of them, or ``limit`` of them (a count, or a fraction
+    below 1 of the dataset). From a dataset in memory, a seeded sample stratified by composer
+    or collection (:mod:`curvebench.data.sampling`), in row order; a streamed dataset is read
+    only as far as needed (its first rows: a stream cannot be sampled without reading it all),
+    and a fraction of one takes its size from the dataset's metadata (read whole when it has
+    none)."""
+    if isinstance(rows, datasets.IterableDataset):
+        if limit is None:
+            selected = rows
+        elif 0 < limit < 1:
+            split = rows.info.splits.get(rows.split) if rows.info.splits and rows.split else None
+            total = split.num_examples if split and split.num_examples else None
+            if total is None:
+                listed = list(rows)
+                selected = listed[: pieces_wanted(limit, len(listed))]
+            else:
+                selected = itertools.islice(rows, pieces_wanted(limit, total))
+        else:
+            selected = itertools.islice(rows, int(limit))
     else:
-        columns = {c: rows[c] for c in STRATA_COLUMNS if c in rows.column_names}
-        ids = [str(i) for i in rows["id"]]
-        chosen = stratified_sample(ids, strata_of(columns), limit, seed)
-    for row in rows.select(chosen):
+        wanted = pieces_wanted(limit, len(rows))
+        if wanted >= len(rows):
+            chosen = range(len(rows))
+        else:
+            columns = {c: rows[c] for c in STRATA_COLUMNS if c in rows.column_names}
+            ids = [str(i) for i in rows["id"]]
+            chosen = stratified_sample(ids, strata_of(columns), wanted, seed)
+        selected = rows.select(chosen)
+    for row in selected:
         midi = row["midi"]
         if isinstance(midi, dict):  # a datasets binary feature stored as {"bytes", "path"}
             midi = midi.get("bytes") or b""

@@ -23,16 +23,20 @@ class RunOptions:
     """Everything ``curvebench run`` takes."""
 
     tasks: tuple[str, ...] = ("noise-at-5s",)
-    model: str = "reference"
+    model: str | Adapter = "reference"
+    """A model spec ``NAME[:key=value,...]``, or an adapter object (a model in memory)."""
     data: tuple[str, ...] = ()
-    limit: int | None = None
+    limit: int | float | None = None
+    """At most this many pieces per dataset; a fraction below 1 takes that share of each."""
     devices: int = 1
     num_nodes: int = 1
     seed: int | None = None
     out: Path = Path("runs/latest")
     wandb: bool = True
-    batch_size: int = 16
+    batch_size: int | str = 16
+    """Sequences per model pass, or ``auto`` (probed on the device: benchmark.batch_probe)."""
     accelerator: str = "auto"
+    """A Lightning accelerator; ``cuda:N`` (or ``gpu:N``) is GPU number N."""
     progress: bool = False
     stride: int | None = None
     """Rolling-window stride for sequences longer than the context (default: half of it)."""
@@ -49,21 +53,33 @@ class RunOptions:
     def __post_init__(self) -> None:
         """Refuse nonsense before anything is loaded or scored (a one-line ConfigError)."""
         self.out = Path(self.out)
+        if isinstance(self.batch_size, str) and self.batch_size != "auto":
+            raise ConfigError(f"--batch-size {self.batch_size}: give a number or auto")
         for name, value, least in (
             ("--devices", self.devices, 1),
             ("--num-nodes", self.num_nodes, 1),
-            ("--batch-size", self.batch_size, 1),
-            ("--limit", self.limit, 1),
+            ("--batch-size", None if self.batch_size == "auto" else self.batch_size, 1),
             ("--stride", self.stride, 1),
         ):
             if value is not None and value < least:
                 raise ConfigError(f"{name} {value}: give {least} or more")
+        if self.limit is not None and not 0 < self.limit < 1:  # a fraction, or a count
+            if self.limit < 1 or self.limit != int(self.limit):
+                raise ConfigError(
+                    f"--limit {self.limit}: give a count (1 or more) or a fraction (0.1)"
+                )
+            self.limit = int(self.limit)
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"--seed {self.seed}: give 0 or more")
-        if self.accelerator not in ACCELERATORS:
+        name, _, index = self.accelerator.partition(":")
+        gpu_number = name in ("gpu", "cuda") and index.isdigit()
+        if name not in ACCELERATORS or (index and not gpu_number):
             raise ConfigError(
-                f"--accelerator {self.accelerator}: use one of {', '.join(ACCELERATORS)}"
+                f"--accelerator {self.accelerator}: use one of {', '.join(ACCELERATORS)} "
+                "(cuda:N for GPU number N)"
             )
+        if index and self.devices * self.num_nodes > 1:
+            raise ConfigError(f"--accelerator {self.accelerator}: one GPU; drop --devices")
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def build_results(
         curvebench_version=curvebench.__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=ModelInfo(
-            spec=public_spec(options.model),
+            spec=public_spec(options.model) if isinstance(options.model, str) else adapter.name,
             name=adapter.name,
             fingerprint=loaded.fingerprint,
             parameters=adapter.num_parameters(),

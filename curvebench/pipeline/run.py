@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from curvebench.adapters import Adapter, load_adapter
 from curvebench.benchmark.aggregate import DECIMALS, analyse
+from curvebench.benchmark.batch_probe import probe_batch_size
 from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, write_samples
@@ -36,6 +37,7 @@ from curvebench.data.sources import (
     iter_pieces,
     load_split,
     parse_data_arg,
+    pieces_wanted,
     skipped_files,
 )
 from curvebench.errors import ConfigError
@@ -63,6 +65,8 @@ class RunOutput:
     samples_path: Path
     figures: list[Path] = field(default_factory=list)
     wandb_dir: Path | None = None
+    wandb_url: str | None = None
+    """The W&B run's page when it was logged online."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage (and per consumer, added by the caller)."""
     cached: int = 0
@@ -83,7 +87,7 @@ def load(options: RunOptions) -> Loaded:
     if options.seed is not None:
         tasks = [t.model_copy(update={"seed": options.seed}) for t in tasks]
     specs = unique_names([parse_data_arg(d) for d in options.data] or embedded_specs())
-    adapter = load_adapter(options.model)
+    adapter = options.model if isinstance(options.model, Adapter) else load_adapter(options.model)
     if options.stride is not None and options.stride >= adapter.context_length:
         raise ConfigError(
             f"--stride {options.stride}: must be below the model's context of "
@@ -175,7 +179,7 @@ def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -
             top_k=k,
             seed=sample_seed(options),
             seconds=max(t.clip_seconds for t in tasks),
-            n=DEFAULT_GENERATED if options.limit is None else options.limit,
+            n=pieces_wanted(options.limit, DEFAULT_GENERATED),
             fallback=fallback,
         )
         data = DataSpec(f"{generator.name}-topk{k}", "generated", spec.location)
@@ -297,6 +301,9 @@ def _run(options: RunOptions) -> RunOutput | None:
         loaded = load(options)
     with timed(timings, "prepare"):
         plan = prepare(loaded, options.progress)
+    if options.batch_size == "auto":
+        sequences = [s.ids for s in plan.sequences.values()]
+        options = replace(options, batch_size=probe_batch_size(loaded.adapter, sequences, options))
     with timed(timings, "score"):
         loss_of, cached = score(plan, loaded.adapter, loaded.fingerprint, options)
     if loss_of is None:  # an extra DDP process: its share is stored, rank 0 goes on

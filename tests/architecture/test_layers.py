@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "training": 7,
     "api": 8,
     "cli": 8,
+    "run_arguments": 8,
+    "callback": 8,
     "__init__": 9,
 }
 """Top-level module or subpackage of curvebench → its layer (higher may import lower)."""

@@ -91,3 +91,39 @@ def test_bad_midi_bytes_raise_data_error() -> None:
         parse_midi(b"", "x.mid")
     with pytest.raises(DataError, match="not a standard MIDI file"):
         parse_midi(b"RIFF....", "x.mid")
+
+
+def test_hub_location_parts() -> None:
+    from curvebench.data.sources import HubLocation
+
+    assert HubLocation.parse("hf:user/set:piano@v1.0#test") == HubLocation(
+        "user/set", "piano", "v1.0", "test", True
+    )
+    assert HubLocation.parse("hf:user/set") == HubLocation("user/set")
+    assert parse_data_arg("ood=hf:user/set:piano#test").name == "set-piano-test"
+    with pytest.raises(ConfigError, match=r"hf:ID\[:config\]"):
+        HubLocation.parse("hf:user/set#")
+
+
+def test_hub_dataset_is_streamed_and_limit_reads_only_what_it_needs(tmp_path, midi_folder):
+    import datasets
+
+    files = sorted(midi_folder.glob("*.mid"))
+    data = tmp_path / "data"
+    for split in ("train", "test"):
+        ds = datasets.Dataset.from_dict(
+            {"midi": [f.read_bytes() for f in files], "title": [f"{split}{i}" for i in range(4)]}
+        )
+        ds.to_parquet(str(data / f"{split}-00000.parquet"))
+    spec = parse_data_arg(f"ood=hf:{data}#test")
+    rows = load_split(spec)
+    assert isinstance(rows, datasets.IterableDataset)
+    read = []
+    rows = rows.map(lambda row: read.append(row["title"]) or row)  # records every row pulled
+    pieces = list(iter_pieces(spec, rows, limit=2))
+    assert [p.id for p in pieces] == ["000000", "000001"] and pieces[1].midi == files[
+        1
+    ].read_bytes()
+    assert read == ["test0", "test1"]  # the rest of the split was never read
+    assert len(list(iter_pieces(spec, load_split(spec), limit=0.5))) == 2
+    assert len(list(iter_pieces(spec, load_split(spec)))) == 4

@@ -1,0 +1,75 @@
+"""lm-evaluation-harness habits and a run-config file give the same run as the native flags."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from curvebench.cli import build_parser, main, split_verbose
+from curvebench.errors import ConfigError
+from curvebench.run_arguments import device_accelerator, model_spec, read_run_config, task_names
+
+
+def test_lm_eval_spellings_parse() -> None:
+    argv, verbose = split_verbose(
+        ["run", "--tasks", "a,b", "--task", "c", "-v", "--device", "cuda:0", "--batch_size", "auto"]
+    )
+    args = build_parser().parse_args(argv)
+    assert verbose and task_names(args.task) == ("a", "b", "c")
+    assert args.device == "cuda:0" and args.devices == 1  # no prefix match onto --devices
+    assert device_accelerator(args.device) == "cuda:0" and device_accelerator("cuda") == "gpu"
+    assert args.batch_size == "auto"
+    assert build_parser().parse_args(["run", "--limit", "0.1"]).limit == 0.1
+    assert build_parser().parse_args(["run", "--limit", "16"]).limit == 16
+    assert model_spec("hf", ["pretrained=/m,dtype=bfloat16", "device=cuda:1"]) == (
+        "hf-causal:path=/m,dtype=bfloat16,device=cuda:1"
+    )
+    assert model_spec("hf-causal:path=/m", None) == "hf-causal:path=/m"
+
+
+def test_verbose_anywhere_and_bad_config(tmp_path, capsys) -> None:
+    assert main(["tasks", "-v"]) == 0 and main(["-v", "tasks"]) == 0
+    bad = tmp_path / "run.yaml"
+    bad.write_text("task: [noise-at-5s]\nno_such_option: 1\n")
+    with pytest.raises(ConfigError, match="unknown option 'no_such_option'"):
+        read_run_config(bad)
+    assert main(["run", "--config", str(bad)]) == 2
+    assert "no_such_option" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_lm_eval_flags_and_config_file_match_the_native_run(tiny_model, midi_folder, tmp_path):
+    native, lm_eval, config = tmp_path / "native", tmp_path / "lm-eval", tmp_path / "config"
+    common = ["--data", f"ood={midi_folder}", "--no-wandb", "--no-cache"]
+    assert (
+        main(
+            [
+                *("run", "--task", "noise-at-5s", "--model", f"hf-causal:path={tiny_model}"),
+                *("--limit", "2", "--batch-size", "4", "--out", str(native), *common),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                *("run", "--tasks", "noise-at-5s", "--model", "hf", "--model_args"),
+                *(f"pretrained={tiny_model}", "--limit", "0.5", "--batch_size", "4"),
+                *("--log_samples", "--device", "cpu", "--output_path", str(lm_eval), "-v"),
+                *common,
+            ]
+        )
+        == 0
+    )
+    run_yaml = tmp_path / "run.yaml"
+    run_yaml.write_text(
+        f"tasks: noise-at-5s\nmodel: hf\nmodel_args: pretrained={tiny_model}\n"
+        f"data: [ood={midi_folder}]\nlimit: 2\nbatch-size: 4\nno_wandb: true\n"
+        f"no-cache: true\nout: {config}\n"
+    )
+    assert main(["run", "--config", str(run_yaml)]) == 0
+    runs = [json.loads((d / "results.json").read_text()) for d in (native, lm_eval, config)]
+    assert runs[0]["results"] == runs[1]["results"] == runs[2]["results"]
+    assert runs[0]["results"]["noise-at-5s"][f"{midi_folder.name}"]["n_pairs"] == 2
+    assert runs[1]["config"]["limit"] == 0.5 and runs[2]["config"]["limit"] == 2

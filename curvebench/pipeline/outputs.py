@@ -46,9 +46,9 @@ def build_results(
     """The results file's model: aggregates plus config, provenance and hashes."""
     tasks = {t.name: t for t in loaded.tasks}
     adapter = loaded.adapter
-    private = [d.spec.location for d in loaded.datasets] + list(
-        parse_spec(options.model, "model")[1].values()
-    )
+    private = [d.spec.location for d in loaded.datasets]
+    if isinstance(options.model, str):
+        private += list(parse_spec(options.model, "model")[1].values())
     return Results(
         curvebench_version=curvebench.__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -164,7 +164,8 @@ def generator_for(adapter: Adapter, options: RunOptions) -> tuple[str, Adapter, 
         spec = options.generator
         return spec, adapter if spec == options.model else load_adapter(spec), None
     if adapter.can_generate:
-        return options.model, adapter, None
+        spec = options.model if isinstance(options.model, str) else adapter.name
+        return spec, adapter, None
     reason = f"{adapter.name} cannot generate; the generated role is drawn from {FALLBACK}"
     log.warning(reason)
     return FALLBACK, load_adapter(FALLBACK), reason

@@ -137,7 +137,7 @@ class Noise(Perturbation):
         count = len(window) or max(1, round(len(piece) / end_s * self.duration))
         onsets_s = np.sort(rng.uniform(self.onset, self.onset + self.duration, size=count))
         pitches = noise_pitches(rng, count, COLOR_BETA[self.color])
-        on_ticks = tempo.ticks(onsets_s)
+        on_ticks = np.minimum(tempo.ticks(onsets_s), stop_tick - 1)  # a tick in the window
         if self.velocity == "piece":
             drawn = rng.choice([n.velocity for n in piece], size=count)
             velocities = shifted_velocities(drawn, self.level_db)

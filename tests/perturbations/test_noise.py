@@ -186,7 +186,8 @@ def test_noise_durations_are_drawn_from_the_piece() -> None:
 
 def test_absolute_velocity_and_window_durations_give_the_former_notes() -> None:
     """The former recipe, written out: onsets, then pitches from the generator; one velocity
-    from the level; every note the window's mean duration long, cut at the window's end."""
+    from the level; every note the window's mean duration long, cut at the window's end. (One
+    change: an onset that rounded to the window's end tick now stays in the window.)"""
     score = synthetic_score(7)
     tempo = TempoMap(score)
     lo, hi = tempo.ticks([5.0, 7.0])
@@ -197,7 +198,8 @@ def test_absolute_velocity_and_window_durations_give_the_former_notes() -> None:
     onsets = np.sort(rng.uniform(5.0, 7.0, size=len(window)))
     pitches = noise_pitches(rng, len(window), COLOR_BETA["pink"])
     mean = np.mean([tempo.seconds(n.end) - tempo.seconds(n.time) for n in window])
-    on, end = tempo.ticks(onsets), tempo.ticks(np.minimum(onsets + mean, 7.0))
+    on = np.minimum(tempo.ticks(onsets), hi - 1)  # now kept in the window's last tick
+    end = tempo.ticks(np.minimum(onsets + mean, 7.0))
     expected = sorted(
         (int(a), max(1, int(b - a)), int(p), velocity_from_db(-20.0))
         for a, b, p in zip(on, end, pitches, strict=True)

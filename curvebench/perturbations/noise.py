@@ -3,31 +3,61 @@
 In ``replace`` mode the notes that start inside [onset, onset + duration) are removed and noise
 notes are put there; in ``add`` mode noise notes are added on top. Noise notes have onsets drawn
 uniformly in the window, as many as the window held (its note density; the piece's mean
-density when the window was empty), pitches from a 1/f^β process over the piano range (β = 0
-white, 1 pink, 2 brown, −1 blue), and a velocity from ``level_db`` through the General MIDI
-volume curve dB = 40·log10(v/127).
+density when the window was empty), and pitches from a 1/f^β process over the piano range
+(β = 0 white, 1 pink, 2 brown, −1 blue).
+
+Velocities and durations are drawn like the piece's own (the defaults), so that the noise is
+new in pitch and timing but not in which velocity and duration values occur:
+
+- ``velocity=piece``: each noise note takes the velocity of a note drawn at random from the
+  piece's pitched notes, shifted by ``level_db`` on the General MIDI volume curve
+  dB = 40·log10(v/127), i.e. multiplied by 10^(level_db/40), rounded and clipped to 1..127. The
+  level is relative to the piece: at −12 dB the noise's median velocity sits 12 dB below the
+  piece's median velocity (half of it). ``velocity=absolute`` (the former behaviour): every
+  noise note has the velocity whose GM loudness is ``level_db`` relative to velocity 127
+  (−12 dB → 64), whatever the piece.
+- ``note_durations=piece``: each noise note takes the duration in ticks of a note drawn at
+  random from the piece's pitched notes (a note may sound past the window's end, as the piece's
+  own notes do). ``note_durations=window`` (the former behaviour): every noise note lasts the
+  mean duration in seconds of the notes that started in the window (0.25 s if none), cut at the
+  window's end.
+
+With ``velocity=absolute,note_durations=window`` the notes are exactly those of the former
+version for the same seed. The waveform recipe for audio models (``apply_audio``) ignores both
+options: there ``level_db`` is the noise's RMS relative to full scale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from symusic import Note, Score, Track
 
 from curvebench.data.timing import TempoMap
-from curvebench.errors import ConfigError, SkipItem
+from curvebench.errors import ConfigError
 from curvebench.perturbations.base import Perturbation, PerturbationRecord, register
 from curvebench.perturbations.notes import pitched_tracks
+from curvebench.perturbations.window import check_window, drop_window_notes, window_ticks
 
 PIANO_LOW, PIANO_HIGH = 21, 108
 COLOR_BETA = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0}
 NOISE_TRACK = "curvebench-noise"
+VELOCITY_MODES = ("piece", "absolute")
+DURATION_MODES = ("piece", "window")
 
 
 def velocity_from_db(level_db: float) -> int:
     """MIDI velocity whose General MIDI loudness is ``level_db`` relative to velocity 127."""
     return int(np.clip(round(127 * 10 ** (level_db / 40)), 1, 127))
+
+
+def shifted_velocities(velocities: np.ndarray, level_db: float) -> np.ndarray:
+    """Velocities moved by ``level_db`` on the General MIDI curve dB = 40·log10(v/127), that is
+    multiplied by 10^(level_db/40), rounded and clipped to 1..127."""
+    scaled = np.rint(np.asarray(velocities, dtype=np.float64) * 10 ** (level_db / 40))
+    return np.clip(scaled, 1, 127).astype(np.int64)
 
 
 def colored_sequence(rng: np.random.Generator, n: int, beta: float) -> np.ndarray:
@@ -58,7 +88,7 @@ class Noise(Perturbation):
     """Noise notes injected in a window of the piece."""
 
     kind = "noise"
-    acts_on_audio = True
+    acts_on_audio: ClassVar[bool] = True
     color: str = "white"
     """white, pink, blue or brown: the spectral slope of the pitch sequence."""
     mode: str = "replace"
@@ -68,69 +98,70 @@ class Noise(Perturbation):
     duration: float = 2.0
     """Length of the window in seconds (paper default: 2 s, 100 tokens)."""
     level_db: float = -12.0
-    """Loudness relative to full scale; sets the velocity (−12 dB → 64)."""
+    """Loudness: relative to the piece's median velocity (velocity=piece), to velocity 127
+    (velocity=absolute, −12 dB → 64), or to a full-scale RMS for audio."""
+    velocity: str = "piece"
+    """piece: velocities drawn from the piece's and shifted by level_db; absolute: one
+    velocity from level_db alone."""
+    note_durations: str = "piece"
+    """piece: durations drawn from the piece's notes; window: the mean of the window's notes."""
 
     def __post_init__(self) -> None:
         if self.color not in COLOR_BETA:
             raise ConfigError(f"noise color {self.color!r}: use one of {', '.join(COLOR_BETA)}")
         if self.mode not in ("replace", "add"):
             raise ConfigError(f"noise mode {self.mode!r}: use replace or add")
-        if self.onset < 0 or self.duration <= 0:
-            raise ConfigError("noise needs onset >= 0 and duration > 0 (seconds)")
+        check_window(self.kind, self.onset, self.duration)
         if self.level_db > 0:
             raise ConfigError(f"noise level_db={self.level_db}: must be <= 0 dB (full scale)")
+        if self.velocity not in VELOCITY_MODES:
+            raise ConfigError(f"noise velocity={self.velocity!r}: use piece or absolute")
+        if self.note_durations not in DURATION_MODES:
+            raise ConfigError(f"noise note_durations={self.note_durations!r}: use piece or window")
 
     def window(self) -> tuple[float, float]:
-        """The noise window: (onset, duration) in seconds."""
-        return (self.onset, self.duration)
+        """The window the noise acts on: (onset, duration) in seconds."""
+        return self.onset, self.duration
 
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
-        pitched_tracks(score)  # SkipItem when there is nothing pitched to replace
+        tracks = pitched_tracks(score)  # SkipItem when there is nothing pitched to replace
         tempo = TempoMap(score)
         end_s = float(tempo.seconds(score.end()))
-        if end_s < self.onset + self.duration:
-            raise SkipItem(
-                f"piece lasts {end_s:.2f} s, shorter than the noise window's end "
-                f"({self.onset + self.duration:.2f} s)"
-            )
-        start_tick, stop_tick = (
-            int(t) for t in tempo.ticks([self.onset, self.onset + self.duration])
-        )
+        start_tick, stop_tick = window_ticks(score, tempo, self.onset, self.duration, self.kind)
+        piece = [n for i in tracks for n in score.tracks[i].notes]
+        window = [n for n in piece if start_tick <= n.time < stop_tick]
         out = score.copy()
-        in_window, total, durations = 0, 0, []
-        for track in out.tracks:
-            if track.is_drum:
-                continue
-            kept = []
-            for note in track.notes:
-                total += 1
-                inside = start_tick <= note.time < stop_tick
-                if inside:
-                    in_window += 1
-                    durations.append(float(tempo.seconds(note.end) - tempo.seconds(note.time)))
-                if not inside or self.mode == "add":
-                    kept.append(note)
-            if self.mode == "replace":
-                track.notes.clear()
-                track.notes.extend(kept)
+        if self.mode == "replace":
+            drop_window_notes(out, tracks, start_tick, stop_tick)
         rng = self.rng(seed)
-        count = in_window or max(1, round(total / end_s * self.duration))
-        mean_duration = float(np.mean(durations)) if durations else 0.25
+        count = len(window) or max(1, round(len(piece) / end_s * self.duration))
         onsets_s = np.sort(rng.uniform(self.onset, self.onset + self.duration, size=count))
-        ends_s = np.minimum(onsets_s + mean_duration, self.onset + self.duration)
         pitches = noise_pitches(rng, count, COLOR_BETA[self.color])
-        velocity = velocity_from_db(self.level_db)
-        on_ticks, end_ticks = tempo.ticks(onsets_s), tempo.ticks(ends_s)
+        on_ticks = np.minimum(tempo.ticks(onsets_s), stop_tick - 1)  # a tick in the window
+        if self.velocity == "piece":
+            drawn = rng.choice([n.velocity for n in piece], size=count)
+            velocities = shifted_velocities(drawn, self.level_db)
+        else:
+            velocities = np.full(count, velocity_from_db(self.level_db))
+        if self.note_durations == "piece":
+            durations = rng.choice([max(1, n.duration) for n in piece], size=count)
+        else:
+            seconds = [tempo.seconds(n.end) - tempo.seconds(n.time) for n in window]
+            mean_duration = float(np.mean(seconds)) if seconds else 0.25
+            ends_s = np.minimum(onsets_s + mean_duration, self.onset + self.duration)
+            durations = np.maximum(1, tempo.ticks(ends_s) - on_ticks)
         noise = Track(NOISE_TRACK, 0, False)
-        for on, end, pitch in zip(on_ticks, end_ticks, pitches, strict=True):
-            noise.notes.append(Note(int(on), max(1, int(end - on)), int(pitch), velocity))
+        for on, length, pitch, velocity in zip(
+            on_ticks, durations, pitches, velocities, strict=True
+        ):
+            noise.notes.append(Note(int(on), int(length), int(pitch), int(velocity)))
         out.tracks.append(noise)
         record = PerturbationRecord(
             kind=self.kind,
             onset_s=self.onset,
             duration_s=self.duration,
             preserves_tokens=False,
-            notes_removed=in_window if self.mode == "replace" else 0,
+            notes_removed=len(window) if self.mode == "replace" else 0,
             notes_added=count,
         )
         return out, record

@@ -8,7 +8,6 @@ pedals stay where they are.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -16,9 +15,10 @@ import numpy as np
 from symusic import Score
 
 from curvebench.data.timing import TempoMap
-from curvebench.errors import ConfigError, SkipItem
+from curvebench.errors import SkipItem
 from curvebench.perturbations.base import Perturbation, PerturbationRecord, register
 from curvebench.perturbations.notes import check_fraction, fraction_count, pitched_tracks
+from curvebench.perturbations.window import check_window
 
 
 def bar_bounds(score: Score) -> tuple[np.ndarray, np.ndarray]:
@@ -113,14 +113,11 @@ class BlockSwap(Perturbation):
     """Length of each block in seconds (paper: 1 to 200 tokens, 0.02 to 4 s)."""
 
     def __post_init__(self) -> None:
-        if not (0 <= self.onset < math.inf):
-            raise ConfigError(f"block-swap onset={self.onset}: must be >= 0 seconds")
-        if not (0 < self.duration < math.inf):
-            raise ConfigError(f"block-swap duration={self.duration}: must be > 0 seconds")
+        check_window(self.kind, self.onset, self.duration)
 
     def window(self) -> tuple[float, float]:
-        """Both blocks: (onset, 2 × duration) in seconds."""
-        return (self.onset, 2 * self.duration)
+        """The region the swap acts on: (onset, 2 × duration) in seconds, both blocks."""
+        return self.onset, 2 * self.duration
 
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
         tracks = pitched_tracks(score)

@@ -2,11 +2,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from symusic import Note, Score, Tempo, Track
 
 from curvebench.data.timing import TempoMap
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations import derive_seed, parse_perturbation
-from curvebench.perturbations.noise import NOISE_TRACK, Noise, colored_sequence, velocity_from_db
+from curvebench.perturbations.noise import (
+    COLOR_BETA,
+    NOISE_TRACK,
+    Noise,
+    colored_sequence,
+    noise_pitches,
+    shifted_velocities,
+    velocity_from_db,
+)
 from tests.helpers import synthetic_score
 
 DEFAULT = "noise:color=white,mode=replace,onset=5.0,duration=2.0,level_db=-12.0"
@@ -37,7 +46,7 @@ def test_replace_removes_window_notes_and_keeps_the_rest_untouched() -> None:
     score = synthetic_score(1)
     tempo = TempoMap(score)
     lo, hi = tempo.ticks([5.0, 7.0])
-    out, record = Noise().apply(score, seed=1)
+    out, record = Noise(velocity="absolute", note_durations="window").apply(score, seed=1)
     outside = [n for n in notes_of(score) if not lo <= n[1] < hi]
     assert notes_of(out) == outside
     noise = [n for t in out.tracks if t.name == NOISE_TRACK for n in t.notes]
@@ -116,3 +125,90 @@ def test_colored_noise_spectral_slope() -> None:
         freqs = np.fft.rfftfreq(4096)[1:]
         slope = np.polyfit(np.log(freqs), np.log(np.mean(spectra, axis=0)), 1)[0]
         assert slope == pytest.approx(-beta, abs=0.15)
+
+
+def noise_notes(score: Score) -> list[Note]:
+    return [n for t in score.tracks if t.name == NOISE_TRACK for n in t.notes]
+
+
+def spread_score(seed: int, seconds: float = 20.0) -> Score:
+    """Sixteenth notes at 120 qpm with velocities spread over 40..110 and durations from a
+    small set (120, 240, 360 or 720 ticks at 480 per quarter)."""
+    rng = np.random.default_rng(seed)
+    score = Score(480)
+    score.tempos.append(Tempo(0, 120.0))
+    track = Track("piano", 0, False)
+    for i in range(int(seconds * 8)):
+        track.notes.append(
+            Note(
+                i * 120,
+                int(rng.choice([120, 240, 360, 720])),
+                int(rng.integers(48, 84)),
+                int(rng.integers(40, 111)),
+            )
+        )
+    score.tracks.append(track)
+    return score
+
+
+def test_shifted_velocities_move_along_the_general_midi_curve() -> None:
+    assert shifted_velocities(np.array([127, 80, 2]), -12.0).tolist() == [64, 40, 1]
+    assert shifted_velocities(np.array([90, 5]), -30.0).tolist() == [16, 1]  # clipped at 1
+    assert shifted_velocities(np.array([90]), 0.0).tolist() == [90]
+
+
+@pytest.mark.parametrize("level_db", [0.0, -6.0, -12.0, -20.0])
+def test_noise_velocities_follow_the_piece_shifted_by_the_level(level_db: float) -> None:
+    score = spread_score(0)
+    piece = [n.velocity for n in score.tracks[0].notes]
+    allowed = set(shifted_velocities(np.array(piece), level_db).tolist())
+    drawn = []
+    for seed in range(50):
+        out, _ = Noise(level_db=level_db).apply(score, seed=seed)
+        drawn += [n.velocity for n in noise_notes(out)]
+    assert len(drawn) == 800 and set(drawn) <= allowed
+    assert all(1 <= v <= 127 for v in drawn)
+    shift = 40 * np.log10(np.median(drawn) / np.median(piece))
+    assert shift == pytest.approx(level_db, abs=1.5)  # sampling error of a median of 800
+
+
+def test_noise_durations_are_drawn_from_the_piece() -> None:
+    score = spread_score(1)
+    lo, hi = TempoMap(score).ticks([5.0, 7.0])
+    out, record = Noise().apply(score, seed=4)
+    durations = [n.duration for n in noise_notes(out)]
+    assert len(durations) == record.notes_added == 16  # the window held 16 sixteenths
+    assert set(durations) <= {120, 240, 360, 720} and len(set(durations)) > 1
+    assert all(lo <= n.time < hi for n in noise_notes(out))
+    outside = [n for n in notes_of(score) if not lo <= n[1] < hi]
+    assert notes_of(out) == outside
+
+
+def test_absolute_velocity_and_window_durations_give_the_former_notes() -> None:
+    """The former recipe, written out: onsets, then pitches from the generator; one velocity
+    from the level; every note the window's mean duration long, cut at the window's end. (One
+    change: an onset that rounded to the window's end tick now stays in the window.)"""
+    score = synthetic_score(7)
+    tempo = TempoMap(score)
+    lo, hi = tempo.ticks([5.0, 7.0])
+    window = [n for t in score.tracks for n in t.notes if lo <= n.time < hi]
+    spec = Noise(velocity="absolute", note_durations="window", level_db=-20.0, color="pink")
+    out, _ = spec.apply(score, seed=9)
+    rng = spec.rng(9)
+    onsets = np.sort(rng.uniform(5.0, 7.0, size=len(window)))
+    pitches = noise_pitches(rng, len(window), COLOR_BETA["pink"])
+    mean = np.mean([tempo.seconds(n.end) - tempo.seconds(n.time) for n in window])
+    on = np.minimum(tempo.ticks(onsets), hi - 1)  # now kept in the window's last tick
+    end = tempo.ticks(np.minimum(onsets + mean, 7.0))
+    expected = sorted(
+        (int(a), max(1, int(b - a)), int(p), velocity_from_db(-20.0))
+        for a, b, p in zip(on, end, pitches, strict=True)
+    )
+    got = sorted((n.time, n.duration, n.pitch, n.velocity) for n in noise_notes(out))
+    assert got == expected and {v for *_, v in got} == {40}
+
+
+def test_noise_declares_its_window_and_acts_on_audio() -> None:
+    assert Noise().window() == (5.0, 2.0)
+    assert Noise(onset=1.5, duration=0.1).window() == (1.5, 0.1)
+    assert Noise.acts_on_audio is True

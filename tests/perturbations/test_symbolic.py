@@ -11,12 +11,15 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 from curvebench.data.timing import TempoMap, duration_seconds
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations import Perturbation, PerturbationRecord, parse_perturbation
+from curvebench.perturbations.drone import Drone
 from curvebench.perturbations.noise import Noise
 from curvebench.perturbations.notes import fraction_count
+from curvebench.perturbations.repeat import Repeat
 from curvebench.perturbations.rhythm import RhythmDeletion
+from curvebench.perturbations.silence import Silence
 from curvebench.perturbations.structure import BarShuffle, BlockSwap, bar_bounds, derangement
-from curvebench.perturbations.tempo import TempoChange
-from curvebench.perturbations.velocity import VelocityChange, new_velocity
+from curvebench.perturbations.tempo import TempoChange, TempoSpan
+from curvebench.perturbations.velocity import VelocityChange, new_velocity, paper_velocity
 from tests.helpers import synthetic_score
 
 TPQ = 480
@@ -27,16 +30,26 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 # One perturbation of each kind, sized so that most small random pieces can take it.
-EACH_KIND = [
+RANDOM_KINDS = [
     Noise(onset=1.0, duration=1.0),
     Noise(color="pink", mode="add", onset=0.5, duration=2.0),
+    Noise(velocity="absolute", note_durations="window", onset=1.0, duration=1.0),
     RhythmDeletion(),
     VelocityChange(),
+    VelocityChange(velocities="full"),
     TempoChange(),
+    TempoSpan(),
     BarShuffle(),
-    BlockSwap(onset=1.0, duration=1.0),
 ]
-RANDOM_KINDS = EACH_KIND[:-1]  # block-swap draws nothing at random
+FIXED_KINDS = [  # these draw nothing at random
+    BlockSwap(onset=1.0, duration=1.0),
+    Silence(onset=1.0, duration=1.0),
+    Repeat(onset=2.0, duration=1.0),
+    Repeat(unit="beat", onset=1.0, duration=1.0),
+    Drone(onset=1.0, duration=1.0),
+    Drone(mode="hold", size=3, onset=1.0, duration=1.0),
+]
+EACH_KIND = RANDOM_KINDS + FIXED_KINDS
 
 
 @st.composite
@@ -157,10 +170,12 @@ def test_one_note_pieces() -> None:
         RhythmDeletion().apply(score, 0)
     out, record = RhythmDeletion(fraction=1.0).apply(score, 0)
     assert pitched(out) == [] and record.notes_removed == 1
-    out, _ = VelocityChange().apply(score, 0)  # half of one note rounds up to one
+    out, _ = VelocityChange(velocities="full").apply(score, 0)  # half of one rounds to one
     assert pitched(out)[0][4] != 80
-    out, record = TempoChange().apply(score, 0)
+    out, record = TempoSpan().apply(score, 0)
     assert pitched(out) == pitched(score) and record.duration_s == pytest.approx(0.8 * 0.5)
+    out, record = TempoChange().apply(score, 0)
+    assert pitched(out) == pitched(score) and record.onset_s is None
     with pytest.raises(SkipItem, match="1 bars"):
         BarShuffle().apply(score, 0)
     with pytest.raises(SkipItem, match=r"lasts 0\.50 s, shorter .* \(9\.00 s"):
@@ -173,7 +188,11 @@ def test_one_note_pieces() -> None:
         *EACH_KIND,
         RhythmDeletion(fraction=0.25, seed=3),
         VelocityChange(fraction=1.0),
-        TempoChange(fraction=0.5, factor=0.75, start=2.5, seed=7),
+        TempoSpan(fraction=0.5, factor=0.75, start=2.5, seed=7),
+        TempoChange(fraction=0.5, min_length=0.1, max_length=0.2, max_factor=2.0),
+        Noise(velocity="absolute", note_durations="window", level_db=-30.0),
+        Drone(mode="hold", size=4),
+        Repeat(unit="beat"),
         BarShuffle(fraction=1.0),
         BlockSwap(),
     ],
@@ -186,9 +205,13 @@ def test_spec_strings_round_trip(p: Perturbation) -> None:
 
 def test_spec_strings_name_the_defaults() -> None:
     assert RhythmDeletion().spec_id == "rhythm-deletion:fraction=0.4,seed=0"
-    assert VelocityChange().spec_id == "velocity-change:fraction=0.5,seed=0"
-    assert TempoChange().spec_id == "tempo-change:factor=1.5,fraction=0.8,seed=0"
-    assert TempoChange(start=1.0).spec_id == "tempo-change:factor=1.5,fraction=0.8,seed=0,start=1.0"
+    assert VelocityChange().spec_id == "velocity-change:fraction=0.5,seed=0,velocities=paper"
+    assert TempoSpan().spec_id == "tempo-span:factor=1.5,fraction=0.8,seed=0"
+    assert TempoSpan(start=1.0).spec_id == "tempo-span:factor=1.5,fraction=0.8,seed=0,start=1.0"
+    assert TempoChange().spec_id == (
+        "tempo-change:fraction=0.8,max_factor=8.0,max_length=0.04,min_factor=0.1,"
+        "min_length=0.02,seed=0"
+    )
     assert BarShuffle().spec_id == "bar-shuffle:fraction=0.5,seed=0"
     assert BlockSwap().spec_id == "block-swap:duration=2.0,onset=5.0,seed=0"
 
@@ -200,10 +223,24 @@ def test_spec_strings_name_the_defaults() -> None:
         ("rhythm-deletion:fraction=1.5", "fraction"),
         ("velocity-change:fraction=-0.5", "fraction"),
         ("velocity-change:fraction=nan", "fraction"),
+        ("velocity-change:velocities=loud", "velocities"),
         ("tempo-change:fraction=0", "fraction"),
-        ("tempo-change:factor=0", "factor"),
-        ("tempo-change:factor=-1.5", "factor"),
-        ("tempo-change:start=-1", "start"),
+        ("tempo-change:min_length=0", "min_length"),
+        ("tempo-change:min_length=0.05", "max_length"),
+        ("tempo-change:min_factor=0", "min_factor"),
+        ("tempo-change:factor=1.5", "bad option"),
+        ("tempo-span:fraction=0", "fraction"),
+        ("tempo-span:factor=0", "factor"),
+        ("tempo-span:factor=-1.5", "factor"),
+        ("tempo-span:start=-1", "start"),
+        ("silence:duration=0", "duration"),
+        ("repeat:unit=phrase", "unit"),
+        ("repeat:onset=-1", "onset"),
+        ("drone:size=0", "size"),
+        ("drone:size=13", "size"),
+        ("drone:mode=pulse", "mode"),
+        ("noise:velocity=loud", "velocity"),
+        ("noise:note_durations=mean", "note_durations"),
         ("bar-shuffle:fraction=2", "fraction"),
         ("block-swap:duration=0", "duration"),
         ("block-swap:onset=-1", "onset"),
@@ -219,7 +256,9 @@ def test_constructors_validate_too() -> None:
     with pytest.raises(ConfigError, match="fraction"):
         RhythmDeletion(fraction=0.0)
     with pytest.raises(ConfigError, match="factor"):
-        TempoChange(factor=0.0)
+        TempoSpan(factor=0.0)
+    with pytest.raises(ConfigError, match="min_factor"):
+        TempoChange(min_factor=2.0, max_factor=1.0)
     with pytest.raises(ConfigError, match="duration"):
         BlockSwap(duration=-2.0)
 
@@ -264,9 +303,9 @@ def test_velocity_change_changes_exactly_the_fraction(
     count = fraction_count(fraction, n)
     if count == 0:
         with pytest.raises(SkipItem, match="rounds to none"):
-            VelocityChange(fraction=fraction).apply(score, seed)
+            VelocityChange(fraction=fraction, velocities="full").apply(score, seed)
         return
-    out, record = VelocityChange(fraction=fraction).apply(score, seed)
+    out, record = VelocityChange(fraction=fraction, velocities="full").apply(score, seed)
     changed = 0
     for before, after in zip(score.tracks, out.tracks, strict=True):
         reference = before.notes.copy()
@@ -279,6 +318,37 @@ def test_velocity_change_changes_exactly_the_fraction(
     assert changed == count
     assert tempos(out) == tempos(score) and drums(out) == drums(score)
     assert record == PerturbationRecord("velocity-change", None, None, True)
+
+
+@PROPERTY
+@given(score=scores(min_notes=1), fraction=st.floats(0.01, 1.0), seed=st.integers(0, 2**32))
+def test_velocity_change_draws_the_papers_range_by_default(
+    score: Score, fraction: float, seed: int
+) -> None:
+    count = fraction_count(fraction, len(pitched(score)))
+    if count == 0:
+        return
+    out, record = VelocityChange(fraction=fraction).apply(score, seed)
+    before, after = pitched(score), pitched(out)
+    assert [n[:4] for n in before] == [n[:4] for n in after]  # only velocities change
+    changed = [b[4] for a, b in zip(before, after, strict=True) if a[4] != b[4]]
+    assert len(changed) <= count
+    assert all(30 <= v <= 120 for v in changed)
+    assert record == PerturbationRecord("velocity-change", None, None, True)
+
+
+def test_velocity_change_paper_range_is_30_to_120_inclusive() -> None:
+    rng = np.random.default_rng(0)
+    draws = Counter(paper_velocity(rng) for _ in range(50_000))
+    assert set(draws) == set(range(30, 121))  # random.randint(30, 120): both bounds included
+    assert max(draws.values()) < 2 * min(draws.values())
+    score = Score(TPQ)  # every velocity outside 30..120, so every chosen note changes
+    track = Track("piano", 0, False)
+    track.notes.extend(Note(i * TPQ, TPQ, 60, 10 if i % 2 else 127) for i in range(40))
+    score.tracks.append(track)
+    out, _ = VelocityChange(fraction=0.5).apply(score, seed=3)
+    changed = [b for a, b in zip(pitched(score), pitched(out), strict=True) if a != b]
+    assert len(changed) == 20 and all(30 <= n[4] <= 120 for n in changed)
 
 
 def test_new_velocity_is_uniform_over_the_other_values() -> None:
@@ -300,16 +370,16 @@ def test_new_velocity_is_uniform_over_the_other_values() -> None:
     factor=st.floats(0.25, 4.0),
     seed=st.integers(0, 2**32),
 )
-def test_tempo_change_speeds_up_the_span_through_the_tempo_map(
+def test_tempo_span_speeds_up_the_span_through_the_tempo_map(
     score: Score, fraction: float, factor: float, seed: int
 ) -> None:
     try:
-        out, record = TempoChange(fraction=fraction, factor=factor).apply(score, seed)
+        out, record = TempoSpan(fraction=fraction, factor=factor).apply(score, seed)
     except SkipItem as exc:  # only a span too short to hold one tick
         assert "holds no tick" in str(exc)
         return
     end_s = duration_seconds(score)
-    assert record.kind == "tempo-change" and not record.preserves_tokens
+    assert record.kind == "tempo-span" and not record.preserves_tokens
     assert record.duration_s == pytest.approx(fraction * end_s)
     assert record.onset_s >= 0 and record.onset_s + record.duration_s <= end_s + 1e-9
     # Notes do not move in ticks; their times in seconds follow the new tempo map.
@@ -333,17 +403,17 @@ def test_tempo_change_speeds_up_the_span_through_the_tempo_map(
     assert np.allclose(new.seconds(ticks), expected, rtol=0, atol=1e-5 * max(end_s, 1.0))
 
 
-def test_tempo_change_inserts_and_restores_tempo_events() -> None:
+def test_tempo_span_inserts_and_restores_tempo_events() -> None:
     score = synthetic_score(0, seconds=20.0)  # 120 qpm throughout
-    out, record = TempoChange(fraction=0.5, factor=1.5, start=4.0).apply(score, seed=0)
+    out, record = TempoSpan(fraction=0.5, factor=1.5, start=4.0).apply(score, seed=0)
     assert (record.onset_s, record.duration_s) == (4.0, 10.0)
     assert tempos(out) == [(0, 500_000), (4 * 960, 333_333), (14 * 960, 500_000)]
     assert duration_seconds(out) == pytest.approx(20.0 - 10.0 / 3, abs=1e-4)
 
 
-def test_tempo_change_at_a_given_start_must_fit() -> None:
+def test_tempo_span_at_a_given_start_must_fit() -> None:
     with pytest.raises(SkipItem, match=r"lasts 20\.00 s"):
-        TempoChange(start=5.0).apply(synthetic_score(0, seconds=20.0), seed=0)
+        TempoSpan(start=5.0).apply(synthetic_score(0, seconds=20.0), seed=0)
 
 
 # --- bar-shuffle --------------------------------------------------------------------------------

@@ -52,9 +52,12 @@ def test_every_shipped_task_loads_and_the_paper_group_expands() -> None:
         "tempo-change",
         "bar-shuffle",
         "block-swap",
+        "repeat",
+        "drone",
+        "silence",
     ]
     assert expand_tasks(["noise-at-5s", "paper"])[0].name == "noise-at-5s"
-    assert len(expand_tasks(["noise-at-5s", "paper"])) == 9
+    assert len(expand_tasks(["noise-at-5s", "paper"])) == 12
     sweep = load_task("noise-length-sweep")
     assert [p.duration * sweep.grid_hz for p in sweep.parsed_perturbations()] == [
         5,
@@ -68,3 +71,26 @@ def test_every_shipped_task_loads_and_the_paper_group_expands() -> None:
     assert {(p.color, p.level_db) for p in colours} == {
         (c, db) for c in ("white", "pink", "blue", "brown") for db in (-30.0, -20.0, -12.0)
     }
+
+
+def test_the_assimilable_corruptions_act_on_the_papers_window() -> None:
+    for name in ("repeat", "drone", "silence"):
+        task = load_task(name)
+        assert task.regions
+        for p in task.parsed_perturbations():
+            assert p.kind == name and p.window() == (5.0, 2.0)
+
+
+def test_tasks_follow_the_papers_released_code() -> None:
+    (tempo,) = load_task("tempo-change").parsed_perturbations()
+    assert (tempo.fraction, tempo.min_length, tempo.max_length) == (0.8, 0.02, 0.04)
+    assert (tempo.min_factor, tempo.max_factor) == (0.1, 8.0)
+    (velocity,) = load_task("velocity-change").parsed_perturbations()
+    assert (velocity.fraction, velocity.velocities) == (0.5, "paper")
+    for name in ("noise-at-5s", "noise-length-sweep", "noise-colors", "noise-add"):
+        task = load_task(name)
+        assert task.version == 2
+        assert all(
+            (p.velocity, p.note_durations) == ("piece", "piece")
+            for p in task.parsed_perturbations()
+        )

@@ -118,6 +118,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if output is None:  # an extra DDP process: rank 0 reports
         return 0
     print_table(output.results)
+    if output.results.validity and len(output.results.results) > 1:
+        from curvebench.report.validity import validity_text
+
+        print(
+            "\nvalidity: agreement with the truth (perturbed copy = worse music); "
+            "+ above 0.5, ! below (prefers the corruption), ? undecided (95% clustered CI)"
+        )
+        for line in validity_text(output.results.validity):
+            print(line)
     print(f"\nskipped items: {len(output.results.skipped)} (listed in results.json)")
     print(f"results:  {output.results_path}")
     print(f"samples:  {output.samples_path}")

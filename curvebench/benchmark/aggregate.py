@@ -10,7 +10,7 @@ samples.jsonl.gz alone.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -18,27 +18,47 @@ import torch
 from curvebench.benchmark.results import DatasetResult
 from curvebench.benchmark.samples import SampleLine
 from curvebench.metrics.absolute import PairedLoss
-from curvebench.metrics.agreement import (
-    AUROCWithCI,
-    LengthCorrelation,
-    LengthMeanCorrelation,
-    PairAgreement,
-)
-from curvebench.metrics.alignment import grid_bins, grid_delta
+from curvebench.metrics.agreement import LengthCorrelation, LengthMeanCorrelation
+from curvebench.metrics.alignment import grid_bins, grid_delta, to_grid_sum
+from curvebench.metrics.change import change_score
+from curvebench.metrics.detectors import pair_detector_scores
 from curvebench.metrics.means import MeanCurve
 from curvebench.metrics.regions import RegionBounds, RegionMeans, region_bounds, region_means
 from curvebench.metrics.shape import CurveFeatureMeans, curve_features, spike_score
 from curvebench.metrics.smoothing import nan_moving_average
+from curvebench.metrics.spread import robust_spread
 from curvebench.metrics.token_types import (
     LossByType,
     RegionLossByType,
     loss_by_type,
     loss_by_type_in_regions,
 )
+from curvebench.metrics.validity import MetricSpec, PairScores, ValidityTable, validity_table
 from curvebench.tasks import TaskConfig
 
 DECIMALS = 5
 """Decimals of every number written to samples and results."""
+
+VALIDITY_METRICS = (
+    MetricSpec("abs_loss"),
+    MetricSpec("nats_per_second"),
+    MetricSpec("shape"),
+    MetricSpec("change"),
+    MetricSpec("peak_evidence", per_item=False),
+    MetricSpec("peak_area", per_item=False),
+)
+"""The metrics checked against the truth (the perturbed copy is worse music): absolute loss
+per token and per second, the reference-free spike and change scores of each item, and the
+Δℓ detectors of each pair (which read the clean original)."""
+VALIDITY_FIELDS = {
+    "abs_loss": ("auroc_abs_loss", "agree_abs_loss"),
+    "nats_per_second": ("auroc_nats_per_second", "agree_nats_per_second"),
+    "shape": ("auroc_shape", "agree_shape"),
+    "change": ("auroc_change", "agree_change"),
+    "peak_evidence": ("auroc_peak_evidence", "agree_peak_evidence"),
+    "peak_area": ("auroc_peak_area", "agree_peak_area"),
+}
+"""Result fields (catalog names) of each validity metric: its AUROC and its agreement."""
 
 
 def rounded(value: float | None) -> float | None:
@@ -58,6 +78,8 @@ class ItemStats:
     perplexity: float | None
     shape_score: float | None
     nats_per_second: float | None
+    change_score: float | None = None
+    """Reference-free change score of the loss on the task's grid (seconds-based windows)."""
     loss_mean: list[float] | None = None
     """Audio: the per-frame mean over codebooks."""
     abs_loss_per_codebook: list[float] | None = None
@@ -70,6 +92,8 @@ class PairShape:
 
     regions: dict[str, float | None]
     features: dict[str, float | None]
+    detectors: dict[str, list[float | None]]
+    """Δℓ detectors: name → [the swapped pair's score, the pair's score]."""
     bounds: RegionBounds | None = None
     """The regions' grid steps (not written to the samples)."""
 
@@ -88,8 +112,15 @@ def _seconds(line: SampleLine) -> np.ndarray:
     return np.array([np.nan if s is None else s for s in line.seconds], dtype=np.float64)
 
 
-def item_stats(line: SampleLine) -> ItemStats:
-    """Numbers of one scored item, from its ``loss`` and ``duration_s``."""
+def loss_on_grid(line: SampleLine, task: TaskConfig) -> np.ndarray:
+    """An item's surprisal per step of the task's grid (sum of its tokens' losses; audio: the
+    frame means), the curve the reference-free score reads."""
+    n_bins = grid_bins(task.clip_seconds, task.grid_hz)
+    return to_grid_sum(frame_loss(_loss(line)), _seconds(line), n_bins, task.grid_hz)
+
+
+def item_stats(line: SampleLine, task: TaskConfig) -> ItemStats:
+    """Numbers of one scored item, from its ``loss``, ``seconds`` and ``duration_s``."""
     loss = _loss(line)
     frames = frame_loss(loss)
     per_second = rounded(frames.sum() / line.duration_s) if line.duration_s else None
@@ -99,6 +130,7 @@ def item_stats(line: SampleLine) -> ItemStats:
         perplexity=rounded(np.exp(frames.mean())),
         shape_score=rounded(spike_score(frames)),
         nats_per_second=per_second,
+        change_score=rounded(change_score(loss_on_grid(line, task), task.grid_hz)),
         loss_mean=frames.tolist() if audio else None,
         abs_loss_per_codebook=[rounded(v) for v in loss.mean(axis=1)] if audio else None,
     )
@@ -126,7 +158,9 @@ def pair_delta(original: SampleLine, perturbed: SampleLine, task: TaskConfig) ->
     return delta
 
 
-def pair_shape(delta: np.ndarray, perturbed: SampleLine, task: TaskConfig) -> PairShape | None:
+def pair_shape(
+    delta: np.ndarray, original: SampleLine, perturbed: SampleLine, task: TaskConfig
+) -> PairShape | None:
     """The paper's region means and the robust curve features of a pair; None when the task
     reports no regions or the perturbation has no onset."""
     record = perturbed.record
@@ -136,15 +170,14 @@ def pair_shape(delta: np.ndarray, perturbed: SampleLine, task: TaskConfig) -> Pa
     length = round((record.duration_s or 0.0) * task.grid_hz)
     means = region_means(delta, onset, length, task.grid_hz, task.region_rule)
     features = curve_features(delta, onset, length, task.grid_hz)
+    scale = robust_spread(loss_on_grid(original, task))
+    detectors = pair_detector_scores(delta, record.onset_s, record.duration_s, task.grid_hz, scale)
     return PairShape(
         regions={k: rounded(v) for k, v in means.items()},
         features={k: rounded(v) for k, v in features.items()},
+        detectors={k: [rounded(o), rounded(p)] for k, (o, p) in detectors.items()},
         bounds=region_bounds(delta, onset, length, task.grid_hz, task.region_rule),
     )
-
-
-def _one(value: float | None) -> torch.Tensor:
-    return torch.tensor([_nan(value)])
 
 
 @dataclass
@@ -156,10 +189,8 @@ class GroupMetrics:
     paired: PairedLoss = field(default_factory=PairedLoss)
     regions: RegionMeans = field(default_factory=RegionMeans)
     features: CurveFeatureMeans = field(default_factory=CurveFeatureMeans)
-    auroc_abs: AUROCWithCI = field(default_factory=AUROCWithCI)
-    auroc_shape: AUROCWithCI = field(default_factory=AUROCWithCI)
-    agree_abs: PairAgreement = field(default_factory=PairAgreement)
-    agree_shape: PairAgreement = field(default_factory=PairAgreement)
+    validity: list[PairScores] = field(default_factory=list)
+    """Every pair's scores by each validity metric."""
     lengths: LengthCorrelation = field(default_factory=LengthCorrelation)
     length_means: LengthMeanCorrelation = field(default_factory=LengthMeanCorrelation)
     types: tuple[str, ...] = ()
@@ -181,9 +212,6 @@ class GroupMetrics:
         """One original (once) or perturbed copy."""
         if self.types and line.types is not None:
             self.by_type[original].update(loss_by_type(_loss(line), line.types))
-        label = torch.tensor([0.0 if original else 1.0])
-        self.auroc_abs.update(_one(stats.abs_loss), label)
-        self.auroc_shape.update(_one(stats.shape_score), label)
         if stats.nats_per_second is not None:
             self.per_second[original].append(stats.nats_per_second)
         if stats.shape_score is not None:
@@ -196,8 +224,6 @@ class GroupMetrics:
     ) -> None:
         """One (original, perturbed) pair."""
         self.paired.update(original.abs_loss, perturbed.abs_loss, new_original)
-        self.agree_abs.update(_one(original.abs_loss), _one(perturbed.abs_loss))
-        self.agree_shape.update(_one(original.shape_score), _one(perturbed.shape_score))
         if line.record is not None and line.record.duration_s is not None:
             duration = torch.tensor([line.record.duration_s])
             delta = torch.tensor([perturbed.abs_loss - original.abs_loss])
@@ -241,12 +267,12 @@ class GroupMetrics:
         out["nats_per_second_perturbed"] = _mean(self.per_second[False])
         out["shape_score_original"] = _mean(self.shape_scores[True])
         out["shape_score_perturbed"] = _mean(self.shape_scores[False])
-        auroc_abs, auroc_shape = self.auroc_abs.compute(), self.auroc_shape.compute()
-        out["auroc_abs_loss"], out["auroc_abs_loss_ci"] = _with_ci(auroc_abs, "auroc")
-        out["auroc_shape"], out["auroc_shape_ci"] = _with_ci(auroc_shape, "auroc")
-        agree_abs, agree_shape = self.agree_abs.compute(), self.agree_shape.compute()
-        out["agree_abs_loss"], out["agree_abs_loss_ci"] = _with_ci(agree_abs, "agree")
-        out["agree_shape"], out["agree_shape_ci"] = _with_ci(agree_shape, "agree")
+        if self.validity:
+            (row,) = validity_table(self.validity, VALIDITY_METRICS).rows
+            for m in row.metrics:
+                auroc, agree = VALIDITY_FIELDS[m.metric]
+                out[auroc], out[auroc + "_ci"] = _estimate(m.auroc)
+                out[agree], out[agree + "_ci"] = _estimate(m.agreement)
         if self.task.regions:
             out.update(self.regions.compute())
             out.update(self.features.compute())
@@ -284,9 +310,29 @@ def _column_means(rows: list[list[float]]) -> list[float] | None:
     return [float(v) for v in np.mean(rows, axis=0)] if rows else None
 
 
-def _with_ci(r: dict, key: str) -> tuple[float | None, list[float] | None]:
-    value = r[key]
-    return value, None if value is None else [r["ci_low"], r["ci_high"]]
+def _estimate(e) -> tuple[float | None, list[float] | None]:
+    """A clustered estimate as a value and its [low, high] interval."""
+    if e.value is None:
+        return None, None
+    return e.value, None if e.ci_low is None else [e.ci_low, e.ci_high]
+
+
+def pair_scores(
+    family: str, original: SampleLine, stats: tuple[ItemStats, ItemStats], shape: PairShape | None
+) -> PairScores:
+    """One pair's scores by every validity metric (NaN where a metric has none)."""
+    o, p = stats
+    scores = {
+        "abs_loss": (_nan(o.abs_loss), _nan(p.abs_loss)),
+        "nats_per_second": (_nan(o.nats_per_second), _nan(p.nats_per_second)),
+        "shape": (_nan(o.shape_score), _nan(p.shape_score)),
+        "change": (_nan(o.change_score), _nan(p.change_score)),
+    }
+    for name in ("peak_evidence", "peak_area"):
+        both = shape.detectors[name] if shape is not None else [None, None]
+        scores[name] = (_nan(both[0]), _nan(both[1]))
+    cluster = f"{original.dataset}/{original.piece_id}"
+    return PairScores(family, original.role, cluster, scores)
 
 
 Results = dict[str, dict[str, DatasetResult]]
@@ -305,6 +351,8 @@ class Analysis:
     """The derived numbers of each line, in the lines' order."""
     shapes: dict[int, PairShape]
     """Line index → regions and features, for perturbed lines that have them."""
+    validity: ValidityTable | None = None
+    """Every metric against the truth, per perturbation family and dataset role, pooled."""
 
     def annotated(self, lines: list[SampleLine]) -> list[SampleLine]:
         """The lines with their derived numbers filled in."""
@@ -313,7 +361,11 @@ class Analysis:
             update = dict(stats.__dict__)
             shape = self.shapes.get(i)
             if shape is not None:
-                update |= {"regions": shape.regions, "features": shape.features}
+                update |= {
+                    "regions": shape.regions,
+                    "features": shape.features,
+                    "detectors": shape.detectors,
+                }
             out.append(line.model_copy(update=update))
         return out
 
@@ -327,7 +379,8 @@ def analyse(lines: Iterable[SampleLine], tasks: list[TaskConfig]) -> Analysis:
     """
     lines = list(lines)
     by_name = {t.name: t for t in tasks}
-    items = [item_stats(line) for line in lines]
+    items = [item_stats(line, by_name[line.task]) for line in lines]
+    everything: list[PairScores] = []
     groups: dict[tuple[str, str], list[int]] = {}
     for i, line in enumerate(lines):
         groups.setdefault((line.task, line.dataset), []).append(i)
@@ -353,10 +406,15 @@ def analyse(lines: Iterable[SampleLine], tasks: list[TaskConfig]) -> Analysis:
             metrics.add_item(items[i], False, line)
             metrics.add_pair(items[o], items[i], new_original, line)
             delta = pair_delta(lines[o], line, task)
-            shape = pair_shape(delta, line, task)
+            shape = pair_shape(delta, lines[o], line, task)
             metrics.add_shape(delta, shape, lines[o], line)
             if shape is not None:
                 shapes[i] = shape
+            scores = pair_scores(task_name, lines[o], (items[o], items[i]), shape)
+            metrics.validity.append(scores)
+            family = line.record.kind if line.record is not None else task_name
+            everything.append(replace(scores, family=family))
         results.setdefault(task_name, {})[dataset] = metrics.result()
         curves.setdefault(task_name, {})[dataset] = metrics.mean_curve()
-    return Analysis(results, curves, items, shapes)
+    table = validity_table(everything, VALIDITY_METRICS) if everything else None
+    return Analysis(results, curves, items, shapes, table)

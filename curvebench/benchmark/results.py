@@ -103,6 +103,12 @@ class Results(_Strict):
     curves: dict[str, dict[str, list[float | None]]] = Field(
         default_factory=dict, description="Mean Δℓ per grid step, by task and dataset."
     )
+    validity: dict | None = Field(
+        default=None,
+        description="Every metric against the truth (the perturbed copy is worse music), per "
+        "perturbation family and dataset role, with 95% intervals clustered by original piece "
+        "(curvebench.metrics.validity.ValidityTable).",
+    )
     skipped: list[SkippedItem]
     samples_sha256: str = Field(description="sha256 of samples.jsonl.gz.")
     env: dict[str, str] = Field(description="Versions of Python and the libraries used.")

@@ -23,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from curvebench.errors import DataError, first_error
 from curvebench.perturbations import PerturbationRecord
 
-OPTIONAL = ("types", "loss_mean", "abs_loss_per_codebook", "record", "regions", "features")
+OPTIONAL = (
+    "types",
+    "loss_mean",
+    "abs_loss_per_codebook",
+    "record",
+    "regions",
+    "features",
+    "detectors",
+)
 """Fields left out of a line when they do not apply (audio-only, perturbed-only)."""
 
 
@@ -69,6 +77,9 @@ class SampleLine(BaseModel):
     perplexity: float | None = Field(default=None, description="exp(abs_loss).")
     shape_score: float | None = Field(default=None, description="Reference-free spike score.")
     nats_per_second: float | None = Field(default=None, description="Total nats / duration_s.")
+    change_score: float | None = Field(
+        default=None, description="Reference-free change score (largest sustained rise)."
+    )
     loss_mean: list[float] | None = Field(
         default=None, description="Audio: the per-frame mean over codebooks."
     )
@@ -81,6 +92,10 @@ class SampleLine(BaseModel):
     )
     features: dict[str, float | None] | None = Field(
         default=None, description="Perturbed copies: robust curve features."
+    )
+    detectors: dict[str, list[float | None]] | None = Field(
+        default=None,
+        description="Perturbed copies: Δℓ detectors, [swapped pair's score, pair's score].",
     )
 
     @property

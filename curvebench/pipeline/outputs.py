@@ -72,6 +72,7 @@ def build_results(
         datasets=[d.info() for d in loaded.datasets],
         results=analysis.results,
         curves=analysis.curves,
+        validity=analysis.validity.to_dict() if analysis.validity is not None else None,
         skipped=[
             SkippedItem(item=scrub(i, private), reason=scrub(r, private))
             for i, r in loaded.passed_over + plan.skipped

@@ -20,6 +20,7 @@ from curvebench.data.piece import ROLES
 from curvebench.metrics.regions import REGION_NAMES
 from curvebench.metrics.smoothing import nan_moving_average
 from curvebench.perturbations import parse_perturbation
+from curvebench.report.validity import validity_figure
 from curvebench.tasks import TaskConfig
 
 SMOOTH_STEPS = 10
@@ -223,4 +224,6 @@ def write_run_figures(results: Results, samples: list[SampleLine], out: Path) ->
             paths.append(length_figure(results, task, samples, folder / f"{task}-length.png"))
         if "color" in swept:
             paths.append(color_figure(results, task, samples, folder / f"{task}-colors.png"))
+    if results.validity:
+        paths.append(validity_figure(results.validity, folder / "validity.png"))
     return paths

@@ -22,6 +22,7 @@ from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
 from curvebench.errors import DataError
 from curvebench.metrics.catalog import headline_metrics
 from curvebench.metrics.smoothing import nan_moving_average
+from curvebench.report.validity import validity_html
 from curvebench.tasks import TaskConfig
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:72em}
@@ -132,6 +133,7 @@ def write_report(run_dir: Path) -> Path:
         for p in sorted((run_dir / "figures").glob("*.png"))
     )
     model = results.model
+    validity_section = validity_html(results.validity) if results.validity else "<p>-</p>"
     html = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>curvebench report: {escape(model.spec)}</title><style>{STYLE}</style></head><body>
 <h1>curvebench report: {escape(model.spec)}</h1>
@@ -139,6 +141,7 @@ def write_report(run_dir: Path) -> Path:
 <code>{escape(model.fingerprint[:16])}</code>; curvebench {escape(results.curvebench_version)},
 {escape(results.created)}; {len(results.skipped)} items skipped.</p>
 <h2>Results</h2>{results_table(results)}
+<h2>Validity: which metric agrees with the truth</h2>{validity_section}
 <h2>Figures</h2>{figures}
 <h2>Listen: original and perturbed</h2>{"".join(blocks) or "<p>No examples.</p>"}
 </body></html>

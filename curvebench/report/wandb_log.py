@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from curvebench.errors import ConfigError
 from curvebench.metrics.catalog import METRICS
 from curvebench.report.tables import item_rows
+from curvebench.report.validity import flat_rows as validity_rows
 
 if TYPE_CHECKING:
     from curvebench.pipeline import RunOutput
@@ -123,7 +124,7 @@ def log_run(output: RunOutput, out: Path, settings: WandbSettings | None = None)
         config={"model": results.model.model_dump(), **results.config.model_dump()},
         settings=wandb.Settings(silent=True, console="off"),
     )
-    metrics = [m.name for m in METRICS.values() if m.kind != "list"]
+    metrics = [m.name for m in METRICS.values() if m.kind in ("float", "int")]
     table = wandb.Table(columns=["task", "dataset", "role", *metrics])
     for task, per_dataset in results.results.items():
         for dataset, r in per_dataset.items():
@@ -133,6 +134,17 @@ def log_run(output: RunOutput, out: Path, settings: WandbSettings | None = None)
                 {f"{task}/{dataset}/{m}": v for m, v in zip(metrics, values, strict=True)}
             )
     logged: dict[str, Any] = {"results": table}
+    if results.validity:  # which metric agrees with the truth, per family and role
+        rows = validity_rows(results.validity)
+        validity = wandb.Table(columns=list(rows[0]) if rows else ["family"])
+        for row in rows:
+            validity.add_data(*row.values())
+        logged["validity"] = validity
+        for row in results.validity["pooled"]:
+            for m in row["metrics"]:
+                key = f"validity/{row['family']}/{row['role']}/{m['metric']}"
+                run.summary[f"{key}/agree"] = m["agreement"]["value"]
+                run.summary[f"{key}/auroc"] = m["auroc"]["value"]
     logged |= item_tables(output)
     logged |= curve_plots(output)
     logged |= audio_examples(out / "examples")

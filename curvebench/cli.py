@@ -244,20 +244,46 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparisons = compare(runs)
     if not comparisons:
         raise CurvebenchError("no task and dataset is shared by two or more of these runs")
-    rank_metrics = list(rank_directions())
+    directions = rank_directions()
+    shown = [m for m in directions if m == "abs_loss_original" or m.startswith("auroc_")]
     for c in comparisons:
         models = sorted({m for vals in c.values.values() for m in vals})
         print(f"\n{c.task} / {c.dataset}")
         width = max(len(m) for m in models)
-        print(" " * width + "  " + "  ".join(f"{m[:16]:>16}" for m in rank_metrics))
+        print(" " * width + "  " + "  ".join(f"{m.removeprefix('auroc_')[:13]:>13}" for m in shown))
         for model in models:
-            cells = [_fmt(c.values[m].get(model)) for m in rank_metrics]
-            print(model.ljust(width) + "  " + "  ".join(f"{v:>16}" for v in cells))
-        print("Kendall tau between rankings (higher-is-better orientation):")
+            cells = [_fmt(c.values[m].get(model)) for m in shown]
+            print(model.ljust(width) + "  " + "  ".join(f"{v:>13}" for v in cells))
+        print("Kendall tau between the models' rankings by absolute loss and by each metric:")
         for (a, b), tau in c.taus.items():
             if a == "abs_loss_original":
-                print(f"  {a} vs {b}: {tau:+.2f}")
+                print(f"  {b}: {'-' if tau != tau else f'{tau:+.2f}'}")
+    _print_validity_by_model(runs)
     return 0
+
+
+def _print_validity_by_model(runs) -> None:
+    """Beside the rankings, each model's validity: pooled agreement of every metric with the
+    truth (perturbed copy = worse music) over all families and roles of its run."""
+    from curvebench.report.compare import model_label
+    from curvebench.report.validity import LABELS
+
+    pooled = {}
+    for run in runs:
+        if run.validity and run.validity["pooled"]:
+            row = run.validity["pooled"][-1]
+            pooled[model_label(run)] = {
+                m["metric"]: m["agreement"]["value"] for m in row["metrics"]
+            }
+    if not pooled:
+        return
+    names = list(next(iter(pooled.values())))
+    width = max(len(m) for m in pooled)
+    print("\nvalidity: pooled agreement with the truth (all families and roles of each run)")
+    print(" " * width + "  " + "  ".join(f"{LABELS.get(n, n):>10}" for n in names))
+    for model, values in sorted(pooled.items()):
+        cells = [_fmt(values.get(n), 2) for n in names]
+        print(model.ljust(width) + "  " + "  ".join(f"{v:>10}" for v in cells))
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -256,8 +256,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(model.ljust(width) + "  " + "  ".join(f"{v:>13}" for v in cells))
         print("Kendall tau between the models' rankings by absolute loss and by each metric:")
         for (a, b), tau in c.taus.items():
-            if a == "abs_loss_original":
-                print(f"  {b}: {'-' if tau != tau else f'{tau:+.2f}'}")
+            if a == "abs_loss_original" and tau == tau:  # NaN: fewer than two models have it
+                print(f"  {b}: {tau:+.2f}")
     _print_validity_by_model(runs)
     return 0
 

@@ -114,6 +114,7 @@ for _info in (
         headline=True,
         label="loss orig",
         rank=True,
+        interval=True,
     ),
     MetricInfo(
         "abs_loss_perturbed",
@@ -128,6 +129,7 @@ for _info in (
         headline=True,
         label="Δ",
         signed=True,
+        interval=True,
     ),
     MetricInfo(
         "frac_loss_lowered",
@@ -136,6 +138,7 @@ for _info in (
         headline=True,
         label="lowered",
         digits=2,
+        interval=True,
     ),
     MetricInfo(
         "region_peak",
@@ -147,6 +150,7 @@ for _info in (
         better="higher",
         rank=True,
         shape=True,
+        interval=True,
     ),
     MetricInfo(
         "region_assimilation",
@@ -155,6 +159,7 @@ for _info in (
         headline=True,
         label="assim",
         signed=True,
+        interval=True,
     ),
     MetricInfo(
         "region_recovery",
@@ -163,6 +168,7 @@ for _info in (
         headline=True,
         label="recov",
         signed=True,
+        interval=True,
     ),
     MetricInfo(
         "abs_loss_original_per_codebook",
@@ -180,8 +186,31 @@ for _info in (
     MetricInfo("perplexity_perturbed", "exp(abs_loss_perturbed)."),
     MetricInfo(
         "nats_per_second_original",
-        "Mean over originals of total nats / seconds of music.",
+        "Mean over originals of total nats / seconds of music: the absolute measure that "
+        "compares models with different tokenizers.",
         "nats/s",
+        better="lower",
+        headline=True,
+        label="nats/s orig",
+        digits=1,
+        interval=True,
+        rank=True,
+    ),
+    MetricInfo(
+        "bits_per_second_original",
+        "nats_per_second_original in bits (÷ ln 2).",
+        "bits/s",
+        better="lower",
+        digits=1,
+        interval=True,
+    ),
+    MetricInfo(
+        "nats_per_second_delta",
+        "Mean over pairs of perturbed − original nats per second.",
+        "nats/s",
+        signed=True,
+        digits=1,
+        interval=True,
     ),
     MetricInfo("nats_per_second_perturbed", "The same over perturbed copies.", "nats/s"),
     MetricInfo("shape_score_original", "Mean reference-free spike score of originals."),

@@ -1,0 +1,226 @@
+"""The torchmetrics of one (task, dataset) group, fed pair by pair, and its aggregates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from curvebench.benchmark.pairs import (
+    VALIDITY_METRICS,
+    ItemStats,
+    PairShape,
+    as_float,
+    frame_loss,
+    line_loss,
+    line_seconds,
+    rounded,
+)
+from curvebench.benchmark.results import DatasetResult
+from curvebench.benchmark.samples import SampleLine
+from curvebench.metrics.absolute import PairedLoss
+from curvebench.metrics.agreement import LengthCorrelation, LengthMeanCorrelation
+from curvebench.metrics.alignment import grid_bins
+from curvebench.metrics.mean_ci import clustered_mean_ci
+from curvebench.metrics.means import MeanCurve
+from curvebench.metrics.regions import RegionMeans
+from curvebench.metrics.shape import CurveFeatureMeans
+from curvebench.metrics.token_types import (
+    LossByType,
+    RegionLossByType,
+    loss_by_type,
+    loss_by_type_in_regions,
+)
+from curvebench.metrics.validity import PairScores, validity_table
+from curvebench.tasks import TaskConfig
+
+VALIDITY_FIELDS = {
+    "abs_loss": ("auroc_abs_loss", "agree_abs_loss"),
+    "nats_per_second": ("auroc_nats_per_second", "agree_nats_per_second"),
+    "shape": ("auroc_shape", "agree_shape"),
+    "change": ("auroc_change", "agree_change"),
+    "peak_evidence": ("auroc_peak_evidence", "agree_peak_evidence"),
+    "peak_area": ("auroc_peak_area", "agree_peak_area"),
+}
+"""Result fields (catalog names) of each validity metric: its AUROC and its agreement."""
+
+
+@dataclass
+class GroupMetrics:
+    """The torchmetrics of one (task, dataset) group."""
+
+    task: TaskConfig
+    role: str
+    paired: PairedLoss = field(default_factory=PairedLoss)
+    regions: RegionMeans = field(default_factory=RegionMeans)
+    features: CurveFeatureMeans = field(default_factory=CurveFeatureMeans)
+    validity: list[PairScores] = field(default_factory=list)
+    """Every pair's scores by each validity metric."""
+    per_original: list[tuple[str, float, float]] = field(default_factory=list)
+    """(cluster, absolute loss, nats/s) of each original, for the intervals of the means."""
+    per_pair: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+    """(cluster, {field: value}) of each pair, for the intervals of the means over pairs."""
+    lengths: LengthCorrelation = field(default_factory=LengthCorrelation)
+    length_means: LengthMeanCorrelation = field(default_factory=LengthMeanCorrelation)
+    types: tuple[str, ...] = ()
+    """Token types met in the group (typed tokenizers), for the by-type losses."""
+    per_second: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
+    """Keyed by "is the item an original"."""
+    shape_scores: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
+    codebooks: dict[bool, list[list[float]]] = field(default_factory=lambda: {True: [], False: []})
+    curve: MeanCurve = field(init=False)
+    by_type: dict[bool, LossByType] = field(init=False)
+    region_by_type: dict[bool, RegionLossByType] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.curve = MeanCurve(grid_bins(self.task.clip_seconds, self.task.grid_hz))
+        self.by_type = {o: LossByType(self.types) for o in (True, False)}
+        self.region_by_type = {o: RegionLossByType(self.types) for o in (True, False)}
+
+    def add_item(self, stats: ItemStats, original: bool, line: SampleLine) -> None:
+        """One original (once) or perturbed copy."""
+        if self.types and line.types is not None:
+            self.by_type[original].update(loss_by_type(line_loss(line), line.types))
+        if stats.nats_per_second is not None:
+            self.per_second[original].append(stats.nats_per_second)
+        if stats.shape_score is not None:
+            self.shape_scores[original].append(stats.shape_score)
+        if stats.abs_loss_per_codebook is not None:
+            self.codebooks[original].append(stats.abs_loss_per_codebook)
+
+    def add_pair(
+        self, original: ItemStats, perturbed: ItemStats, new_original: bool, line: SampleLine
+    ) -> None:
+        """One (original, perturbed) pair."""
+        self.paired.update(original.abs_loss, perturbed.abs_loss, new_original)
+        cluster = f"{line.dataset}/{line.piece_id}"
+        if new_original:
+            self.per_original.append(
+                (cluster, as_float(original.abs_loss), as_float(original.nats_per_second))
+            )
+        delta = as_float(perturbed.abs_loss) - as_float(original.abs_loss)
+        per_second = as_float(perturbed.nats_per_second) - as_float(original.nats_per_second)
+        values = {
+            "abs_loss_delta": delta,
+            "frac_loss_lowered": float(delta < 0),
+            "nats_per_second_delta": per_second,
+        }
+        self.per_pair.append((cluster, values))
+        if line.record is not None and line.record.duration_s is not None:
+            duration = torch.tensor([line.record.duration_s])
+            delta = torch.tensor([perturbed.abs_loss - original.abs_loss])
+            self.lengths.update(duration, delta)
+            self.length_means.update(duration, delta)
+
+    def add_shape(
+        self,
+        delta: np.ndarray,
+        shape: PairShape | None,
+        original: SampleLine,
+        perturbed: SampleLine,
+    ) -> None:
+        """One pair's Δℓ curve, its regions and features, and the loss by token type of each
+        side's tokens inside the regions."""
+        self.curve.update(delta)
+        if shape is None:
+            return
+        self.regions.update({k: as_float(v) for k, v in shape.regions.items()})
+        self.per_pair[-1][1].update({f"region_{k}": as_float(v) for k, v in shape.regions.items()})
+        self.features.update({k: as_float(v) for k, v in shape.features.items()})
+        if self.types and shape.bounds is not None and original.types and perturbed.types:
+            for side, line in ((True, original), (False, perturbed)):
+                totals = loss_by_type_in_regions(
+                    frame_loss(line_loss(line)),
+                    line.types,
+                    line_seconds(line),
+                    shape.bounds,
+                    self.task.grid_hz,
+                )
+                self.region_by_type[side].update(totals)
+
+    def result(self) -> DatasetResult:
+        out: dict = self.paired.compute()
+        out["n_originals"] = int(self.paired.n_originals)
+        if out["abs_loss_original"] is not None:
+            out["perplexity_original"] = float(np.exp(out["abs_loss_original"]))
+            out["perplexity_perturbed"] = float(np.exp(out["abs_loss_perturbed"]))
+        out["abs_loss_original_per_codebook"] = _column_means(self.codebooks[True])
+        out["abs_loss_perturbed_per_codebook"] = _column_means(self.codebooks[False])
+        out["nats_per_second_original"] = _mean(self.per_second[True])
+        out["nats_per_second_perturbed"] = _mean(self.per_second[False])
+        if out["nats_per_second_original"] is not None:
+            out["bits_per_second_original"] = out["nats_per_second_original"] / np.log(2)
+        out |= self._intervals()
+        out["shape_score_original"] = _mean(self.shape_scores[True])
+        out["shape_score_perturbed"] = _mean(self.shape_scores[False])
+        if self.validity:
+            (row,) = validity_table(self.validity, VALIDITY_METRICS).rows
+            for m in row.metrics:
+                auroc, agree = VALIDITY_FIELDS[m.metric]
+                out[auroc], out[auroc + "_ci"] = _estimate(m.auroc)
+                out[agree], out[agree + "_ci"] = _estimate(m.agreement)
+        if self.task.regions:
+            out.update(self.regions.compute())
+            out.update(self.features.compute())
+        if "duration" in self.task.swept():
+            r = self.lengths.compute()
+            out["length_delta_pearson"] = r["pearson"]
+            out["length_delta_spearman"] = r["spearman"]
+            r = self.length_means.compute()
+            out["length_delta_pearson_means"] = r["pearson"]
+            out["length_delta_spearman_means"] = r["spearman"]
+        if self.types:
+            out["abs_loss_by_type_original"] = _rounded_map(self.by_type[True].compute())
+            out["abs_loss_by_type_perturbed"] = _rounded_map(self.by_type[False].compute())
+            if self.task.regions:
+                for side, name in ((True, "original"), (False, "perturbed")):
+                    per_region = self.region_by_type[side].compute()
+                    out[f"region_loss_by_type_{name}"] = {
+                        region: _rounded_map(means) for region, means in per_region.items()
+                    }
+        return DatasetResult(role=self.role, **out)
+
+    def _intervals(self) -> dict[str, object]:
+        """Means over pairs not kept elsewhere, and the clustered 95% interval of every mean
+        shown with one (originals resampled with all their copies)."""
+        out: dict[str, object] = {}
+        clusters = [c for c, _, _ in self.per_original]
+        loss_ci = clustered_mean_ci([a for _, a, _ in self.per_original], clusters)
+        second_ci = clustered_mean_ci([n for _, _, n in self.per_original], clusters)
+        out["abs_loss_original_ci"] = loss_ci
+        out["nats_per_second_original_ci"] = second_ci
+        out["bits_per_second_original_ci"] = (
+            None if second_ci is None else [v / np.log(2) for v in second_ci]
+        )
+        pair_clusters = [c for c, _ in self.per_pair]
+        names = dict.fromkeys(k for _, values in self.per_pair for k in values)
+        for name in names:
+            column = [values.get(name, float("nan")) for _, values in self.per_pair]
+            if name == "nats_per_second_delta":
+                finite = [v for v in column if np.isfinite(v)]
+                out[name] = float(np.mean(finite)) if finite else None
+            out[name + "_ci"] = clustered_mean_ci(column, pair_clusters)
+        return out
+
+    def mean_curve(self) -> list[float | None]:
+        return [rounded(v) for v in self.curve.compute().numpy()]
+
+
+def _rounded_map(values: dict[str, float | None]) -> dict[str, float | None]:
+    return {k: rounded(v) for k, v in values.items()}
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _column_means(rows: list[list[float]]) -> list[float] | None:
+    return [float(v) for v in np.mean(rows, axis=0)] if rows else None
+
+
+def _estimate(e) -> tuple[float | None, list[float] | None]:
+    """A clustered estimate as a value and its [low, high] interval."""
+    if e.value is None:
+        return None, None
+    return e.value, None if e.ci_low is None else [e.ci_low, e.ci_high]

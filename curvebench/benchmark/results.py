@@ -84,6 +84,10 @@ class RunConfig(_Strict):
     stride: int | None = Field(
         default=None, description="Rolling-window stride used for long sequences (tokens)."
     )
+    protocol: str | None = Field(
+        default=None, description="The protocol group followed (``board``), if any."
+    )
+    protocol_version: int | None = Field(default=None, description="Its version.")
     tasks: dict[str, dict] = Field(description="Full config of every task, by name.")
     task_versions: dict[str, int]
 

@@ -24,6 +24,8 @@ from curvebench.benchmark.results import SCHEMA_VERSION, DatasetResult, Results
 from curvebench.benchmark.samples import SampleLine, sha256_file
 from curvebench.benchmark.samples import read_samples as _read_samples
 from curvebench.errors import CurvebenchError, DataError, first_error
+from curvebench.leaderboard import protocol as protocol_rules
+from curvebench.leaderboard.protocol import ProtocolError, check_protocol, check_protocol_name
 from curvebench.tasks import TaskConfig, available_tasks, load_group, load_task
 
 log = logging.getLogger(__name__)
@@ -223,10 +225,17 @@ def _plain(value: object) -> object:
 
 def validate_submission(run_dir: Path) -> Results:
     """The results of a run directory, after every check; SubmissionError names the first
-    failure (schema, task versions, required roles, hash, counts, a recomputed number)."""
+    failure (schema, task versions, required roles, hash, counts, the board's protocol
+    (``protocol.ENFORCED``), a recomputed number)."""
+    protocol = protocol_rules.ENFORCED
     run_dir = _run_dir(run_dir)
     results_path, samples_path = run_dir / RESULTS_FILE, run_dir / SAMPLES_FILE
     results = _load_results(results_path)
+    if protocol is not None:
+        try:
+            check_protocol_name(results_path, results, protocol)
+        except ProtocolError as exc:
+            raise SubmissionError(str(exc)) from exc
     tasks = _check_tasks(results_path, results)
     digest = sha256_file(samples_path)
     if digest != results.samples_sha256:
@@ -239,6 +248,11 @@ def validate_submission(run_dir: Path) -> Results:
     )
     lines = read_samples(samples_path, max_lines=expected)
     _check_counts(results_path, results, lines)
+    if protocol is not None:
+        try:
+            check_protocol(results_path, results, tasks, lines, protocol)
+        except ProtocolError as exc:
+            raise SubmissionError(str(exc)) from exc
     analysis = _check_aggregates(results_path, results, tasks, lines)
     _check_lines(results_path, lines, analysis)
     log.info("%s: valid submission of %s", run_dir, results.model.spec)

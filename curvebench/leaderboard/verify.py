@@ -56,7 +56,11 @@ class Rescored:
 
 
 def _piece(
-    results: Results, dataset: str, piece_id: str, data: dict[str, str] | None = None
+    results: Results,
+    dataset: str,
+    piece_id: str,
+    data: dict[str, str] | None = None,
+    adapter: Adapter | None = None,
 ) -> Piece:
     info = next((d for d in results.datasets if d.name == dataset), None)
     if info is None:
@@ -70,7 +74,12 @@ def _piece(
         if not 0 <= index < spec.n:
             raise SubmissionError(f"piece {piece_id!r}: index outside the {spec.n} drawn")
         just_this = spec.model_copy(update={"n": index + 1})
-        return generated_pieces(load_adapter(spec.generator), just_this, dataset, first=index)[0]
+        generator = (
+            adapter
+            if spec.generator == results.model.spec
+            else load_adapter(safe_spec(spec.generator, Path(dataset)))
+        )
+        return generated_pieces(generator, just_this, dataset, first=index)[0]
     location = (data or {}).get(dataset, info.location)
     if location.startswith("local:"):
         raise SubmissionError(
@@ -90,7 +99,7 @@ def _rescore_line(
     item = "/".join((line.task, line.dataset, line.piece_id, line.variant))
     task = TaskConfig.model_validate(results.config.tasks[line.task])
     plan = Plan()
-    plan_task(plan, task, adapter, [_piece(results, line.dataset, line.piece_id, data)])
+    plan_task(plan, task, adapter, [_piece(results, line.dataset, line.piece_id, data, adapter)])
     wanted = [
         p.original if line.is_original else p.perturbed
         for p in plan.pairs
@@ -167,4 +176,35 @@ def verify(
         )
     lines = read_samples(run_dir / SAMPLES_FILE)
     chosen = random.Random(seed).sample(lines, min(rescore, len(lines)))
-    return [_rescore_line(adapter, results, line, data) for line in chosen]
+    outcomes = [_rescore_line(adapter, results, line, data) for line in chosen]
+    return outcomes + check_skips(adapter, results, data)
+
+
+def check_skips(
+    adapter: Adapter, results: Results, data: dict[str, str] | None = None
+) -> list[Rescored]:
+    """Each item the submission says it skipped is rebuilt and must be skipped again (a piece
+    left out of the results on purpose is caught here)."""
+    out = []
+    datasets = sorted((d.name for d in results.datasets), key=len, reverse=True)
+    for skipped in results.skipped:
+        task_name, _, rest = skipped.item.partition("/")
+        dataset = next((d for d in datasets if rest.startswith(d + "/")), None)
+        if task_name not in results.config.tasks or dataset is None:
+            continue  # a file passed over while loading, not an item
+        piece_id = rest[len(dataset) + 1 :]
+        head, _, last = piece_id.rpartition("/")
+        if ":" in last:  # one perturbed copy: piece/spec
+            piece_id = head
+        task = TaskConfig.model_validate(results.config.tasks[task_name])
+        try:
+            piece = _piece(results, dataset, piece_id, data, adapter)
+        except SubmissionError as exc:
+            out.append(Rescored(skipped.item, False, None, str(exc)))
+            continue
+        plan = Plan()
+        plan_task(plan, task, adapter, [piece])
+        again = any(item == skipped.item for item, _ in plan.skipped)
+        reason = "" if again else "rebuilt, it is not skipped: it was left out on purpose"
+        out.append(Rescored(skipped.item, again, None, reason))
+    return out

@@ -13,6 +13,7 @@ from curvebench.data.sources import DataSpec, GeneratedSpec
 from curvebench.errors import ConfigError
 from curvebench.specs import public_location
 from curvebench.tasks import TaskConfig
+from curvebench.tasks.loader import Protocol
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 """Lightning accelerators ``--accelerator`` takes."""
@@ -115,3 +116,5 @@ class Loaded:
     datasets: list[Dataset]
     passed_over: list[tuple[str, str]] = field(default_factory=list)
     """Files of the datasets' folders that were not read (item, reason)."""
+    protocol: tuple[str, Protocol] | None = None
+    """The protocol group the run follows (name, protocol), if any."""

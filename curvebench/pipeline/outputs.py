@@ -66,6 +66,8 @@ def build_results(
             batch_size=options.batch_size,
             limit=options.limit,
             stride=settings["stride"],
+            protocol=loaded.protocol[0] if loaded.protocol else None,
+            protocol_version=loaded.protocol[1].version if loaded.protocol else None,
             tasks={n: t.model_dump(mode="json") for n, t in tasks.items()},
             task_versions={n: t.version for n, t in tasks.items()},
         ),

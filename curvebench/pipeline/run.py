@@ -44,7 +44,9 @@ from curvebench.errors import ConfigError
 from curvebench.pipeline.generated import generated_pieces
 from curvebench.pipeline.options import Dataset, Loaded, RunOptions
 from curvebench.pipeline.outputs import build_results, write_examples, write_results
-from curvebench.tasks import TaskConfig, expand_tasks
+from curvebench.specs import public_spec
+from curvebench.tasks import TaskConfig, expand_tasks, protocol_of
+from curvebench.tasks.loader import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -
     out = []
     for k in sorted({k for t in tasks for k in t.generated_top_k}):
         spec = GeneratedSpec(
-            generator=spec_text,
+            generator=public_spec(spec_text),
             top_k=k,
             seed=sample_seed(options),
             seconds=max(t.clip_seconds for t in tasks),
@@ -291,15 +293,61 @@ def run(options: RunOptions) -> RunOutput | None:
     With ``devices`` > 1 this runs in every DDP process; the extra ones return None after
     scoring their share, and rank 0 writes everything.
     """
+    options, protocol = apply_protocol(options)
     check_out(options.out)
     with out_lock(options.out):
-        return _run(options)
+        return _run(options, protocol)
 
 
-def _run(options: RunOptions) -> RunOutput | None:
+def apply_protocol(options: RunOptions) -> tuple[RunOptions, tuple[str, Protocol] | None]:
+    """The options a protocol group (the board's) fixes, set; ConfigError naming what a run
+    asked for that the protocol does not allow."""
+    found = protocol_of(tuple(options.tasks))
+    if found is None:
+        return options, None
+    name, protocol = found
+    given = {
+        "--data": tuple(options.data),
+        "--limit": options.limit,
+        "--seed": options.seed,
+        "--generator": options.generator,
+    }
+    allowed = {
+        "--data": [()],
+        "--limit": [None, protocol.limit],
+        "--seed": [None, protocol.seed],
+        "--generator": ["self"],
+    }
+    clashes = [(flag, given[flag]) for flag in given if given[flag] not in allowed[flag]]
+    if clashes:
+        flag, given = clashes[0]
+        raise ConfigError(
+            f"--task {name} is a fixed protocol (embedded data, {protocol.limit} pieces per "
+            f"dataset, seed {protocol.seed}, the model's own samples): drop {flag} {given}"
+        )
+    return replace(options, limit=protocol.limit, seed=protocol.seed), found
+
+
+def check_pinned(loaded: Loaded, protocol: tuple[str, Protocol]) -> None:
+    """Every dataset the protocol pins holds exactly the pinned pieces."""
+    name, pinned = protocol
+    found = {d.spec.name: d.info().content_sha256 for d in loaded.datasets}
+    for dataset, sha in pinned.datasets.items():
+        if found.get(dataset) != sha:
+            raise ConfigError(
+                f"--task {name}: dataset {dataset} is not the protocol's pinned sample (content "
+                f"sha256 {str(found.get(dataset))[:12]}…, pinned {sha[:12]}…); the embedded "
+                "corpus or the sampler differs from this curvebench's"
+            )
+
+
+def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> RunOutput | None:
     timings: dict[str, float] = {}
     with timed(timings, "load"):
         loaded = load(options)
+        loaded.protocol = protocol
+        if protocol is not None:
+            check_pinned(loaded, protocol)
     with timed(timings, "prepare"):
         plan = prepare(loaded, options.progress)
     if options.batch_size == "auto":

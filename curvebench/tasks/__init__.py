@@ -7,6 +7,7 @@ from curvebench.tasks.loader import (
     expand_tasks,
     load_group,
     load_task,
+    protocol_of,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "expand_tasks",
     "load_group",
     "load_task",
+    "protocol_of",
 ]

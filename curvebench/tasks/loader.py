@@ -95,6 +95,19 @@ class TaskConfig(BaseModel):
         return next((w for p in self.parsed_perturbations() if (w := p.window()) is not None), None)
 
 
+class Protocol(BaseModel):
+    """A fixed way to run a group (the leaderboard's): sample size, seed and pinned data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1, description="Bumped whenever the protocol changes.")
+    limit: int = Field(ge=1, description="Pieces per dataset (seeded stratified sample).")
+    seed: int = Field(ge=0, description="Seed of the sample, the perturbations and generation.")
+    datasets: dict[str, str] = Field(
+        description="Embedded dataset name → content sha256 of its sample (pinned)."
+    )
+
+
 class TaskGroup(BaseModel):
     """A named list of tasks run together (``paper`` runs every experiment of the paper)."""
 
@@ -103,6 +116,9 @@ class TaskGroup(BaseModel):
     name: str = Field(description="Registry name of the group.")
     description: str = Field(description="One line for `curvebench tasks`.")
     group: tuple[str, ...] = Field(min_length=1, description="Task names, in run order.")
+    protocol: Protocol | None = Field(
+        default=None, description="Set for a protocol group (the board): how it must be run."
+    )
 
 
 @cache
@@ -143,6 +159,19 @@ def load_group(name_or_path: str) -> TaskGroup | None:
         return TaskGroup.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"task group {path}: {first_error(exc)}") from exc
+
+
+def protocol_of(names: list[str] | tuple[str, ...]) -> tuple[str, Protocol] | None:
+    """The (group name, protocol) when the tasks asked for are exactly one protocol group;
+    None when no protocol group is among them; ConfigError when one is mixed with others."""
+    found = [(g.name, g.protocol) for n in names if (g := load_group(n)) and g.protocol]
+    if not found:
+        return None
+    if len(names) > 1:
+        raise ConfigError(
+            f"--task {found[0][0]} is a protocol: run it alone (not with {', '.join(names)})"
+        )
+    return found[0]
 
 
 def expand_tasks(names: list[str] | tuple[str, ...]) -> list[TaskConfig]:

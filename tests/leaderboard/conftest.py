@@ -18,6 +18,15 @@ HOSTILE_SPEC = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 HOSTILE_NAME = "../../etc/<script>alert(1)</script>"
 
 
+@pytest.fixture(autouse=True)
+def _any_protocol(monkeypatch):
+    """These tests build boards of quick runs on small folders: the board's protocol is
+    checked in test_protocol.py, on protocol runs."""
+    from curvebench.leaderboard import protocol
+
+    monkeypatch.setattr(protocol, "ENFORCED", None)
+
+
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Run folders of three tiny GPT-2s (seeds 0, 1, 2) on training, generated and ood data."""
@@ -86,12 +95,15 @@ def make_hostile(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def board(tmp_path_factory: pytest.TempPathFactory, runs: dict[str, Path]) -> Path:
     """A built board of three submissions, the second with a hostile model name and spec."""
+    from curvebench.leaderboard import protocol
     from curvebench.leaderboard.board import build_board
     from curvebench.leaderboard.submission import submit
 
     folder = tmp_path_factory.mktemp("board")
     hostile = make_hostile(Path(shutil.copytree(runs["run1"], folder.parent / "hostile-run")))
-    for run_dir in (runs["run0"], hostile, runs["run2"]):
-        submit(run_dir, folder)
-    build_board(folder)
+    with pytest.MonkeyPatch.context() as mp:  # quick runs, not protocol runs (see _any_protocol)
+        mp.setattr(protocol, "ENFORCED", None)
+        for run_dir in (runs["run0"], hostile, runs["run2"]):
+            submit(run_dir, folder)
+        build_board(folder)
     return folder

@@ -1,0 +1,137 @@
+"""The board's protocol, checked on submission: everything a results file states about how it
+was made is re-derived from the protocol (the tasks, the sample of pieces, the seeds, each
+perturbation's window) and compared, so a run made another way, or edited after the fact, is
+refused with the first difference named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curvebench.benchmark.results import Results
+from curvebench.benchmark.samples import SampleLine
+from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
+from curvebench.data.sources import embedded_specs, load_split
+from curvebench.errors import CurvebenchError
+from curvebench.perturbations import parse_perturbation
+from curvebench.tasks import TaskConfig, load_group
+
+BOARD_PROTOCOL = "board"
+"""The protocol group every submission to the board must follow."""
+ENFORCED: str | None = BOARD_PROTOCOL
+"""The protocol submissions are checked against (read at each check; None: none)."""
+
+
+class ProtocolError(CurvebenchError):
+    """A run that does not follow the board's protocol."""
+
+
+def embedded_sample(name: str, limit: int, seed: int) -> set[str]:
+    """Ids of the protocol's sample of an embedded dataset."""
+    spec = next(s for s in embedded_specs() if s.name == name)
+    rows = load_split(spec)
+    ids = [str(i) for i in rows["id"]]
+    columns = {c: rows[c] for c in STRATA_COLUMNS if c in rows.column_names}
+    return {ids[i] for i in stratified_sample(ids, strata_of(columns), limit, seed)}
+
+
+def check_protocol_name(path: Path, results: Results, group: str) -> None:
+    """ProtocolError unless the results say they follow the protocol group ``group``."""
+    shipped = load_group(group)
+    if shipped is None or shipped.protocol is None:
+        raise ProtocolError(f"{group}: not a protocol group")
+    protocol, config = shipped.protocol, results.config
+    if config.protocol != shipped.name or config.protocol_version != protocol.version:
+        raise ProtocolError(
+            f"{path}: not a run of the {shipped.name} protocol v{protocol.version} "
+            f"(it says {config.protocol} v{config.protocol_version}); run "
+            f"`curvebench run --task {shipped.name} --model SPEC`"
+        )
+
+
+def check_protocol(
+    path: Path, results: Results, tasks: list[TaskConfig], lines: list[SampleLine], group: str
+) -> None:
+    """ProtocolError naming the first way the run departs from the protocol group ``group``."""
+    check_protocol_name(path, results, group)
+    shipped = load_group(group)
+    protocol, config = shipped.protocol, results.config
+    if {t.name for t in tasks} != set(shipped.group):
+        raise ProtocolError(
+            f"{path}: its tasks are not the protocol's ({', '.join(shipped.group)})"
+        )
+    if config.limit != protocol.limit or config.seed != protocol.seed:
+        raise ProtocolError(
+            f"{path}: limit {config.limit} and seed {config.seed}, not the protocol's "
+            f"{protocol.limit} and {protocol.seed}"
+        )
+    ks = sorted({k for t in tasks for k in t.generated_top_k})
+    expected: dict[str, set[str]] = {}
+    for info in results.datasets:
+        if info.name in protocol.datasets:
+            if info.content_sha256 != protocol.datasets[info.name]:
+                raise ProtocolError(f"{path}: dataset {info.name} is not the pinned sample")
+            expected[info.name] = embedded_sample(info.name, protocol.limit, protocol.seed)
+        elif info.generated is not None:
+            g = info.generated
+            own = g.generator == results.model.spec or g.fallback is not None
+            if not own or g.seed != protocol.seed or g.n != protocol.limit or g.top_k not in ks:
+                raise ProtocolError(
+                    f"{path}: dataset {info.name} was not drawn by the model itself with the "
+                    f"protocol's seed, {protocol.limit} pieces and top-k in {ks}"
+                )
+            expected[info.name] = {f"k{g.top_k}/{i:04d}" for i in range(g.n)}
+        else:
+            raise ProtocolError(f"{path}: dataset {info.name} is not part of the protocol")
+        if info.n_pieces != len(expected[info.name]):
+            raise ProtocolError(f"{path}: dataset {info.name}: n_pieces {info.n_pieces}")
+    missing = set(protocol.datasets) - set(expected)
+    if missing:
+        raise ProtocolError(f"{path}: the protocol's dataset {sorted(missing)[0]} is missing")
+    _check_items(path, results, tasks, lines, expected)
+
+
+def _check_items(
+    path: Path,
+    results: Results,
+    tasks: list[TaskConfig],
+    lines: list[SampleLine],
+    expected: dict[str, set[str]],
+) -> None:
+    """Each task's originals are the whole sample (less the pieces recorded as skipped, whole
+    or in every copy), and every perturbed line's record is the one its perturbation spec
+    gives."""
+    by_name = {t.name: t for t in tasks}
+    skipped = {s.item for s in results.skipped}  # a piece, or one perturbed copy of it
+    skipped |= {item.rsplit("/", 1)[0] for item in skipped}
+    seen: dict[tuple[str, str], set[str]] = {}
+    for line in lines:
+        task = by_name[line.task]
+        if line.is_original:
+            seen.setdefault((line.task, line.dataset), set()).add(line.piece_id)
+            continue
+        if line.variant not in {parse_perturbation(p).spec_id for p in task.perturbations}:
+            raise ProtocolError(f"{path}: {line.task}: {line.variant} is not one of its specs")
+        spec, record = parse_perturbation(line.variant), line.record
+        window = spec.window()
+        if record.kind != spec.kind or (
+            window is not None and (record.onset_s, record.duration_s) != tuple(window)
+        ):
+            raise ProtocolError(
+                f"{path}: {line.task}/{line.dataset}/{line.piece_id}: its record (kind "
+                f"{record.kind}, onset {record.onset_s}, duration {record.duration_s}) is not "
+                f"what {line.variant} gives"
+            )
+    for task in tasks:
+        for dataset, ids in expected.items():
+            role = next(d.role for d in results.datasets if d.name == dataset)
+            if role not in task.roles:
+                continue
+            have = seen.get((task.name, dataset), set())
+            lost = {i for i in ids - have if f"{task.name}/{dataset}/{i}" not in skipped}
+            extra = have - ids
+            if lost or extra:
+                which = sorted(lost or extra)[0]
+                raise ProtocolError(
+                    f"{path}: {task.name}/{dataset}: piece {which} is "
+                    f"{'missing (and not recorded as skipped)' if lost else 'not in the sample'}"
+                )

@@ -1,0 +1,214 @@
+"""The board's protocol on submission: a protocol run is accepted; a run made another way, or
+a self-consistent forgery of one, is refused by submit or by verify, naming what differs."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curvebench.api import RunOptions, run
+from curvebench.benchmark.aggregate import analyse
+from curvebench.benchmark.results import Results
+from curvebench.benchmark.samples import read_samples, write_samples
+from curvebench.data.sources import embedded_specs, iter_pieces, load_split
+from curvebench.leaderboard import protocol as rules
+from curvebench.leaderboard.submission import SubmissionError, validate_submission
+from curvebench.leaderboard.verify import verify
+from curvebench.tasks import expand_tasks
+from tests.helpers import tiny_gpt2
+
+LIMIT = 2
+
+
+@pytest.fixture(scope="module")
+def protocol_run(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(the protocol group file, a run that follows it, the model folder)."""
+    root = tmp_path_factory.mktemp("protocol")
+    pinned = {}
+    for spec in embedded_specs():
+        pieces = list(iter_pieces(spec, load_split(spec), LIMIT, 0))
+        joined = "\n".join(sorted(p.sha256 for p in pieces))
+        pinned[spec.name] = hashlib.sha256(joined.encode()).hexdigest()
+    group = {
+        "name": "test-board",
+        "description": "a small protocol for tests",
+        "group": ["noise-at-5s"],
+        "protocol": {"version": 1, "limit": LIMIT, "seed": 0, "datasets": pinned},
+    }
+    path = root / "test-board.yaml"
+    path.write_text(yaml.safe_dump(group))
+    model = tiny_gpt2(root / "model")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CURVEBENCH_CACHE", str(root / "cache"))
+        options = RunOptions(
+            tasks=(str(path),), model=f"hf-causal:path={model}", out=root / "run", wandb=False
+        )
+        run(options)
+    return path, root / "run", model
+
+
+@pytest.fixture
+def enforced(protocol_run, monkeypatch):
+    monkeypatch.setattr(rules, "ENFORCED", str(protocol_run[0]))
+    return protocol_run
+
+
+def copy(run_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(run_dir, tmp_path / "copy"))
+
+
+def forge(folder: Path, edit) -> None:
+    """Edit the samples, then recompute every aggregate and hash to match (self-consistent)."""
+    results = Results.model_validate_json((folder / "results.json").read_text())
+    lines = edit(read_samples(folder / "samples.jsonl.gz"))
+    analysis = analyse(lines, expand_tasks(list(results.config.tasks)))
+    sha = write_samples(analysis.annotated(lines), folder / "samples.jsonl.gz")
+    update = {"results": analysis.results, "curves": analysis.curves, "samples_sha256": sha}
+    update["validity"] = analysis.validity.to_dict() if analysis.validity else None
+    (folder / "results.json").write_text(results.model_copy(update=update).model_dump_json())
+
+
+def test_a_protocol_run_is_accepted(enforced) -> None:
+    results = validate_submission(enforced[1])
+    assert results.config.protocol == "test-board" and results.config.limit == LIMIT
+    generated = [d for d in results.datasets if d.role == "generated"]
+    assert generated and all(d.generated.generator == results.model.spec for d in generated)
+
+
+def test_other_runs_are_refused_with_one_line(enforced, tmp_path, midi_folder) -> None:
+    other = run(
+        RunOptions(
+            model=f"hf-causal:path={enforced[2]}",
+            data=(f"ood={midi_folder}",),
+            limit=1,
+            out=tmp_path / "other",
+            wandb=False,
+        )
+    )
+    with pytest.raises(SubmissionError, match="not a run of the test-board protocol") as err:
+        validate_submission(other.results_path.parent)
+    assert "\n" not in str(err.value)
+    folder = copy(enforced[1], tmp_path)
+    data = json.loads((folder / "results.json").read_text())
+    data["config"]["seed"] = 1
+    (folder / "results.json").write_text(json.dumps(data))
+    with pytest.raises(SubmissionError, match="seed 1"):
+        validate_submission(folder)
+
+
+def test_moved_onsets_are_refused(enforced, tmp_path) -> None:
+    folder = copy(enforced[1], tmp_path)
+
+    def move(lines):
+        victim = next(line for line in lines if not line.is_original)
+        record = victim.record.model_copy(update={"onset_s": 7.5})
+        return [
+            line.model_copy(update={"record": record}) if line is victim else line for line in lines
+        ]
+
+    forge(folder, move)
+    with pytest.raises(SubmissionError, match=r"record .* is not what noise"):
+        validate_submission(folder)
+
+
+def test_a_dropped_piece_is_refused(enforced, tmp_path) -> None:
+    folder = copy(enforced[1], tmp_path)
+    lines = read_samples(folder / "samples.jsonl.gz")
+    ood = next(line for line in lines if line.role == "ood")
+
+    def drop(lines):
+        return [x for x in lines if (x.dataset, x.piece_id) != (ood.dataset, ood.piece_id)]
+
+    forge(folder, drop)
+    with pytest.raises(SubmissionError, match=f"piece {ood.piece_id} is missing"):
+        validate_submission(folder)
+
+
+def test_edited_parameters_or_fingerprint_are_refused_by_verify(enforced, tmp_path) -> None:
+    model = f"hf-causal:path={enforced[2]}"
+    for field, value in (("parameters", 1000), ("fingerprint", None)):
+        folder = copy(enforced[1], tmp_path / field)
+        data = json.loads((folder / "results.json").read_text())
+        fp = data["model"]["fingerprint"]
+        data["model"][field] = (
+            value if value is not None else ("0" if fp[0] != "0" else "1") + fp[1:]
+        )
+        (folder / "results.json").write_text(json.dumps(data))
+        with pytest.raises(SubmissionError, match=field):
+            verify(folder, rescore=1, model=model)
+
+
+def test_verify_refuses_remote_code_before_loading_anything(
+    enforced, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(rules, "ENFORCED", None)  # the spec alone is edited: verify must refuse
+    folder = copy(enforced[1], tmp_path)
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    marker = tmp_path / "marker"
+    (evil / "config.json").write_text(
+        json.dumps({"model_type": "evil", "auto_map": {"AutoModelForCausalLM": "evil.Model"}})
+    )
+    (evil / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    data = json.loads((folder / "results.json").read_text())
+    data["model"]["spec"] = f"hf-causal:path={evil},trust_remote_code=true"
+    (folder / "results.json").write_text(json.dumps(data))
+    with pytest.raises(SubmissionError, match="never runs a submission's own code"):
+        verify(folder, rescore=1)
+    assert not marker.exists()
+
+
+def test_a_gzip_bomb_is_refused_in_bounded_memory(enforced, tmp_path) -> None:
+    folder = copy(enforced[1], tmp_path)
+    with gzip.GzipFile(folder / "samples.jsonl.gz", "wb", mtime=0) as fh:
+        for _ in range(60):
+            fh.write(b"{}\n" * (1 << 20 // 3) * 3)  # ~60 MB of "{}" lines
+    data = json.loads((folder / "results.json").read_text())
+    data["samples_sha256"] = hashlib.sha256((folder / "samples.jsonl.gz").read_bytes()).hexdigest()
+    (folder / "results.json").write_text(json.dumps(data))
+    code = (
+        "import resource, sys\n"
+        "from curvebench.leaderboard import protocol\n"
+        "protocol.ENFORCED = None\n"
+        "from curvebench.leaderboard.submission import SubmissionError, validate_submission\n"
+        "try:\n"
+        f"    validate_submission({str(folder)!r})\n"
+        "except SubmissionError as exc:\n"
+        "    print('refused:', exc)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    text = out.stdout.strip().splitlines()
+    assert text[0].startswith("refused:") and "line 1" in text[0]
+    assert int(text[-1]) < 1 << 20  # peak RSS in KiB: under 1 GiB
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+
+
+def test_a_piece_claimed_as_skipped_is_rebuilt_by_verify(enforced, tmp_path) -> None:
+    from curvebench.benchmark.results import SkippedItem
+
+    folder = copy(enforced[1], tmp_path)
+    lines = read_samples(folder / "samples.jsonl.gz")
+    ood = next(line for line in lines if line.role == "ood")
+
+    def drop(lines):
+        return [x for x in lines if (x.dataset, x.piece_id) != (ood.dataset, ood.piece_id)]
+
+    forge(folder, drop)
+    data = json.loads((folder / "results.json").read_text())
+    item = f"noise-at-5s/{ood.dataset}/{ood.piece_id}"
+    data["skipped"].append(SkippedItem(item=item, reason="too short").model_dump())
+    (folder / "results.json").write_text(json.dumps(data))
+    validate_submission(folder)  # the protocol allows a recorded skip
+    outcomes = verify(folder, rescore=1, model=f"hf-causal:path={enforced[2]}")
+    bad = [o for o in outcomes if not o.ok]
+    assert [o.item for o in bad] == [item] and "left out on purpose" in bad[0].reason

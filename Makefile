@@ -14,7 +14,7 @@ TEST_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BOARD_MODELS := reference reference-tiny ngram
-BOARD_ARGS ?= --task paper --limit 16 --no-wandb
+BOARD_ARGS ?= --task board --no-wandb
 
 .PHONY: run test lint install install-dev system system-test board clean
 

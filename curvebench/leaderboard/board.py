@@ -26,6 +26,7 @@ from curvebench.errors import ConfigError
 from curvebench.leaderboard.page import PAGE, SCRIPT, STYLE
 from curvebench.leaderboard.submission import (
     SAMPLES_FILE,
+    VERIFIED_FILE,
     SubmissionError,
     read_samples,
     submissions,
@@ -112,8 +113,18 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _cell(metric: MetricInfo, value: float | int | None) -> str:
-    return "–" if _finite(value) is None else metric.format(value)
+def _cell(metric: MetricInfo, value: float | int | None, ci: list[float] | None = None) -> str:
+    """A value as shown, with its 95% interval when it has one."""
+    if _finite(value) is None:
+        return "–"
+    text = metric.format(value)
+    if ci and all(_finite(v) is not None for v in ci):
+        text += f" [{metric.format(ci[0]).lstrip('+')}, {metric.format(ci[1]).lstrip('+')}]"
+    return text
+
+
+def _interval(result: DatasetResult, metric: MetricInfo) -> list[float] | None:
+    return getattr(result, metric.ci_name, None) if metric.interval else None
 
 
 def _params(n: int) -> str:
@@ -136,9 +147,13 @@ def write_readme(
     lines = [
         "# curvebench leaderboard",
         "",
-        f"Task `{TASK}`; losses in nats/token; a role's row pools its datasets. Built by "
-        "`curvebench leaderboard build`; add a run with "
-        "`curvebench leaderboard submit RUN_DIR`. The page index.html has the details.",
+        f"Every entry is a run of the `board` protocol (`curvebench run --task board --model "
+        f"SPEC`: fixed tasks, 24 pieces per dataset drawn by seeded stratified sampling, "
+        f"pinned data, the model's own samples). Table: task `{TASK}`, a role's row pools its "
+        "datasets; `nats_per_second_original` compares models with different tokenizers, "
+        "losses per token do not; brackets: 95% intervals resampling original pieces with all "
+        "their copies; n = pairs. Built by `curvebench leaderboard build`; how to submit: the "
+        "repository README's *Submitting* section.",
         "",
         "| " + " | ".join(columns) + " |",
         "|---|---:|---|" + "---:|" * len(metrics),
@@ -146,15 +161,64 @@ def write_readme(
     for e in entries:
         for role, r in e.roles.items():
             cells = [_md(e.results.model.spec), _params(e.results.model.parameters), _md(role)]
-            cells += [_cell(m, getattr(r, m.name, None)) for m in metrics]
+            cells += [_cell(m, getattr(r, m.name, None), _interval(r, m)) for m in metrics]
             lines.append("| " + " | ".join(cells) + " |")
     if not entries:
         lines.append("| (no submissions yet) |" + " |" * (len(columns) - 1))
+    lines += _validity_summary(entries)
     if broken:
         lines += ["", "Left out (not valid submissions):", ""]
         lines += [f"- `{_md(name)}`: {_md(why)}" for name, why in broken]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _validity_summary(entries: list[Entry]) -> list[str]:
+    """Per model: each metric's agreement with the truth over every task and role of its run
+    (perturbed copy = worse music), and where it was re-scored."""
+    pooled = [
+        (e, e.results.validity["pooled"][-1])
+        for e in entries
+        if e.results.validity and e.results.validity["pooled"]
+    ]
+    if not pooled:
+        return []
+    names = [m["metric"] for m in pooled[0][1]["metrics"]]
+    out = [
+        "",
+        "## Which metric agrees with the truth",
+        "",
+        "Agreement = fraction of pairs whose perturbed copy the metric scores worse, over every "
+        "task and role of the protocol [95% interval]; below 0.5 a metric prefers the "
+        "corruption. Verified: items re-scored by the maintainers with the model.",
+        "",
+        "| model | " + " | ".join(names) + " | best | verified |",
+        "|---|" + "---:|" * len(names) + "---|---|",
+    ]
+    for e, row in pooled:
+        cells = []
+        for m in row["metrics"]:
+            a = m["agreement"]
+            text = "–" if a["value"] is None else f"{a['value']:.2f}"
+            if a.get("ci_low") is not None:
+                text += f" [{a['ci_low']:.2f}, {a['ci_high']:.2f}]"
+            cells.append(text)
+        best = ", ".join(row["winner"]) or "–"
+        out.append(
+            f"| {_md(e.results.model.spec)} | " + " | ".join(cells) + f" | {_md(best)} | "
+            f"{_md(verified_text(e.folder))} |"
+        )
+    return out
+
+
+def verified_text(folder: Path) -> str:
+    """When and how a submission was re-scored (its VERIFIED_FILE), or "no"."""
+    path = folder / VERIFIED_FILE
+    try:
+        record = json.loads(path.read_text())
+        return f"{record['date']}: {record['agree']} of {record['items']} items agree"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no"
 
 
 def _script_json(data: object) -> str:
@@ -189,7 +253,10 @@ def _rows(entries: list[Entry]) -> tuple[str, list[dict]]:
             tds = [f'<td class="model">{details}</td>']
             tds.append(f'<td class="num">{_params(row["params"])}</td>')
             tds.append(f'<td class="role">{html.escape(role)}</td>')
-            tds += [f'<td class="num">{_cell(m, row[m.name])}</td>' for m in metrics]
+            tds += [
+                f'<td class="num">{html.escape(_cell(m, row[m.name], _interval(r, m)))}</td>'
+                for m in metrics
+            ]
             attrs = f'data-index="{len(data)}" data-role="{html.escape(role)}"'
             cells.append(f"<tr {attrs}>{''.join(tds)}</tr>")
             data.append(row)

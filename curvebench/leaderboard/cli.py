@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 DEFAULT_BOARD = "leaderboard"
@@ -48,6 +49,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
         _say(f"{'ok ' if o.ok else 'BAD'}  max |diff| {diff}  {o.item}  {o.reason}".rstrip())
     good = sum(o.ok for o in outcomes)
     _say(f"{good} of {len(outcomes)} re-scored items agree with the submission")
+    if args.record:
+        from datetime import date
+
+        from curvebench.leaderboard.submission import VERIFIED_FILE
+
+        record = {"date": date.today().isoformat(), "items": len(outcomes), "agree": good}
+        (Path(args.submission) / VERIFIED_FILE).write_text(json.dumps(record) + "\n")
+        _say(f"recorded in {Path(args.submission) / VERIFIED_FILE}")
     if good < len(outcomes):
         raise SubmissionError(f"{args.submission}: re-scored losses disagree; do not accept it")
     return 0
@@ -67,6 +76,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rescore", type=int, default=8, metavar="K", help="items to re-score (8)")
     p.add_argument("--seed", type=int, default=0, help="which items (default 0)")
     p.add_argument("--model", help="model spec to re-score with (default: the submission's)")
+    p.add_argument("--record", action="store_true", help="write the outcome into the submission")
     p.add_argument(
         "--data",
         action="append",

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl.gz"
+VERIFIED_FILE = "verified.json"
+"""Written into a submission by ``leaderboard verify --record``: when and how it was re-scored."""
 SUBMISSIONS_DIR = "submissions"
 REQUIRED = {"noise-at-5s": ("training", "generated", "ood")}
 """Tasks every submission must hold, with the dataset roles each must cover."""

@@ -72,7 +72,7 @@ def _visible_rows(driver: webdriver.Chrome) -> list[dict]:
 
 
 def _number(text: str) -> float:
-    return float("inf") if text == "–" else float(text)
+    return float("inf") if text == "–" else float(text.split(" [")[0])
 
 
 def test_clicking_a_header_sorts_the_rows(page: webdriver.Chrome) -> None:

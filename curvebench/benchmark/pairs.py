@@ -86,11 +86,17 @@ def line_seconds(line: SampleLine) -> np.ndarray:
     return np.array([np.nan if s is None else s for s in line.seconds], dtype=np.float64)
 
 
-def loss_on_grid(line: SampleLine, task: TaskConfig) -> np.ndarray:
-    """An item's surprisal per step of the task's grid (sum of its tokens' losses; audio: the
-    frame means), the curve the reference-free score reads."""
-    n_bins = grid_bins(task.clip_seconds, task.grid_hz)
-    return to_grid_sum(frame_loss(line_loss(line)), line_seconds(line), n_bins, task.grid_hz)
+CHANGE_HZ = 10.0
+"""Rate of the curve the reference-free change score reads: surprisal per 0.1 s segment (a
+symbolic 50 Hz grid of sums is mostly empty steps, whose medians would all be 0)."""
+
+
+def loss_on_grid(line: SampleLine, task: TaskConfig, hz: float | None = None) -> np.ndarray:
+    """An item's surprisal per step of a grid at ``hz`` (default: the task's), the sum of its
+    tokens' losses in each step (audio: of its frames' means over codebooks)."""
+    hz = hz or task.grid_hz
+    n_bins = grid_bins(task.clip_seconds, hz)
+    return to_grid_sum(frame_loss(line_loss(line)), line_seconds(line), n_bins, hz)
 
 
 def item_stats(line: SampleLine, task: TaskConfig) -> ItemStats:
@@ -104,7 +110,7 @@ def item_stats(line: SampleLine, task: TaskConfig) -> ItemStats:
         perplexity=rounded(np.exp(frames.mean())),
         shape_score=rounded(spike_score(frames)),
         nats_per_second=per_second,
-        change_score=rounded(change_score(loss_on_grid(line, task), task.grid_hz)),
+        change_score=rounded(change_score(loss_on_grid(line, task, CHANGE_HZ), CHANGE_HZ)),
         loss_mean=frames.tolist() if audio else None,
         abs_loss_per_codebook=[rounded(v) for v in loss.mean(axis=1)] if audio else None,
     )
@@ -127,6 +133,10 @@ def pair_delta(original: SampleLine, perturbed: SampleLine, task: TaskConfig) ->
         mode=task.alignment,
         by_index=keeps and len(orig) == len(pert),
     )
+    if orig.ndim == 1 and task.alignment == "sum" and task.symbolic_smooth_s > 0:
+        # tokens are sparse on the grid: most steps of a sum are 0 whether or not anything
+        # changed, so the region rule reads the surprisal rate over a short window instead
+        delta = nan_moving_average(delta, max(1, round(task.symbolic_smooth_s * task.grid_hz)))
     if task.smooth_steps > 1:
         delta = nan_moving_average(delta, task.smooth_steps)
     return delta

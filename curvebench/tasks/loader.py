@@ -44,6 +44,15 @@ class TaskConfig(BaseModel):
         default=1, ge=1, description="Moving average of Δℓ over this many grid steps (1: none)."
     )
     regions: bool = Field(default=True, description="Report the paper's three regions.")
+    symbolic_smooth_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=5,
+        description="Symbolic models, sum alignment: centred moving average of Δℓ over this "
+        "many seconds before the regions and detectors read it (tokens are sparse on a 50 Hz "
+        "grid, so most steps of a sum are 0 whatever happened); 0: none. Audio is never "
+        "smoothed here (one loss per frame).",
+    )
     alignment: Literal["sum", "mean"] = Field(
         default="sum",
         description="Δℓ per grid step: sum of the surprisal of the tokens in it (an empty step "

@@ -88,7 +88,7 @@ def test_window_declarations() -> None:
         assert p.window() == (5.0, 2.0)
     assert Repeat(onset=3.0, duration=0.5).window() == (3.0, 0.5)
     assert BlockSwap(onset=1.0, duration=2.0).window() == (1.0, 4.0)
-    audio = {kind for kind, cls in registered_kinds().items() if hasattr(cls, "apply_audio")}
+    audio = {kind for kind, cls in registered_kinds().items() if cls.acts_on_audio}
     assert audio == {"noise"}
     for kind, cls in registered_kinds().items():
         assert getattr(cls, "acts_on_audio", False) is (kind in audio)

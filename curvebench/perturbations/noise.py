@@ -23,6 +23,8 @@ from curvebench.perturbations.notes import pitched_tracks
 PIANO_LOW, PIANO_HIGH = 21, 108
 COLOR_BETA = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0}
 NOISE_TRACK = "curvebench-noise"
+DEFAULT_LEVEL_DB = -12.0
+"""Noise level (dBFS) when neither level_db nor snr_db is given: the paper's loudest."""
 
 
 def velocity_from_db(level_db: float) -> int:
@@ -66,8 +68,12 @@ class Noise(Perturbation):
     """Start of the window in seconds (paper: 5 s, token 250 at 50 Hz)."""
     duration: float = 2.0
     """Length of the window in seconds (paper default: 2 s, 100 tokens)."""
-    level_db: float = -12.0
-    """Loudness relative to full scale; sets the velocity (−12 dB → 64)."""
+    level_db: float | None = None
+    """Loudness relative to full scale (audio: noise RMS in dBFS; notes: velocity, −12 dB →
+    64); −12 when neither it nor ``snr_db`` is given."""
+    snr_db: float | None = None
+    """Loudness this many dB below the piece's own instead (audio: below the clip's RMS over
+    its non-silent part; notes: below the pitched notes' mean General MIDI loudness)."""
 
     def __post_init__(self) -> None:
         if self.color not in COLOR_BETA:
@@ -76,7 +82,11 @@ class Noise(Perturbation):
             raise ConfigError(f"noise mode {self.mode!r}: use replace or add")
         if self.onset < 0 or self.duration <= 0:
             raise ConfigError("noise needs onset >= 0 and duration > 0 (seconds)")
-        if self.level_db > 0:
+        if self.level_db is not None and self.snr_db is not None:
+            raise ConfigError("noise: give level_db (dBFS) or snr_db (re the piece), not both")
+        if self.level_db is None and self.snr_db is None:
+            object.__setattr__(self, "level_db", DEFAULT_LEVEL_DB)  # the spec id says it
+        if self.level_db is not None and self.level_db > 0:
             raise ConfigError(f"noise level_db={self.level_db}: must be <= 0 dB (full scale)")
 
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
@@ -114,7 +124,7 @@ class Noise(Perturbation):
         onsets_s = np.sort(rng.uniform(self.onset, self.onset + self.duration, size=count))
         ends_s = np.minimum(onsets_s + mean_duration, self.onset + self.duration)
         pitches = noise_pitches(rng, count, COLOR_BETA[self.color])
-        velocity = velocity_from_db(self.level_db)
+        velocity = velocity_from_db(self._note_level_db(score))
         on_ticks, end_ticks = tempo.ticks(onsets_s), tempo.ticks(ends_s)
         noise = Track(NOISE_TRACK, 0, False)
         for on, end, pitch in zip(on_ticks, end_ticks, pitches, strict=True):
@@ -130,11 +140,21 @@ class Noise(Perturbation):
         )
         return out, record
 
+    def _note_level_db(self, score: Score) -> float:
+        """The noise notes' loudness (dB re velocity 127): level_db, or snr_db below the mean
+        General MIDI loudness 40·log10(v/127) of the piece's pitched notes."""
+        if self.level_db is not None:
+            return self.level_db
+        velocities = [n.velocity for t in score.tracks if not t.is_drum for n in t.notes]
+        mean_db = float(np.mean(40 * np.log10(np.maximum(velocities, 1) / 127)))
+        return mean_db - self.snr_db
+
     def apply_audio(
         self, wave: np.ndarray, sr: int, seed: int
     ) -> tuple[np.ndarray, PerturbationRecord]:
         """The paper's waveform recipe: coloured Gaussian noise at ``level_db`` (RMS re full
-        scale) replacing, or added to, the samples of the window."""
+        scale), or ``snr_db`` below the clip's loudness, replacing, or added to, the samples
+        of the window."""
         from curvebench.perturbations.audio import inject_noise
 
         out, _ = inject_noise(
@@ -146,6 +166,7 @@ class Noise(Perturbation):
             self.color,
             self.mode,
             self.rng(seed),
+            snr_db=self.snr_db,
         )
         record = PerturbationRecord(
             kind=self.kind, onset_s=self.onset, duration_s=self.duration, preserves_tokens=False

@@ -96,10 +96,11 @@ def fit_codebooks(
     codec: EncodecModel, frames: torch.Tensor, iterations: int = 12, seed: int = 0
 ) -> list[float]:
     """Fit the residual codebooks on encoder frames [N, D], in place; returns the fraction of
-    the frames' energy left after each codebook (the quantiser's residual energy)."""
+    the frames' variance (energy about their mean) the residual still holds after each
+    codebook."""
     generator = torch.Generator().manual_seed(seed)
     residual = frames.float().clone()
-    energy = float(residual.pow(2).sum())
+    variance = float((residual - residual.mean(0)).pow(2).sum())
     left = []
     for i, layer in enumerate(codec.quantizer.layers[:NUM_CODEBOOKS]):
         centroids, counts = kmeans(residual, CODEBOOK_SIZE, iterations, generator)
@@ -109,8 +110,8 @@ def fit_codebooks(
         book.cluster_size.copy_(counts)
         book.inited.fill_(True)
         residual -= centroids[nearest(residual, centroids)]
-        left.append(float(residual.pow(2).sum()) / energy)
-        log.info("codebook %d fitted: %.3f of the energy left", i + 1, left[-1])
+        left.append(float(residual.pow(2).sum()) / variance)
+        log.info("codebook %d fitted: %.4f of the variance left", i + 1, left[-1])
     return left
 
 

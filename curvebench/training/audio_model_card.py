@@ -15,14 +15,14 @@ def write_model_card(out: Path, facts: dict) -> None:
     """Write ``out/MODEL_CARD.md`` from the facts ``train_lm`` gathered."""
     r = facts["recipe"]
     ppl = ", ".join(f"{x:g}" for x in facts["codebook_perplexity_validation"])
-    left = ", ".join(f"{x:.3f}" for x in facts["residual_energy_left"])
+    left = ", ".join(f"{x:.4f}" for x in facts.get("residual_variance_left", [])) or "n/a"
     minutes = (facts["stage1_seconds"] + facts["stage2_seconds"]) / 60
     seconds, pieces = facts["seconds_per_piece"], facts["train_pieces"]
     codec_table = table(
         ("measure", "value"),
         [
             ("codebook usage: perplexity per codebook on validation codes (max 2048)", ppl),
-            ("encoder-output energy left after codebooks 1..4", left),
+            ("encoder-output variance left after codebooks 1..4 (fit frames)", left),
             (
                 "reconstruction SNR (decoder untrained: the codes do not decode)",
                 f"{facts['reconstruction_snr_db']} dB",

@@ -76,7 +76,7 @@ def build_codes(
         log.info("%s: %d pieces rendered and embedded", split, len(frames[split]))
     pool = torch.cat([f for _, f, _ in frames["train"]])
     pick = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:FIT_FRAMES]
-    energy_left = codec_lib.fit_codebooks(codec, pool[pick], seed=seed)
+    variance_left = codec_lib.fit_codebooks(codec, pool[pick], seed=seed)
     arrays: dict[str, np.ndarray] = {}
     for split, items in frames.items():
         codes = [codec_lib.encode_frames(codec, f) for _, f, _ in items]
@@ -92,7 +92,7 @@ def build_codes(
         "validation_pieces": len(frames["validation"]),
         "validation_frames": int(arrays["validation_codes"].shape[1]),
         "fit_frames": len(pick),
-        "residual_energy_left": [round(x, 4) for x in energy_left],
+        "residual_variance_left": [round(x, 5) for x in variance_left],
         "codebook_perplexity_validation": [
             round(x, 1) for x in codec_lib.codebook_perplexity(arrays["validation_codes"])
         ],

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -37,6 +38,8 @@ from curvebench.data.render import render_midi
 from curvebench.errors import ConfigError, DataError
 
 DEFAULT_PATH = "facebook/musicgen-small"
+AUDIO_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "models" / "audio-reference"
+"""The embedded audio reference model: a MusicGen folder shipped with curvebench."""
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DEFAULT_CONDITION = {"delay": "null", "paper": "none"}
 """The condition each layout uses unless one is asked for."""
@@ -249,5 +252,26 @@ register_adapter(
             "revision": "hub revision (branch, tag or commit)",
             **SCORING_OPTIONS,
         },
+    )
+)
+
+
+def audio_reference(**options: str) -> MusicGenAdapter:
+    """The embedded audio reference: the MusicGen adapter on the shipped model folder."""
+    if not (AUDIO_REFERENCE_DIR / "config.json").is_file():
+        raise ConfigError(
+            f"embedded model 'audio-reference' is missing from {AUDIO_REFERENCE_DIR}; "
+            "rebuild it with `curvebench train-audio-reference --out DIR` and copy DIR there"
+        )
+    return MusicGenAdapter(path=str(AUDIO_REFERENCE_DIR), name="audio-reference", **options)
+
+
+register_adapter(
+    AdapterInfo(
+        name="audio-reference",
+        factory=audio_reference,
+        summary="embedded audio MusicGen (EnCodec 32 kHz / 50 Hz / 4 x 2048) trained on renders "
+        "of the embedded corpus",
+        options={"dtype": "float32 | bfloat16 | float16 (default float32)", **SCORING_OPTIONS},
     )
 )

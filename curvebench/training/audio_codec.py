@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from transformers import EncodecConfig, EncodecModel
 
+from curvebench.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 SAMPLING_RATE = 32000
@@ -98,6 +100,11 @@ def fit_codebooks(
     """Fit the residual codebooks on encoder frames [N, D], in place; returns the fraction of
     the frames' variance (energy about their mean) the residual still holds after each
     codebook."""
+    if len(frames) < CODEBOOK_SIZE:
+        raise ConfigError(
+            f"fitting {CODEBOOK_SIZE} codebook entries needs at least as many frames, got "
+            f"{len(frames)} ({len(frames) / FRAME_RATE:.0f} s of audio); render more pieces"
+        )
     generator = torch.Generator().manual_seed(seed)
     residual = frames.float().clone()
     variance = float((residual - residual.mean(0)).pow(2).sum())

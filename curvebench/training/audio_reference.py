@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import EncodecConfig, EncodecModel
 
-from curvebench.data.render import render_midi
+from curvebench.data.render import find_soundfont, render_midi
 from curvebench.data.sources import embedded_split
 from curvebench.errors import ConfigError, CurvebenchError
 from curvebench.training import audio_codec as codec_lib
@@ -97,6 +97,7 @@ def build_codes(
             round(x, 1) for x in codec_lib.codebook_perplexity(arrays["validation_codes"])
         ],
         "reconstruction_snr_db": round(float(np.mean(snr)), 2),
+        "soundfont": find_soundfont().name,
         "stage1_seconds": round(time.time() - started, 1),
     }
     for name, tensor in codec.state_dict().items():
@@ -178,6 +179,7 @@ def train_lm(
         "validation_codes": val_codes,
         "uniform_loss_nats": round(float(np.log(codec_lib.CODEBOOK_SIZE)), 4),
         "stage2_device": device,
+        "stage2_torch_threads": torch.get_num_threads(),
         "stage2_seconds": round(time.time() - started, 1),
         "torch": torch.__version__,
     }

@@ -381,6 +381,10 @@ def build_parser(run_defaults: dict[str, object] | None = None) -> argparse.Argu
     p.add_argument("--max-steps", type=int, default=None, help="override the recipe's steps")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train_reference)
+
+    from curvebench.training.cli import add_commands as add_training_commands
+
+    add_training_commands(sub)
     return parser
 
 

@@ -1,20 +1,30 @@
-"""MusicGen through ``transformers`` (EnCodec codes), scoring audio unconditionally, code by code.
+"""MusicGen through ``transformers`` (EnCodec codes), scoring audio code by code.
 
 Audio is resampled to the model's rate (32 kHz), encoded by the model's own EnCodec into K
-codebooks × T frames (4 × 50 Hz for the released models), and scored with the null text
-condition that MusicGen uses for unconditional generation.
+codebooks × T frames (4 × 50 Hz for the released models), and scored under a text condition.
 
-The delay pattern: MusicGen was trained with codebook k shifted right by k steps (after one start
-step), so the code of codebook k at frame t is predicted at step t + k, after the coarser codes
-of frame t. The paper's own scripts fed the codes without that shift, a layout the model never
-saw; curvebench applies it so that the losses are the model's real likelihood of the audio, and
-undoes it on the losses so that ``loss[k, t]`` belongs to frame t of codebook k.
+Options beyond the model: ``layout`` (``delay``, MusicGen's own delay pattern, the default, or
+``paper``, the paper's released scripts' feeding without it; see
+:mod:`curvebench.adapters.musicgen_layouts`) and ``condition``:
+
+- ``null``: MusicGen's own unconditional input (``get_unconditional_inputs``: one zero text
+  state, masked), what it generates from without a prompt. Default for ``layout=delay``.
+- ``none``: no text conditioning at all, the decoder alone (no cross-attention), as the paper's
+  scripts call it. Default for ``layout=paper``. It gives the same losses as ``null``:
+  transformers multiplies the text states by their mask (zero) before the cross-attention,
+  whose projections have no bias, so the null condition adds exactly zero.
+- ``empty``: the text encoder's states of the empty prompt ``""`` (needs the model's tokenizer).
+- any other value: that text prompt (model-spec syntax: no commas).
+
+Both are returned by :meth:`MusicGenAdapter.settings`, and change the fingerprint (the cache
+key) when they differ from the defaults, since they change the losses.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,53 +32,44 @@ from scipy.signal import resample_poly
 from symusic import Score
 
 from curvebench.adapters.base import Adapter, Encoded, hash_state, torch_dtype
+from curvebench.adapters.musicgen_layouts import LAYOUTS, code_losses
 from curvebench.adapters.registry import AdapterInfo, register_adapter
 from curvebench.data.render import render_midi
 from curvebench.errors import ConfigError, DataError
 
 DEFAULT_PATH = "facebook/musicgen-small"
-
-
-def delay_codes(codes: torch.Tensor, mask: torch.Tensor, special: int) -> torch.Tensor:
-    """The decoder input of codes [B, K, T]: [B, K, T + K − 1].
-
-    Step s of codebook k holds code ``s − 1 − k`` of that codebook, or ``special`` (the start
-    token) where there is none: at s ≤ k (the start), after the last code, and on frames that
-    ``mask`` [B, T] marks as padding. The last code of the last codebook is predicted at step
-    T + K − 2, the final input step.
-    """
-    batch, k_count, frames = codes.shape
-    steps = frames + k_count - 1
-    s = torch.arange(steps, device=codes.device)
-    source = s[None, :] - 1 - torch.arange(k_count, device=codes.device)[:, None]  # [K, S]
-    inside = (source >= 0) & (source < frames)
-    index = source.clamp(0, max(frames - 1, 0))
-    picked = codes.gather(2, index[None].expand(batch, -1, -1))
-    real = inside[None] & mask.gather(1, index.reshape(1, -1).expand(batch, -1)).view(
-        batch, k_count, steps
-    )
-    return torch.where(real, picked, torch.full_like(picked, special))
-
-
-def undelay_steps(k_count: int, frames: int, device: torch.device | None = None) -> torch.Tensor:
-    """[K, T]: the decoder step whose output predicts code t of codebook k, ``t + k``."""
-    t = torch.arange(frames, device=device)
-    return t[None, :] + torch.arange(k_count, device=device)[:, None]
+AUDIO_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "models" / "audio-reference"
+"""The embedded audio reference model: a MusicGen folder shipped with curvebench."""
+DEFAULT_CONDITION = {"delay": "null", "paper": "none"}
+"""The condition each layout uses unless one is asked for."""
 
 
 class MusicGenAdapter(Adapter):
-    """``MusicgenForConditionalGeneration`` scoring EnCodec codes with the null condition."""
+    """``MusicgenForConditionalGeneration`` scoring EnCodec codes in a layout, under a
+    condition."""
 
     name = "musicgen"
     modality = "audio"
     can_generate = True
 
     def __init__(
-        self, path: str = DEFAULT_PATH, dtype: str = "float32", revision: str | None = None
+        self,
+        path: str = DEFAULT_PATH,
+        dtype: str = "float32",
+        revision: str | None = None,
+        layout: str = "delay",
+        condition: str | None = None,
+        name: str = "musicgen",
     ) -> None:
         from transformers import MusicgenForConditionalGeneration
 
-        self.path = path
+        if layout not in LAYOUTS:
+            raise ConfigError(f"layout={layout!r}: use one of {', '.join(LAYOUTS)}")
+        if condition is not None and not condition.strip():
+            raise ConfigError("condition=: give null, none, empty or a text prompt")
+        self.name, self.path, self.revision = name, path, revision
+        self.layout = layout
+        self.condition = condition.strip() if condition else DEFAULT_CONDITION[layout]
         try:
             self.model = MusicgenForConditionalGeneration.from_pretrained(
                 path, revision=revision, dtype=torch_dtype(dtype)
@@ -91,6 +92,43 @@ class MusicGenAdapter(Adapter):
         self.start_id = int(start if start is not None else decoder.bos_token_id)
         pad = decoder.pad_token_id
         self._pad_id = int(pad if pad is not None else gen.pad_token_id)
+        self._text: dict[str, torch.Tensor] | None = None
+
+    def settings(self) -> dict[str, str]:
+        """How the codes are scored: ``layout`` and ``condition`` (for results.json)."""
+        return {"layout": self.layout, "condition": self.condition}
+
+    def _text_inputs(self) -> dict[str, torch.Tensor]:
+        """Token ids and attention mask [1, L] of the text condition (``empty`` or a prompt)."""
+        if self._text is None:
+            from transformers import AutoTokenizer
+
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.path, revision=self.revision)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"{self.path}: condition={self.condition!r} needs the model's text "
+                    f"tokenizer, which could not be loaded ({exc}); use condition=null or none"
+                ) from exc
+            text = "" if self.condition == "empty" else self.condition
+            encoded = tokenizer([text], return_tensors="pt")
+            ids = encoded.input_ids[0].tolist()
+            if text and not tokenizer.decode(ids, skip_special_tokens=True).strip():
+                raise ConfigError(
+                    f"{self.path}: its text tokenizer knows none of the words of the prompt "
+                    f"{text!r} (no tokenizer files in the model folder?); use condition=null, "
+                    "none or empty"
+                )
+            self._text = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask}
+        return self._text
+
+    def _condition_kwargs(self, batch: int, device: torch.device) -> dict:
+        """Keyword arguments of the model's forward or generate for the condition."""
+        if self.condition in ("null", "none"):
+            null = self.model.get_unconditional_inputs(batch)
+            return {"encoder_outputs": null.encoder_outputs, "attention_mask": null.attention_mask}
+        text = self._text_inputs()
+        return {k: v.to(device).expand(batch, -1) for k, v in text.items()}
 
     def _bandwidth(self) -> float:
         """The EnCodec bandwidth that gives as many codebooks as the decoder predicts."""
@@ -148,32 +186,35 @@ class MusicGenAdapter(Adapter):
         return self.encode_audio(wave, self.sampling_rate, name)
 
     def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        batch, k_count, frames = ids.shape
+        batch, k_count, _ = ids.shape
         if k_count != self.num_codebooks:
             raise ValueError(f"codes have {k_count} codebooks, the model {self.num_codebooks}")
-        inputs = delay_codes(ids, mask, self.start_id)
-        null = self.model.get_unconditional_inputs(batch)
-        logits = self.model(
-            decoder_input_ids=inputs.reshape(batch * k_count, -1),
-            encoder_outputs=null.encoder_outputs,
-            attention_mask=null.attention_mask,
-            use_cache=False,
-        ).logits
-        logits = logits.reshape(batch, k_count, inputs.shape[-1], -1)
-        steps = undelay_steps(k_count, frames, ids.device)  # [K, T]
-        index = steps[None, :, :, None].expand(batch, -1, -1, logits.shape[-1])
-        logp = torch.log_softmax(logits.gather(2, index).float(), dim=-1)  # [B, K, T, V]
-        targets = ids.masked_fill(~mask[:, None, :], 0)  # padding may hold the pad id
-        nll = -logp.gather(-1, targets[..., None]).squeeze(-1)
-        return nll.masked_fill(~mask[:, None, :], 0.0)
+        if self.condition == "none":
+
+            def decoder(inputs: torch.Tensor) -> torch.Tensor:
+                return self.model.decoder(input_ids=inputs, use_cache=False).logits
+
+        else:
+            condition = self._condition_kwargs(batch, ids.device)
+
+            def decoder(inputs: torch.Tensor) -> torch.Tensor:
+                return self.model(decoder_input_ids=inputs, use_cache=False, **condition).logits
+
+        return code_losses(self.layout, decoder, ids, mask, self.start_id)
 
     @torch.no_grad()
     def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[np.ndarray]:
-        """``n`` waveforms at ``sampling_rate``, ``seconds`` long, sampled unconditionally."""
+        """``n`` waveforms at ``sampling_rate``, ``seconds`` long, sampled in the delay layout
+        under the condition (``none`` generates from the null condition: MusicGen's decoder
+        cannot sample audio without cross-attention states)."""
         torch.manual_seed(seed)
         frames = max(1, math.ceil(seconds * self.frame_rate))
+        device = next(self.model.parameters()).device
+        condition = self._condition_kwargs(n, device)
+        if self.condition in ("null", "none"):
+            condition["guidance_scale"] = 1.0  # no classifier-free guidance: nothing to guide by
         audio = self.model.generate(
-            **self.model.get_unconditional_inputs(n),
+            **condition,
             do_sample=True,
             top_k=top_k,
             # the delay pattern needs K − 1 extra steps to finish the last frame
@@ -183,19 +224,52 @@ class MusicGenAdapter(Adapter):
         return [a[0, :samples].float().cpu().numpy() for a in audio]
 
     def fingerprint(self) -> str:
+        """sha256 of weights and config, and of the settings when they are not the defaults
+        (they change the losses, and the fingerprint keys the score cache)."""
         config = json.dumps(self.model.config.to_dict(), sort_keys=True, default=str)
-        return hash_state(self.model, config.encode())
+        extra = [config.encode()]
+        if self.settings() != {"layout": "delay", "condition": DEFAULT_CONDITION["delay"]}:
+            extra.append(json.dumps(self.settings(), sort_keys=True).encode())
+        return hash_state(self.model, *extra)
+
+
+SCORING_OPTIONS = {
+    "layout": "delay (MusicGen's delay pattern, default) | paper (the paper scripts' feeding)",
+    "condition": "null (default for delay) | none (default for paper) | empty | a text prompt",
+}
 
 
 register_adapter(
     AdapterInfo(
         name="musicgen",
         factory=MusicGenAdapter,
-        summary="MusicGen (transformers) scoring EnCodec codes unconditionally, delay applied",
+        summary="MusicGen (transformers) scoring EnCodec codes, delay pattern applied",
         options={
             "path": f"hub id or local folder (default {DEFAULT_PATH})",
             "dtype": "float32 | bfloat16 | float16 (default float32)",
             "revision": "hub revision (branch, tag or commit)",
+            **SCORING_OPTIONS,
         },
+    )
+)
+
+
+def audio_reference(**options: str) -> MusicGenAdapter:
+    """The embedded audio reference: the MusicGen adapter on the shipped model folder."""
+    if not (AUDIO_REFERENCE_DIR / "config.json").is_file():
+        raise ConfigError(
+            f"embedded model 'audio-reference' is missing from {AUDIO_REFERENCE_DIR}; "
+            "rebuild it with `curvebench train-audio-reference --out DIR` and copy DIR there"
+        )
+    return MusicGenAdapter(path=str(AUDIO_REFERENCE_DIR), name="audio-reference", **options)
+
+
+register_adapter(
+    AdapterInfo(
+        name="audio-reference",
+        factory=audio_reference,
+        summary="embedded audio MusicGen (EnCodec 32 kHz / 50 Hz / 4 x 2048) trained on renders "
+        "of the embedded corpus",
+        options={"dtype": "float32 | bfloat16 | float16 (default float32)", **SCORING_OPTIONS},
     )
 )

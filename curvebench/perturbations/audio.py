@@ -13,6 +13,13 @@ a model hears. It is also what the paper's injection script does (it divides the
 standard deviation, then multiplies by ``10 ** (dB / 20)``). Under this convention a full-scale
 sine (peak 1.0) sits at −3 dB.
 
+Relative level: ``snr_db`` instead sets the noise's RMS ``snr_db`` decibels below the loudness
+of the audio it is put in, so that rendered and recorded music can be compared at the same
+signal-to-noise ratio. The loudness (:func:`loudness_db`) is the RMS of the whole clip given,
+before the noise, over its non-silent part: the clip is cut into 50 ms blocks and only blocks
+whose own RMS reaches −60 dBFS count (so leading silence and a render's fading tail do not
+dilute it). Exactly one of ``level_db`` and ``snr_db`` applies.
+
 The result always stays in [−1, 1]: ``add`` clips the mix, and ``replace`` clips the noise
 itself (at −12 dB that touches the samples beyond 3.98σ, about 7 in 100,000, and lowers the RMS
 by about 0.0006 dB).
@@ -70,22 +77,47 @@ def colored_noise(
     return noise * (10 ** (level_db / 20) / rms)
 
 
+BLOCK_S = 0.05
+"""Length of the blocks the loudness is measured over (50 ms)."""
+SILENCE_DB = -60.0
+"""Blocks quieter than this (RMS, dBFS) are silence and left out of the loudness."""
+
+
+def loudness_db(wave: np.ndarray, sr: int) -> float | None:
+    """RMS in dBFS of the non-silent 50 ms blocks of ``wave`` (a last partial block counts
+    too); None when every block is silent."""
+    x = np.asarray(wave, dtype=np.float64)
+    block = max(1, round(BLOCK_S * sr))
+    starts = np.arange(0, len(x), block)
+    energy = np.add.reduceat(x**2, starts) if len(x) else np.zeros(0)
+    sizes = np.diff(np.append(starts, len(x)))
+    loud = energy / sizes >= 10 ** (SILENCE_DB / 10)
+    if not loud.any():
+        return None
+    return float(10 * np.log10(energy[loud].sum() / sizes[loud].sum()))
+
+
 def inject_noise(
     wave: np.ndarray,
     sr: int,
     onset_s: float,
     duration_s: float,
-    level_db: float,
+    level_db: float | None,
     color: str,
     mode: str,
     rng: np.random.Generator,
+    snr_db: float | None = None,
 ) -> tuple[np.ndarray, dict[str, float | int]]:
     """A copy of ``wave`` with noise in [onset_s, onset_s + duration_s), and where it acted.
 
     ``wave`` is mono float audio in [−1, 1]; it is never modified and the copy keeps its dtype.
-    Window edges are rounded to the nearest sample. The returned dict holds the window as
-    applied (``onset_s``, ``duration_s``, on the sample grid) and ``samples_changed``.
+    The noise's RMS is ``level_db`` dBFS, or ``snr_db`` dB below :func:`loudness_db` of
+    ``wave`` (give exactly one). Window edges are rounded to the nearest sample. The returned
+    dict holds the window as applied (``onset_s``, ``duration_s``, on the sample grid),
+    ``samples_changed`` and the noise's ``level_db``.
     """
+    if (level_db is None) == (snr_db is None):
+        raise ConfigError("noise level: give exactly one of level_db (dBFS) and snr_db (dB)")
     if mode not in MODES:
         raise ConfigError(f"noise mode {mode!r}: use replace or add")
     noise_filter(color)  # validates the colour before any work
@@ -96,7 +128,7 @@ def inject_noise(
             f"noise window onset={onset_s} s, duration={duration_s} s: "
             "need onset >= 0 and duration > 0"
         )
-    if level_db > 0:
+    if level_db is not None and level_db > 0:
         raise ConfigError(f"noise level_db={level_db}: must be <= 0 dB (full scale, RMS 1.0)")
     wave = np.asarray(wave)
     if wave.ndim != 1 or not np.issubdtype(wave.dtype, np.floating):
@@ -104,6 +136,16 @@ def inject_noise(
             f"audio of shape {wave.shape} and dtype {wave.dtype}: noise injection needs mono "
             "float samples; downmix (mean over channels) and convert to float first"
         )
+    if snr_db is not None:
+        signal_db = loudness_db(wave, sr)
+        if signal_db is None:
+            raise SkipItem(f"the audio is silent (below {SILENCE_DB:g} dBFS): no level for snr_db")
+        level_db = signal_db - snr_db
+        if level_db > 0:
+            raise SkipItem(
+                f"snr_db={snr_db} puts the noise at {level_db:.1f} dBFS, above full scale, "
+                f"for audio at {signal_db:.1f} dBFS"
+            )
     start = round(onset_s * sr)
     stop = round((onset_s + duration_s) * sr)
     if stop <= start:
@@ -121,5 +163,6 @@ def inject_noise(
         "onset_s": start / sr,
         "duration_s": (stop - start) / sr,
         "samples_changed": stop - start,
+        "level_db": level_db,
     }
     return out, info

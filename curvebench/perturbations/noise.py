@@ -44,6 +44,8 @@ from curvebench.perturbations.window import check_window, drop_window_notes, win
 PIANO_LOW, PIANO_HIGH = 21, 108
 COLOR_BETA = {"white": 0.0, "pink": 1.0, "brown": 2.0, "blue": -1.0}
 NOISE_TRACK = "curvebench-noise"
+DEFAULT_LEVEL_DB = -12.0
+"""Noise level (dB) when neither level_db nor snr_db is given: the paper's loudest."""
 VELOCITY_MODES = ("piece", "absolute")
 DURATION_MODES = ("piece", "window")
 
@@ -97,9 +99,14 @@ class Noise(Perturbation):
     """Start of the window in seconds (paper: 5 s, token 250 at 50 Hz)."""
     duration: float = 2.0
     """Length of the window in seconds (paper default: 2 s, 100 tokens)."""
-    level_db: float = -12.0
+    level_db: float | None = None
     """Loudness: relative to the piece's median velocity (velocity=piece), to velocity 127
-    (velocity=absolute, −12 dB → 64), or to a full-scale RMS for audio."""
+    (velocity=absolute, −12 dB → 64), or to a full-scale RMS for audio; −12 when neither it
+    nor ``snr_db`` is given."""
+    snr_db: float | None = None
+    """Loudness this many dB below the piece's own instead (audio: below the clip's RMS over
+    its non-silent part; notes: below the piece's median velocity (velocity=piece) or the
+    pitched notes' mean General MIDI loudness (velocity=absolute))."""
     velocity: str = "piece"
     """piece: velocities drawn from the piece's and shifted by level_db; absolute: one
     velocity from level_db alone."""
@@ -112,7 +119,11 @@ class Noise(Perturbation):
         if self.mode not in ("replace", "add"):
             raise ConfigError(f"noise mode {self.mode!r}: use replace or add")
         check_window(self.kind, self.onset, self.duration)
-        if self.level_db > 0:
+        if self.level_db is not None and self.snr_db is not None:
+            raise ConfigError("noise: give level_db (dBFS) or snr_db (re the piece), not both")
+        if self.level_db is None and self.snr_db is None:
+            object.__setattr__(self, "level_db", DEFAULT_LEVEL_DB)  # the spec id says it
+        if self.level_db is not None and self.level_db > 0:
             raise ConfigError(f"noise level_db={self.level_db}: must be <= 0 dB (full scale)")
         if self.velocity not in VELOCITY_MODES:
             raise ConfigError(f"noise velocity={self.velocity!r}: use piece or absolute")
@@ -140,9 +151,10 @@ class Noise(Perturbation):
         on_ticks = np.minimum(tempo.ticks(onsets_s), stop_tick - 1)  # a tick in the window
         if self.velocity == "piece":
             drawn = rng.choice([n.velocity for n in piece], size=count)
-            velocities = shifted_velocities(drawn, self.level_db)
+            shift = self.level_db if self.level_db is not None else -self.snr_db
+            velocities = shifted_velocities(drawn, shift)
         else:
-            velocities = np.full(count, velocity_from_db(self.level_db))
+            velocities = np.full(count, velocity_from_db(self._note_level_db(score)))
         if self.note_durations == "piece":
             durations = rng.choice([max(1, n.duration) for n in piece], size=count)
         else:
@@ -166,11 +178,22 @@ class Noise(Perturbation):
         )
         return out, record
 
+    def _note_level_db(self, score: Score) -> float:
+        """The noise notes' loudness (dB re velocity 127) with velocity=absolute: level_db, or
+        snr_db below the mean General MIDI loudness 40·log10(v/127) of the piece's pitched
+        notes."""
+        if self.level_db is not None:
+            return self.level_db
+        velocities = [n.velocity for t in score.tracks if not t.is_drum for n in t.notes]
+        mean_db = float(np.mean(40 * np.log10(np.maximum(velocities, 1) / 127)))
+        return mean_db - self.snr_db
+
     def apply_audio(
         self, wave: np.ndarray, sr: int, seed: int
     ) -> tuple[np.ndarray, PerturbationRecord]:
         """The paper's waveform recipe: coloured Gaussian noise at ``level_db`` (RMS re full
-        scale) replacing, or added to, the samples of the window."""
+        scale), or ``snr_db`` below the clip's loudness, replacing, or added to, the samples
+        of the window."""
         from curvebench.perturbations.audio import inject_noise
 
         out, _ = inject_noise(
@@ -182,6 +205,7 @@ class Noise(Perturbation):
             self.color,
             self.mode,
             self.rng(seed),
+            snr_db=self.snr_db,
         )
         record = PerturbationRecord(
             kind=self.kind, onset_s=self.onset, duration_s=self.duration, preserves_tokens=False

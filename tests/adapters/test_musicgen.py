@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from curvebench.adapters import load_adapter, registered_adapters
-from curvebench.adapters.musicgen import MusicGenAdapter, delay_codes
+from curvebench.adapters.musicgen import MusicGenAdapter
+from curvebench.adapters.musicgen_layouts import delay_codes
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.errors import ConfigError
 from tests.helpers import synthetic_score, tiny_musicgen_model

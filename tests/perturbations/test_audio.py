@@ -106,7 +106,12 @@ def test_outside_window_is_unchanged_and_input_is_not_mutated(mode: str) -> None
     assert np.array_equal(out[:start], wave[:start])
     assert np.array_equal(out[stop:], wave[stop:])
     assert np.all(out[start:stop] != wave[start:stop])
-    assert info == {"onset_s": 5.0, "duration_s": 0.1, "samples_changed": SR // 10}
+    assert info == {
+        "onset_s": 5.0,
+        "duration_s": 0.1,
+        "samples_changed": SR // 10,
+        "level_db": -12.0,
+    }
 
 
 def test_add_mixes_on_top_and_clips() -> None:
@@ -184,3 +189,45 @@ def test_noise_spec_on_random_audio(seconds, onset, duration, level_db, color, m
     assert np.array_equal(out[:lo], wave[:lo]) and np.array_equal(out[hi:], wave[hi:])
     assert record.onset_s == onset and record.duration_s == duration
     assert np.all(np.abs(out) <= 1.0)
+
+
+def test_snr_db_sets_the_noise_relative_to_the_clips_loudness() -> None:
+    from curvebench.perturbations.audio import loudness_db
+
+    rng = np.random.default_rng(0)
+    t = np.arange(10 * SR) / SR
+    music = 0.05 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.5 * t))
+    music[: SR // 2] = 0.0  # half a second of leading silence, left out of the loudness
+    music[-2 * SR :] *= 1e-5  # a faded tail (−100 dBFS), left out too
+    loud = music[SR // 2 : -2 * SR]
+    signal_db = 10 * np.log10(np.mean(loud**2))
+    assert loudness_db(music, SR) == pytest.approx(signal_db, abs=1e-9)
+    for snr in (-5.0, 0.0, 10.0, 20.0):
+        for color in ("white", "brown"):
+            out, info = inject_noise(music, SR, 5.0, 2.0, None, color, "replace", rng, snr_db=snr)
+            noise = out[5 * SR : 7 * SR]
+            measured = signal_db - 10 * np.log10(np.mean(noise**2))
+            assert abs(measured - snr) < 0.1
+            assert info["level_db"] == pytest.approx(signal_db - snr)
+
+
+def test_snr_db_and_level_db_exclude_each_other() -> None:
+    from curvebench.perturbations import parse_perturbation
+
+    rng = np.random.default_rng(0)
+    wave = 0.1 * np.ones(8 * SR)
+    with pytest.raises(ConfigError, match="exactly one"):
+        inject_noise(wave, SR, 5.0, 1.0, -12.0, "white", "replace", rng, snr_db=10.0)
+    with pytest.raises(ConfigError, match="exactly one"):
+        inject_noise(wave, SR, 5.0, 1.0, None, "white", "replace", rng)
+    with pytest.raises(ConfigError, match="not both"):
+        parse_perturbation("noise:level_db=-12,snr_db=10")
+    default = parse_perturbation("noise:color=white")
+    assert default.level_db == -12.0 and "level_db=-12.0" in default.spec_id
+    relative = parse_perturbation("noise:snr_db=10")
+    assert relative.level_db is None and "level_db" not in relative.spec_id
+    assert parse_perturbation(relative.spec_id) == relative
+    with pytest.raises(SkipItem, match="silent"):
+        inject_noise(np.zeros(8 * SR), SR, 5.0, 1.0, None, "white", "replace", rng, snr_db=10)
+    with pytest.raises(SkipItem, match="above full scale"):
+        inject_noise(wave, SR, 5.0, 1.0, None, "white", "replace", rng, snr_db=-30)

@@ -212,3 +212,16 @@ def test_noise_declares_its_window_and_acts_on_audio() -> None:
     assert Noise().window() == (5.0, 2.0)
     assert Noise(onset=1.5, duration=0.1).window() == (1.5, 0.1)
     assert Noise.acts_on_audio is True
+
+
+def test_snr_db_sets_the_noise_velocity_below_the_pieces_mean_loudness() -> None:
+    score = synthetic_score(3)
+    velocities = [n.velocity for t in score.tracks if not t.is_drum for n in t.notes]
+    mean_db = float(np.mean(40 * np.log10(np.array(velocities) / 127)))
+    for snr in (0.0, 6.0, 20.0):
+        out, _ = Noise(snr_db=snr, velocity="absolute").apply(score, seed=1)
+        (noise,) = [t for t in out.tracks if t.name == NOISE_TRACK]
+        assert {n.velocity for n in noise.notes} == {velocity_from_db(mean_db - snr)}
+    with pytest.raises(ConfigError, match="not both"):
+        Noise(level_db=-12.0, snr_db=6.0)
+    assert Noise().level_db == -12.0 and Noise().spec_id == parse_perturbation(DEFAULT).spec_id

@@ -1,0 +1,76 @@
+"""Reading audio files (WAV, FLAC, OGG, MP3) as float samples at a requested rate.
+
+Decoding is done by ``soundfile`` (libsndfile; its wheels bundle libsndfile ≥ 1.1, which reads
+and writes MP3), installed with ``pip install 'curvebench[audio]'``. Without it, WAV files are
+still read (by scipy). Resampling is polyphase (``scipy.signal.resample_poly``, per channel);
+several channels are mixed to mono by their mean unless ``mono=False``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from curvebench.errors import ConfigError, DataError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+"""File endings read as audio (any case)."""
+INSTALL_HINT = "pip install 'curvebench[audio]' (or: pip install soundfile)"
+
+
+def is_audio_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a path ends like an audio file curvebench reads."""
+    return Path(path).suffix.lower() in AUDIO_SUFFIXES
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    """Samples [frames, channels] (float64) and rate, as the file holds them."""
+    try:
+        import soundfile
+    except ImportError:
+        soundfile = None
+    if soundfile is None:
+        if path.suffix.lower() != ".wav":
+            raise ConfigError(f"{path}: reading {path.suffix} needs soundfile; {INSTALL_HINT}")
+        from curvebench.data.render import read_wav
+
+        wave, sr = read_wav(path)  # already mono
+        return wave.astype(np.float64)[:, None], sr
+    try:
+        data, sr = soundfile.read(str(path), dtype="float64", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable audio file ({exc})") from exc
+    return data, int(sr)
+
+
+def read_audio(
+    path: str | os.PathLike[str], sr: int | None = None, mono: bool = True
+) -> tuple[np.ndarray, int]:
+    """The samples of an audio file as float32 and their rate.
+
+    ``sr``: resample to this rate (None: keep the file's). ``mono``: mix the channels by their
+    mean into [samples]; otherwise [samples, channels]. Integer formats are scaled to [−1, 1];
+    resampling may overshoot that range slightly and is not clipped.
+    """
+    path = Path(path)
+    if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
+        raise ConfigError(f"{path}: sample rate {sr!r} must be a positive whole number of Hz")
+    if not path.is_file():
+        raise DataError(f"{path}: no such audio file")
+    data, rate = _decode(path)
+    if data.size == 0:
+        raise DataError(f"{path}: the audio file holds no samples")
+    if not np.all(np.isfinite(data)):
+        raise DataError(f"{path}: the audio holds NaN or infinite samples")
+    if mono:
+        data = data.mean(axis=1, keepdims=True)
+    if sr is not None and sr != rate:
+        g = math.gcd(int(sr), rate)
+        data = resample_poly(data, int(sr) // g, rate // g, axis=0)
+        rate = int(sr)
+    out = data[:, 0] if mono else data
+    return np.ascontiguousarray(out, dtype=np.float32), rate

@@ -147,8 +147,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from curvebench.adapters import load_adapter
     from curvebench.benchmark.scoring import score_sequences
+    from curvebench.data.audio import is_audio_file, read_audio
     from curvebench.data.piece import parse_midi
-    from curvebench.data.render import read_wav
 
     adapter = load_adapter(args.model)
     encoded = []
@@ -156,10 +156,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         path = Path(file)
         if not path.is_file():
             raise CurvebenchError(f"{path}: no such file")
-        if path.suffix.lower() == ".wav":
+        if is_audio_file(path):
             if adapter.modality != "audio":
                 raise CurvebenchError(f"{path}: {args.model} scores MIDI, not audio")
-            wave, sr = read_wav(path)
+            wave, sr = read_audio(path)
             encoded.append(adapter.encode_audio(wave, sr, str(path)))
         else:
             score = parse_midi(path.read_bytes(), str(path))
@@ -184,8 +184,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_perturb(args: argparse.Namespace) -> int:
+    from curvebench.data.audio import is_audio_file, read_audio
     from curvebench.data.piece import parse_midi
-    from curvebench.data.render import DEFAULT_SR, read_wav, render_midi, write_wav
+    from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
     from curvebench.perturbations import derive_seed, parse_perturbation
 
     perturbation = parse_perturbation(args.perturbation)
@@ -198,15 +199,15 @@ def cmd_perturb(args: argparse.Namespace) -> int:
         )
     data = source.read_bytes()
     seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
-    if source.suffix.lower() == ".wav":
+    if is_audio_file(source):
         if not perturbation.acts_on_audio:
             raise CurvebenchError(
                 f"{source}: {perturbation.kind} acts on notes; give a MIDI file (only noise has "
                 "an audio recipe)"
             )
         if target.suffix.lower() != ".wav":
-            raise CurvebenchError(f"{target}: a WAV input is written as WAV; name it .wav")
-        wave, sr = read_wav(source)
+            raise CurvebenchError(f"{target}: audio input is written as WAV; name it .wav")
+        wave, sr = read_audio(source)
         try:
             perturbed_wave, record = perturbation.apply_audio(wave, sr, seed)
         except CurvebenchError as exc:

@@ -110,6 +110,11 @@ class Adapter(ABC):
     def fingerprint(self) -> str:
         """sha256 of weights, tokenizer and config: the cache key's model half."""
 
+    def settings(self) -> dict[str, str]:
+        """Options that change what is scored but not the weights (MusicGen's layout and
+        condition), recorded in results.json."""
+        return {}
+
     def token_type_names(self) -> list[str] | None:
         """Type of every vocabulary id (``Pitch``, ``Velocity``, ``Duration``, ...; list index
         = id) for tokenizers with typed tokens, so results can split the loss by type; None

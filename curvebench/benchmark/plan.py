@@ -147,9 +147,23 @@ class _Encoder:
         wave = self.render(clipped, name)
         return self._checked(self.adapter.encode_audio(wave, DEFAULT_SR, name), name), wave
 
+    def recording(self, piece: Piece) -> tuple[Encoded, Media]:
+        """A recording, cut to the task's length, for an audio model."""
+        if not self.audio:
+            raise SkipItem(f"{piece.id}: a recording; {self.adapter.name} reads notes (MIDI)")
+        wave = piece.waveform(DEFAULT_SR)[: round(self.task.clip_seconds * DEFAULT_SR)]
+        return self._checked(self.adapter.encode_audio(wave, DEFAULT_SR, piece.id), piece.id), wave
+
     def perturbed(
-        self, perturbation: Perturbation, clipped: Score, original: Media, seed: int, name: str
+        self,
+        perturbation: Perturbation,
+        clipped: Score | None,
+        original: Media,
+        seed: int,
+        name: str,
     ) -> tuple[Encoded, PerturbationRecord, Media]:
+        if clipped is None and not perturbation.acts_on_audio:
+            raise SkipItem(f"{name}: {perturbation.kind} acts on notes; this piece is a recording")
         if self.audio and perturbation.acts_on_audio:
             noisy, record = perturbation.apply_audio(original, DEFAULT_SR, seed)
             encoded = self.adapter.encode_audio(noisy, DEFAULT_SR, name)
@@ -174,8 +188,12 @@ def plan_task(plan: Plan, task: TaskConfig, adapter: Adapter, pieces: list[Piece
     for piece in pieces:
         where = f"{task.name}/{piece.dataset}/{piece.id}"
         try:
-            clipped = clip_seconds(piece.score(), task.clip_seconds)
-            encoded, media = encoder.original(clipped, piece.id)
+            if piece.is_audio:
+                clipped = None
+                encoded, media = encoder.recording(piece)
+            else:
+                clipped = clip_seconds(piece.score(), task.clip_seconds)
+                encoded, media = encoder.original(clipped, piece.id)
             original = plan.add_sequence(encoded)
         except CurvebenchError as exc:
             plan.skipped.append((where, str(exc)))

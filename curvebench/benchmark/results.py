@@ -50,6 +50,9 @@ class ModelInfo(_Strict):
     parameters: int = Field(description="Number of parameters.")
     modality: str = Field(description="symbolic or audio.")
     context_length: int = Field(description="Tokens per model pass.")
+    settings: dict[str, str] = Field(
+        default_factory=dict, description="Scoring settings of the adapter (layout, condition)."
+    )
 
 
 class DatasetInfo(_Strict):

@@ -74,3 +74,20 @@ def read_audio(
         rate = int(sr)
     out = data[:, 0] if mono else data
     return np.ascontiguousarray(out, dtype=np.float32), rate
+
+
+def audio_from_bytes(
+    data: bytes, name: str, sr: int | None = None, mono: bool = True
+) -> tuple[np.ndarray, int]:
+    """:func:`read_audio` of an audio file's bytes (``name`` gives the format by its suffix
+    and names the input in errors)."""
+    import tempfile
+
+    suffix = Path(name).suffix.lower() or ".wav"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as fh:
+        fh.write(data)
+        fh.flush()
+        try:
+            return read_audio(fh.name, sr, mono)
+        except DataError as exc:
+            raise DataError(str(exc).replace(fh.name, name)) from exc

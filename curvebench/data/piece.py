@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from symusic import Score
 
 from curvebench.errors import DataError
@@ -24,17 +25,32 @@ class Piece:
     """Name of the dataset the piece belongs to."""
     role: str
     """Role of the dataset: training, generated, ood or custom."""
-    midi: bytes = field(repr=False)
-    """The standard MIDI file bytes."""
+    midi: bytes = field(default=b"", repr=False)
+    """The standard MIDI file bytes (empty for a recording)."""
     source: str = ""
     """Where the piece came from (a path, a corpus reference or a dataset row)."""
     meta: tuple[tuple[str, str], ...] = ()
     """Extra descriptive fields (composer, title, top-k, ...)."""
+    audio: bytes = field(default=b"", repr=False)
+    """An audio file's bytes (WAV, FLAC, OGG, MP3) when the piece is a recording, not notes;
+    ``id`` (or ``source``) ends with its suffix."""
+
+    @property
+    def is_audio(self) -> bool:
+        """True for a recording (audio models hear it as it is; note-level perturbations do
+        not apply)."""
+        return bool(self.audio)
 
     @property
     def sha256(self) -> str:
-        """Content hash of the MIDI bytes; feeds perturbation seeds and caches."""
-        return hashlib.sha256(self.midi).hexdigest()
+        """Content hash of the MIDI or audio bytes; feeds perturbation seeds and caches."""
+        return hashlib.sha256(self.audio or self.midi).hexdigest()
+
+    def waveform(self, sr: int) -> np.ndarray:
+        """A recording's mono samples at ``sr`` Hz."""
+        from curvebench.data.audio import audio_from_bytes
+
+        return audio_from_bytes(self.audio, self.source or self.id, sr)[0]
 
     def score(self) -> Score:
         """The piece as a symusic Score in ticks."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import datasets
 from pydantic import BaseModel, ConfigDict, Field
 
+from curvebench.data.audio import is_audio_file
 from curvebench.data.piece import ROLES, Piece
 from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
 from curvebench.errors import ConfigError, DataError
@@ -174,15 +175,21 @@ def embedded_split(split: str) -> datasets.Dataset:
     return datasets.Dataset.from_parquet(str(file))
 
 
+def _readable(path: Path) -> bool:
+    return path.is_file() and (path.suffix in MIDI_SUFFIXES or is_audio_file(path))
+
+
 def folder_dataset(folder: Path) -> datasets.Dataset:
-    """Every MIDI file under a folder (recursively), sorted by relative path."""
-    files = sorted(p for p in folder.rglob("*") if p.suffix in MIDI_SUFFIXES and p.is_file())
+    """Every MIDI and audio file (WAV, FLAC, OGG, MP3) under a folder (recursively), sorted by
+    relative path; a MIDI file's bytes go to ``midi``, a recording's to ``audio``."""
+    files = sorted(p for p in folder.rglob("*") if _readable(p))
     if not files:
-        raise DataError(f"{folder}: no MIDI files (.mid, .midi) found in this folder")
+        raise DataError(f"{folder}: no MIDI (.mid, .midi) or audio (.wav, .flac, .ogg, .mp3) files")
     return datasets.Dataset.from_dict(
         {
             "id": [str(p.relative_to(folder)) for p in files],
-            "midi": [p.read_bytes() for p in files],
+            "midi": [b"" if is_audio_file(p) else p.read_bytes() for p in files],
+            "audio": [p.read_bytes() if is_audio_file(p) else b"" for p in files],
             "source": [str(p.relative_to(folder)) for p in files],
         }
     )
@@ -197,11 +204,11 @@ def skipped_files(spec: DataSpec) -> list[tuple[str, str]]:
     return [
         (
             str(p.relative_to(folder)),
-            f"not a MIDI file ({p.suffix or 'no suffix'}); this "
-            "dataset is read as MIDI (.mid, .midi)",
+            f"not a MIDI or audio file ({p.suffix or 'no suffix'}); a folder is read as MIDI "
+            "(.mid, .midi) and audio (.wav, .flac, .ogg, .mp3)",
         )
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.suffix not in MIDI_SUFFIXES and not p.name.startswith(".")
+        if p.is_file() and not _readable(p) and not p.name.startswith(".")
     ]
 
 
@@ -254,6 +261,9 @@ def iter_pieces(
         if isinstance(midi, dict):  # a datasets binary feature stored as {"bytes", "path"}
             midi = midi.get("bytes") or b""
         meta = tuple((k, str(row[k])) for k in META_COLUMNS if k in row and row[k] is not None)
+        audio = row.get("audio") or b""
+        if isinstance(audio, dict):
+            audio = audio.get("bytes") or b""
         yield Piece(
             id=str(row["id"]),
             dataset=spec.name,
@@ -261,4 +271,5 @@ def iter_pieces(
             midi=bytes(midi or b""),
             source=str(row.get("source", "")),
             meta=meta,
+            audio=bytes(audio) if isinstance(audio, bytes | bytearray) else b"",
         )

@@ -1,4 +1,5 @@
-"""The generated role: samples of a model drawn with top-k sampling, cached on disk as MIDI.
+"""The generated role: samples of a model drawn with top-k sampling, cached on disk as MIDI
+(symbolic models) or WAV (audio models).
 
 Samples are drawn in fixed chunks of ``CHUNK`` with a seed derived from (seed, k, chunk), so
 sample i is the same whatever number of samples is asked for. The cache folder is keyed by
@@ -16,6 +17,7 @@ from pathlib import Path
 from curvebench.adapters import Adapter
 from curvebench.cache import cache_root
 from curvebench.data.piece import Piece
+from curvebench.data.render import write_wav
 from curvebench.data.sources import GeneratedSpec
 
 log = logging.getLogger(__name__)
@@ -45,25 +47,32 @@ def generated_pieces(
     )
     folder.mkdir(parents=True, exist_ok=True)
     pieces = []
+    audio = adapter.modality == "audio"
+    suffix = ".wav" if audio else ".mid"
     for chunk in range(first // CHUNK, (spec.n + CHUNK - 1) // CHUNK):
-        paths = [folder / f"{chunk * CHUNK + i:04d}.mid" for i in range(CHUNK)]
+        paths = [folder / f"{chunk * CHUNK + i:04d}{suffix}" for i in range(CHUNK)]
         if not all(p.is_file() for p in paths):
             log.info("sampling %d pieces from %s with top-k=%d", CHUNK, adapter.name, spec.top_k)
             seed = _chunk_seed(spec.seed, spec.top_k, chunk)
-            scores = adapter.generate(CHUNK, spec.top_k, spec.seconds, seed)
-            for path, score in zip(paths, scores, strict=True):
+            samples = adapter.generate(CHUNK, spec.top_k, spec.seconds, seed)
+            for path, sample in zip(paths, samples, strict=True):
                 # a unique temporary name: processes sampling side by side never collide
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(score.dumps_midi())
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                if audio:
+                    write_wav(tmp, sample, adapter.sampling_rate)
+                else:
+                    tmp.write_bytes(sample.dumps_midi())
                 tmp.replace(path)
         for index, path in enumerate(paths, chunk * CHUNK):
             if first <= index < spec.n:
+                content = path.read_bytes()
                 pieces.append(
                     Piece(
                         id=f"k{spec.top_k}/{path.stem}",
                         dataset=dataset,
                         role="generated",
-                        midi=path.read_bytes(),
+                        midi=b"" if audio else content,
+                        audio=content if audio else b"",
                         source=path.name,
                         meta=(("top_k", str(spec.top_k)), ("model", adapter.name)),
                     )

@@ -59,6 +59,7 @@ def build_results(
             parameters=adapter.num_parameters(),
             modality=adapter.modality,
             context_length=adapter.context_length,
+            settings=adapter.settings(),
         ),
         config=RunConfig(
             seed=loaded.tasks[0].seed,

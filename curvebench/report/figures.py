@@ -173,7 +173,8 @@ def color_figure(results: Results, task: str, samples: list[SampleLine], path: P
     )
     for o, p in pairs_of(task, samples):
         options = dataclasses.asdict(parse_perturbation(p.variant))  # a noise spec's options
-        cell = cells[(options["color"], options["level_db"])]
+        level = options["level_db"] if options["level_db"] is not None else options["snr_db"]
+        cell = cells[(options["color"], level)]
         cell["delta"].append(_delta(o, p))
         if p.regions and p.regions.get("peak") is not None:
             cell["peak"].append(p.regions["peak"])

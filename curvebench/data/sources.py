@@ -152,10 +152,13 @@ def hub_dataset(location: str) -> datasets.IterableDataset:
             f"failed ({type(exc).__name__}: {exc})"
         ) from exc
     column = next((c for c in ("midi", "bytes", "file") if c in columns), None)
-    if column is None:
-        audio = " (audio datasets are not read yet: give MIDI)" if "audio" in columns else ""
-        raise DataError(f"{location}: no 'midi' column of MIDI bytes among {columns}{audio}")
-    if column != "midi":
+    if column is None and "audio" in columns:  # recordings: their encoded bytes, not decoded
+        ds = ds.cast_column("audio", datasets.Audio(decode=False))
+    elif column is None:
+        raise DataError(
+            f"{location}: no 'midi' column of MIDI bytes or 'audio' column among {columns}"
+        )
+    elif column != "midi":
         ds = ds.rename_column(column, "midi")
     if "id" not in columns or "source" not in columns:
         ds = ds.map(
@@ -257,19 +260,24 @@ def iter_pieces(
             chosen = stratified_sample(ids, strata_of(columns), wanted, seed)
         selected = rows.select(chosen)
     for row in selected:
-        midi = row["midi"]
+        midi = row.get("midi") or b""
         if isinstance(midi, dict):  # a datasets binary feature stored as {"bytes", "path"}
             midi = midi.get("bytes") or b""
         meta = tuple((k, str(row[k])) for k in META_COLUMNS if k in row and row[k] is not None)
         audio = row.get("audio") or b""
-        if isinstance(audio, dict):
-            audio = audio.get("bytes") or b""
+        source = str(row.get("source", ""))
+        if isinstance(audio, dict):  # a datasets Audio feature read undecoded
+            path = Path(audio["path"]) if audio.get("path") else None
+            if path is not None and not source:
+                source = path.name
+            stored = audio.get("bytes")
+            audio = stored or (path.read_bytes() if path is not None and path.is_file() else b"")
         yield Piece(
             id=str(row["id"]),
             dataset=spec.name,
             role=spec.role,
             midi=bytes(midi or b""),
-            source=str(row.get("source", "")),
+            source=source,
             meta=meta,
             audio=bytes(audio) if isinstance(audio, bytes | bytearray) else b"",
         )

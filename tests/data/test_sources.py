@@ -64,7 +64,7 @@ def test_local_folder_becomes_pieces_sorted_by_path(midi_folder) -> None:
 
 
 def test_empty_folder_and_missing_hub_dataset_fail_clearly(tmp_path) -> None:
-    with pytest.raises(DataError, match="no MIDI files"):
+    with pytest.raises(DataError, match="no MIDI"):
         load_split(parse_data_arg(str(tmp_path)))
     with pytest.raises(DataError, match="Hugging Face dataset"):
         load_split(parse_data_arg("nobody/no-such-dataset-xyz"))
@@ -127,3 +127,24 @@ def test_hub_dataset_is_streamed_and_limit_reads_only_what_it_needs(tmp_path, mi
     assert read == ["test0", "test1"]  # the rest of the split was never read
     assert len(list(iter_pieces(spec, load_split(spec), limit=0.5))) == 2
     assert len(list(iter_pieces(spec, load_split(spec)))) == 4
+
+
+def test_a_hub_dataset_of_recordings_gives_audio_pieces(tmp_path) -> None:
+    import datasets
+    import numpy as np
+    import soundfile
+
+    from curvebench.data.sources import hub_dataset
+
+    files = []
+    for i in range(2):
+        path = tmp_path / f"take{i}.flac"
+        soundfile.write(path, 0.1 * np.sin(np.arange(16000) * (i + 1) / 20), 16000)
+        files.append(str(path))
+    ds = datasets.Dataset.from_dict({"audio": files}).cast_column("audio", datasets.Audio())
+    ds.to_parquet(str(tmp_path / "data" / "train-00000.parquet"))
+    spec = parse_data_arg(f"ood=hf:{tmp_path / 'data'}")
+    pieces = list(iter_pieces(spec, hub_dataset(f"hf:{tmp_path / 'data'}"), limit=1))
+    assert len(pieces) == 1 and pieces[0].is_audio and not pieces[0].midi
+    wave = pieces[0].waveform(32000)
+    assert wave.size == 32000 and abs(wave).max() > 0.05

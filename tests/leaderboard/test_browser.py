@@ -114,3 +114,17 @@ def test_a_hostile_model_name_is_shown_as_text_and_runs_nothing(page: webdriver.
     details = page.find_element(By.XPATH, "//summary[contains(., '<script>')]/..")
     details.find_element(By.TAG_NAME, "summary").click()
     assert "<script>alert(1)</script>" in details.text
+
+
+def test_the_page_shows_nats_per_second_n_and_intervals(page: webdriver.Chrome) -> None:
+    headers = [
+        th.get_attribute("data-key") for th in page.find_elements(By.CSS_SELECTOR, "#board th")
+    ]
+    assert "nats_per_second_original" in headers and "n_pairs" in headers
+    column = headers.index("nats_per_second_original")
+    row = page.find_elements(By.CSS_SELECTOR, "#board tbody tr")[0]
+    cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+    value, interval = cells[column].split(" [")
+    low, high = (float(v) for v in interval.rstrip("]").split(", "))
+    assert low <= float(value) <= high
+    assert int(cells[headers.index("n_pairs")]) > 0

@@ -1,0 +1,29 @@
+"""The repository's own board: built from protocol runs, and free of any machine's paths."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+BOARD = Path(__file__).resolve().parents[2] / "leaderboard"
+PRIVATE = re.compile(r"(/home/|/root/|/tmp/|/work/|/Users/|[A-Z]:\\\\)")
+
+
+def test_no_absolute_path_appears_in_any_file_of_the_board() -> None:
+    import gzip
+
+    files = [p for p in BOARD.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        found = PRIVATE.search(data.decode("utf-8", "replace"))
+        assert found is None, f"{path.relative_to(BOARD)}: {found.group(0)!r}"
+
+
+def test_every_entry_follows_the_board_protocol() -> None:
+    from curvebench.leaderboard.submission import submissions, validate_submission
+
+    entries = submissions(BOARD)
+    assert len(entries) >= 3
+    for folder in entries:
+        assert validate_submission(folder).config.protocol == "board"

@@ -30,8 +30,8 @@ from curvebench.adapters.anticipation_tokens import (
 from curvebench.adapters.base import Adapter, Encoded, accelerator_for
 from curvebench.adapters.causal_lm import (
     COMMON_OPTIONS,
+    CausalLMParts,
     causal_nll,
-    context_of,
     load_causal_lm,
     model_fingerprint,
 )
@@ -63,7 +63,7 @@ class EventGrammar(LogitsProcessor):
         return scores
 
 
-class AnticipationAdapter(Adapter):
+class AnticipationAdapter(CausalLMParts, Adapter):
     """A GPT-2 Anticipatory Music Transformer over arrival-time events."""
 
     modality = "symbolic"
@@ -87,14 +87,6 @@ class AnticipationAdapter(Adapter):
                 f"{path}: the model has {vocab} token embeddings; the anticipation vocabulary "
                 f"needs {VOCAB_SIZE}"
             )
-
-    @property
-    def module(self) -> torch.nn.Module:
-        return self.model
-
-    @property
-    def context_length(self) -> int:
-        return context_of(self.model, self.path)
 
     @property
     def pad_id(self) -> int:

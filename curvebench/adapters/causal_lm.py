@@ -76,3 +76,21 @@ def model_fingerprint(model: torch.nn.Module, *extra: bytes) -> str:
     """sha256 over weights, config and any extra bytes (tokenizer, options)."""
     config = json.dumps(model.config.to_dict(), sort_keys=True, default=str)
     return hash_state(model, config.encode(), *extra)
+
+
+class CausalLMParts:
+    """The ``module`` and ``context_length`` of an adapter that holds a Hugging Face causal LM
+    in ``self.model``, loaded from ``self.path`` (mixed in before :class:`Adapter`)."""
+
+    model: torch.nn.Module
+    path: str
+
+    @property
+    def module(self) -> torch.nn.Module:
+        """The model, for the evaluator to place."""
+        return self.model
+
+    @property
+    def context_length(self) -> int:
+        """The model's context, from its config."""
+        return context_of(self.model, self.path)

@@ -22,8 +22,8 @@ from curvebench.adapters.abc_timing import abc_times
 from curvebench.adapters.base import Adapter, Encoded, accelerator_for
 from curvebench.adapters.causal_lm import (
     COMMON_OPTIONS,
+    CausalLMParts,
     causal_nll,
-    context_of,
     load_causal_lm,
     model_fingerprint,
     truthy,
@@ -46,7 +46,7 @@ def token_seconds(offsets: list[tuple[int, int]], char_seconds: np.ndarray) -> n
     return out
 
 
-class HFAbcAdapter(Adapter):
+class HFAbcAdapter(CausalLMParts, Adapter):
     """``AutoModelForCausalLM`` + its fast tokenizer, scoring ABC text made from the score."""
 
     modality = "symbolic"
@@ -86,14 +86,6 @@ class HFAbcAdapter(Adapter):
         if start is None:
             raise ConfigError(f"{tokenizer or path}: the tokenizer has no BOS or EOS token")
         self.start_id = int(start)
-
-    @property
-    def module(self) -> torch.nn.Module:
-        return self.model
-
-    @property
-    def context_length(self) -> int:
-        return context_of(self.model, self.path)
 
     @property
     def pad_id(self) -> int:

@@ -25,8 +25,8 @@ from symusic import Score
 from curvebench.adapters.base import Adapter, Encoded, accelerator_for
 from curvebench.adapters.causal_lm import (
     COMMON_OPTIONS,
+    CausalLMParts,
     causal_nll,
-    context_of,
     load_causal_lm,
     model_fingerprint,
 )
@@ -85,7 +85,7 @@ class TextTokenizer:
         return self._blob
 
 
-class YuEAdapter(Adapter):
+class YuEAdapter(CausalLMParts, Adapter):
     """A YuE stage-1 or stage-2 model scoring X-Codec codes of the rendered audio."""
 
     modality = "audio"
@@ -128,14 +128,6 @@ class YuEAdapter(Adapter):
             self._text_blob = text.fingerprint()
             if not self.text_ids:
                 raise ConfigError(f"{tokenizer or path}: the prompt tokenized to nothing")
-
-    @property
-    def module(self) -> torch.nn.Module:
-        return self.model
-
-    @property
-    def context_length(self) -> int:
-        return context_of(self.model, self.path)
 
     @property
     def pad_id(self) -> int:

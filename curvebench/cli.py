@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curvebench.errors import CurvebenchError
+from curvebench.errors import ConfigError, CurvebenchError
 from curvebench.run_arguments import (
     DEFAULT_TASK,
     add_run_arguments,
@@ -321,9 +321,31 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_train_reference(args: argparse.Namespace) -> int:
-    from curvebench.training.reference import train_reference
+    if args.evaluate_only:
+        from curvebench.training.evaluate import evaluate_reference
 
-    facts = train_reference(args.name, Path(args.out), max_steps=args.max_steps, seed=args.seed)
+        print(json.dumps(evaluate_reference(Path(args.evaluate_only)), indent=2))
+        return 0
+    if not args.out:
+        raise ConfigError("train-reference: give --out DIR (or --evaluate-only DIR)")
+    if args.tokens_only:
+        from curvebench.training.tokenize_corpus import make_token_file
+
+        print(make_token_file(args.name, Path(args.out), seed=args.seed))
+        return 0
+    from curvebench.training.reference import train_from_tokens, train_reference
+
+    if args.from_tokens:
+        facts = train_from_tokens(
+            args.name,
+            Path(args.out),
+            Path(args.from_tokens),
+            args.device,
+            args.max_steps,
+            args.seed,
+        )
+    else:
+        facts = train_reference(args.name, Path(args.out), args.max_steps, args.seed, args.device)
     print(json.dumps(facts, indent=2))
     return 0
 
@@ -378,9 +400,16 @@ def build_parser(run_defaults: dict[str, object] | None = None) -> argparse.Argu
 
     p = sub.add_parser("train-reference", help="train an embedded reference model")
     p.add_argument("--name", default="reference", choices=["reference", "reference-tiny"])
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", help="output folder (the model, or the token file)")
     p.add_argument("--max-steps", type=int, default=None, help="override the recipe's steps")
     p.add_argument("--seed", type=int, default=0)
+    stage = p.add_mutually_exclusive_group()
+    stage.add_argument(
+        "--tokens-only", action="store_true", help="stage 1: write OUT/NAME-tokens.npz only"
+    )
+    stage.add_argument("--from-tokens", metavar="FILE", help="stage 2: train from a token file")
+    stage.add_argument("--evaluate-only", metavar="DIR", help="stage 3: score a trained model")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "gpu", "mps"])
     p.set_defaults(func=cmd_train_reference)
 
     from curvebench.training.cli import add_commands as add_training_commands

@@ -1,8 +1,15 @@
 """Train a reference model: a small GPT-2 over REMI tokens of the embedded training split.
 
+Three stages. Stage 1 (:mod:`curvebench.training.tokenize_corpus`) augments and tokenizes the
+corpus into a token file; stage 2 (:func:`train_from_tokens`, this module) trains from that
+file alone; stage 3 (:mod:`curvebench.training.evaluate`) scores the saved model on the
+validation and ood splits and writes the facts into its card. This module imports only torch,
+Lightning, transformers and numpy (and light curvebench modules), so stage 2 runs on a machine
+without the corpus readers, miditok or symusic.
+
 The result is a Hugging Face model folder (config.json, model.safetensors) with the miditok
-tokenizer.json beside it and a MODEL_CARD.md, so ``hf-causal:path=DIR`` scores it like any
-user's model.
+tokenizer.json beside it, a MODEL_CARD.md and training.json, so ``hf-causal:path=DIR`` scores
+it like any user's model.
 """
 
 from __future__ import annotations
@@ -20,9 +27,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from curvebench.adapters.corpus_tokens import tokenize_split
-from curvebench.adapters.midi_tokens import TOKENIZER_FILE, reference_tokenizer
+from curvebench.errors import ConfigError
+from curvebench.training.model_card import write_model_card
 from curvebench.training.packing import pack_rows
+from curvebench.training.token_file import file_name, read_token_file
+
+TOKENIZER_FILE = "tokenizer.json"
+"""Name of the tokenizer file in a model folder (as in :mod:`curvebench.adapters.midi_tokens`)."""
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +54,26 @@ class ReferenceRecipe:
     """Context length in tokens (and training row length)."""
     max_steps: int
     """Optimizer steps."""
-    batch_size: int = 16
+    batch_size: int = 32
     """Rows per step."""
     lr: float = 1e-3
     """Peak learning rate (linear warm-up, cosine decay)."""
-    warmup: int = 50
+    warmup: int = 100
     """Warm-up steps."""
 
 
 RECIPES = {
     "reference": ReferenceRecipe(
-        "reference", n_embd=256, n_layer=4, n_head=4, context=512, max_steps=700, lr=1.5e-3
+        "reference", n_embd=256, n_layer=4, n_head=4, context=512, max_steps=4000, lr=1.5e-3
     ),
     "reference-tiny": ReferenceRecipe(
-        "reference-tiny", n_embd=96, n_layer=2, n_head=2, context=512, max_steps=600
+        "reference-tiny", n_embd=96, n_layer=2, n_head=2, context=512, max_steps=3000
     ),
 }
+"""Sized for one GPU (a few minutes each); on CPU pass ``--max-steps``."""
+
+ACCELERATORS = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps"}
+"""``--device`` values and the Lightning accelerator each means."""
 
 
 class _Rows(Dataset):
@@ -114,33 +129,42 @@ class ReferenceLM(L.LightningModule):
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
 
-def validation_loss(folder: Path) -> tuple[float, int]:
-    """Token-weighted mean loss (nats) of a saved model over every validation piece, scored as
-    curvebench scores (BOS first, whole piece, rolling windows), and the number of tokens."""
-    from curvebench.adapters.hf_causal import HFCausalAdapter
-    from curvebench.benchmark.scoring import score_sequences
-
-    adapter = HFCausalAdapter(str(folder))
-    sequences = tokenize_split("validation")
-    losses = np.concatenate(score_sequences(adapter, sequences, batch_size=32))
-    return float(losses.mean()), int(losses.size)
-
-
-def train_reference(name: str, out: Path, max_steps: int | None = None, seed: int = 0) -> dict:
-    """Train the named reference recipe and save it to ``out``; returns the model card facts."""
+def recipe_for(name: str, max_steps: int | None = None) -> ReferenceRecipe:
+    """The named recipe, with ``max_steps`` overridden when given."""
+    if name not in RECIPES:
+        raise ConfigError(f"reference model {name!r}: choose one of {', '.join(RECIPES)}")
     recipe = RECIPES[name]
     if max_steps is not None:
         recipe = ReferenceRecipe(**{**recipe.__dict__, "max_steps": max_steps})
+    return recipe
+
+
+def train_from_tokens(
+    name: str,
+    out: Path,
+    tokens: Path,
+    device: str = "auto",
+    max_steps: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """Stage 2: train the named recipe on a token file and save the model folder to ``out``
+    (config.json, model.safetensors, generation_config.json, tokenizer.json copied from the
+    token file, training.json, MODEL_CARD.md); returns the training facts."""
+    if device not in ACCELERATORS:
+        raise ConfigError(f"--device {device}: choose one of {', '.join(ACCELERATORS)}")
+    recipe = recipe_for(name, max_steps)
+    data = read_token_file(tokens)
+    meta = data.meta
+    if meta["vocab_size"] > np.iinfo(np.uint16).max:
+        raise ConfigError(f"{tokens}: vocabulary of {meta['vocab_size']} is too large")
     L.seed_everything(seed, workers=True)
-    tokenizer = reference_tokenizer()
-    pad, bos, eos = (tokenizer.vocab[t] for t in ("PAD_None", "BOS_None", "EOS_None"))
     started = time.time()
-    train_pieces, val_pieces = tokenize_split("train"), tokenize_split("validation")
-    row_len = recipe.context
-    val_rows = pack_rows(val_pieces, row_len, pad, eos, seed=None)
-    train_rows = pack_rows(train_pieces, row_len, pad, eos, seed=seed)
+    pad, bos, eos = meta["pad_id"], meta["bos_id"], meta["eos_id"]
+    train_pieces = data.pieces["train"]
+    val_rows = pack_rows(data.pieces["validation"], recipe.context, pad, eos, seed=None)
+    train_rows = pack_rows(train_pieces, recipe.context, pad, eos, seed=seed)
     config = GPT2Config(
-        vocab_size=len(tokenizer),
+        vocab_size=meta["vocab_size"],
         n_positions=recipe.context,
         n_embd=recipe.n_embd,
         n_layer=recipe.n_layer,
@@ -152,11 +176,12 @@ def train_reference(name: str, out: Path, max_steps: int | None = None, seed: in
     lm = ReferenceLM(config, recipe)
     trainer = L.Trainer(
         max_steps=recipe.max_steps,
-        accelerator="auto",
+        accelerator=ACCELERATORS[device],
         devices=1,
         precision="bf16-mixed",
         logger=False,
         enable_checkpointing=False,
+        enable_progress_bar=False,
         val_check_interval=min(500, recipe.max_steps),
         check_val_every_n_epoch=None,
         gradient_clip_val=1.0,
@@ -170,18 +195,21 @@ def train_reference(name: str, out: Path, max_steps: int | None = None, seed: in
     model = lm.model.float().cpu()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save(out / TOKENIZER_FILE)
-    val_loss, val_tokens = validation_loss(out)
+    (out / TOKENIZER_FILE).write_text(data.tokenizer_json)
+    val = trainer.callback_metrics.get("val_loss")
     facts = {
         "name": recipe.name,
         "parameters": sum(p.numel() for p in model.parameters()),
         "recipe": recipe.__dict__,
-        "train_pieces": len(train_pieces),
+        "augmentation": meta["augmentation"],
+        "train_original_pieces": meta["train_original_pieces"],
+        "train_sequences": len(train_pieces),
         "train_tokens": int(sum(len(p) for p in train_pieces)),
-        "validation_pieces": len(val_pieces),
-        "validation_loss_nats": round(val_loss, 4),
-        "validation_tokens": val_tokens,
+        "token_file": file_name(meta["name"]),
+        "token_file_sha256": _sha256(tokens),
+        "training_val_loss_nats": None if val is None else round(float(val), 4),
         "seed": seed,
+        "device": str(trainer.strategy.root_device),
         "seconds": round(time.time() - started, 1),
         "torch": torch.__version__,
     }
@@ -190,30 +218,31 @@ def train_reference(name: str, out: Path, max_steps: int | None = None, seed: in
     return facts
 
 
-def write_model_card(out: Path, facts: dict) -> None:
-    """A Markdown model card from the training facts."""
-    r = facts["recipe"]
-    text = f"""# {facts["name"]}: curvebench's embedded reference model
+def _sha256(path: Path) -> str:
+    import hashlib
 
-A GPT-2 decoder over miditok REMI tokens, trained from scratch with Lightning on the training
-split of curvebench's embedded corpus (Bach chorales and the essenFolksong, oneills1850 and
-ryansMammoth folk collections of the music21 corpus, converted to MIDI).
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-| fact | value |
-|---|---|
-| parameters | {facts["parameters"]:,} |
-| layers / width / heads | {r["n_layer"]} / {r["n_embd"]} / {r["n_head"]} |
-| context | {r["context"]} tokens |
-| training data | {facts["train_pieces"]} pieces, {facts["train_tokens"]:,} tokens |
-| steps x batch | {r["max_steps"]} x {r["batch_size"]} rows of {r["context"]} tokens |
-| optimiser | AdamW, peak lr {r["lr"]}, {r["warmup"]} warm-up steps, cosine decay, bf16 |
-| validation loss | {facts["validation_loss_nats"]} nats/token (whole pieces, BOS first) |
-| validation data | {facts["validation_pieces"]} pieces, {facts["validation_tokens"]:,} tokens |
-| seed | {facts["seed"]} |
-| training time | {facts["seconds"]} s |
 
-Tokenizer: `tokenizer.json` (REMI, piano range, 16 velocities, 16 tempos, tracks merged).
+def train_reference(
+    name: str,
+    out: Path,
+    max_steps: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+) -> dict:
+    """All three stages: the token file (in a temporary folder), training, then evaluation;
+    returns the model card facts. Stages 1 and 3 need the full install (corpus readers, miditok)."""
+    import tempfile
 
-Reproduce: `curvebench train-reference --name {facts["name"]} --out DIR`
-"""
-    (out / "MODEL_CARD.md").write_text(text)
+    from curvebench.training.evaluate import evaluate_reference
+    from curvebench.training.tokenize_corpus import make_token_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tokens = make_token_file(name, Path(tmp), seed=seed)
+        train_from_tokens(name, out, tokens, device=device, max_steps=max_steps, seed=seed)
+    return evaluate_reference(out)

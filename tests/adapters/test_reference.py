@@ -9,7 +9,7 @@ import pytest
 
 from curvebench.adapters import load_adapter
 from curvebench.adapters.hf_causal import MODELS_DIR
-from curvebench.training.reference import validation_loss
+from curvebench.training.evaluate import validation_loss
 
 NAMES = ["reference", "reference-tiny"]
 

@@ -11,6 +11,7 @@ from symusic import Score
 from curvebench.adapters.base import Adapter, Encoded
 from curvebench.benchmark.aggregate import rounded
 from curvebench.benchmark.samples import Record, SampleLine
+from curvebench.data.audio import piece_waveform
 from curvebench.data.piece import Piece
 from curvebench.data.render import DEFAULT_SR, render_midi
 from curvebench.data.timing import clip_seconds
@@ -151,7 +152,7 @@ class _Encoder:
         """A recording, cut to the task's length, for an audio model."""
         if not self.audio:
             raise SkipItem(f"{piece.id}: a recording; {self.adapter.name} reads notes (MIDI)")
-        wave = piece.waveform(DEFAULT_SR)[: round(self.task.clip_seconds * DEFAULT_SR)]
+        wave = piece_waveform(piece, DEFAULT_SR)[: round(self.task.clip_seconds * DEFAULT_SR)]
         return self._checked(self.adapter.encode_audio(wave, DEFAULT_SR, piece.id), piece.id), wave
 
     def perturbed(

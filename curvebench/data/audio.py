@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
+from curvebench.data.piece import Piece
 from curvebench.errors import ConfigError, DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -91,3 +92,8 @@ def audio_from_bytes(
             return read_audio(fh.name, sr, mono)
         except DataError as exc:
             raise DataError(str(exc).replace(fh.name, name)) from exc
+
+
+def piece_waveform(piece: Piece, sr: int) -> np.ndarray:
+    """A recording's mono samples at ``sr`` Hz."""
+    return audio_from_bytes(piece.audio, piece.source or piece.id, sr)[0]

@@ -6,7 +6,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 from symusic import Score
 
 from curvebench.errors import DataError
@@ -45,12 +44,6 @@ class Piece:
     def sha256(self) -> str:
         """Content hash of the MIDI or audio bytes; feeds perturbation seeds and caches."""
         return hashlib.sha256(self.audio or self.midi).hexdigest()
-
-    def waveform(self, sr: int) -> np.ndarray:
-        """A recording's mono samples at ``sr`` Hz."""
-        from curvebench.data.audio import audio_from_bytes
-
-        return audio_from_bytes(self.audio, self.source or self.id, sr)[0]
 
     def score(self) -> Score:
         """The piece as a symusic Score in ticks."""

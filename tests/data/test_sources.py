@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from curvebench.data.audio import piece_waveform
 from curvebench.data.piece import Piece, parse_midi
 from curvebench.data.sources import (
     EMBEDDED_DIR,
@@ -146,5 +147,5 @@ def test_a_hub_dataset_of_recordings_gives_audio_pieces(tmp_path) -> None:
     spec = parse_data_arg(f"ood=hf:{tmp_path / 'data'}")
     pieces = list(iter_pieces(spec, hub_dataset(f"hf:{tmp_path / 'data'}"), limit=1))
     assert len(pieces) == 1 and pieces[0].is_audio and not pieces[0].midi
-    wave = pieces[0].waveform(32000)
+    wave = piece_waveform(pieces[0], 32000)
     assert wave.size == 32000 and abs(wave).max() > 0.05

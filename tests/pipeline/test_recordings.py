@@ -9,6 +9,7 @@ import pytest
 
 from curvebench.adapters import load_adapter
 from curvebench.api import RunOptions, run
+from curvebench.data.audio import piece_waveform
 from curvebench.data.sources import GeneratedSpec
 from curvebench.pipeline.generated import generated_pieces
 from tests.helpers import tiny_musicgen_model
@@ -73,5 +74,5 @@ def test_an_audio_model_generates_audio(musicgen, tmp_path) -> None:
     pieces = generated_pieces(adapter, spec, "g", tmp_path)
     assert len(pieces) == 2 and all(p.is_audio and not p.midi for p in pieces)
     assert all(p.source.endswith(".wav") for p in pieces)
-    wave = pieces[0].waveform(32000)
+    wave = piece_waveform(pieces[0], 32000)
     assert 1.9 * 32000 <= wave.size <= 2.1 * 32000

@@ -13,7 +13,7 @@ SYSTEM_PACKAGES += abcmidi
 TEST_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-BOARD_MODELS := reference reference-tiny ngram
+BOARD_MODELS := reference reference-tiny ngram audio-reference
 BOARD_ARGS ?= --task board --no-wandb
 
 .PHONY: run test lint install install-dev system system-test board clean

@@ -7,6 +7,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,15 @@ def logged(tmp_path_factory, tiny_model, midi_folder):
         WandbSettings(name="tiny-noise", tags=["ci", "tiny"], group="tests", mode="offline"),
     )
     (folder,) = out.glob("wandb/offline-run-*")
-    return output, folder, wandb_records(next(folder.glob("*.wandb")))
+    # wandb's service process may still be flushing the log when run() returns, when earlier
+    # tests left it busy: read until the run's own record and its artifact are there
+    deadline = time.time() + 60
+    while True:
+        records = wandb_records(next(folder.glob("*.wandb")))
+        kinds = {r.WhichOneof("record_type") for r in records}
+        if {"run", "artifact"} <= kinds or time.time() > deadline:
+            return output, folder, records
+        time.sleep(0.5)
 
 
 def test_run_named_and_tagged(logged) -> None:

@@ -35,6 +35,7 @@ from curvebench.leaderboard.submission import (
 from curvebench.metrics.catalog import MetricInfo, headline_metrics, rank_metrics
 from curvebench.report.compare import compare, model_label
 from curvebench.report.figures import delta_curve_figure
+from curvebench.report.validity import estimate_text
 from curvebench.tasks import TaskConfig
 
 log = logging.getLogger(__name__)
@@ -199,9 +200,7 @@ def _validity_summary(entries: list[Entry]) -> list[str]:
         cells = []
         for m in row["metrics"]:
             a = m["agreement"]
-            text = "–" if a["value"] is None else f"{a['value']:.2f}"
-            if a.get("ci_low") is not None:
-                text += f" [{a['ci_low']:.2f}, {a['ci_high']:.2f}]"
+            text = estimate_text(a, missing="–")
             cells.append(text)
         best = ", ".join(row["winner"]) or "–"
         out.append(

@@ -50,6 +50,16 @@ def flat_rows(table: dict) -> list[dict]:
     return out
 
 
+def estimate_text(estimate: dict, missing: str = "-") -> str:
+    """An estimate as ``value [low, high]`` (two decimals), or ``missing`` when undefined."""
+    if estimate["value"] is None:
+        return missing
+    text = f"{estimate['value']:.2f}"
+    if estimate.get("ci_low") is not None:
+        text += f" [{estimate['ci_low']:.2f}, {estimate['ci_high']:.2f}]"
+    return text
+
+
 def _cell(metric: dict) -> str:
     value = metric["agreement"]["value"]
     if value is None:
@@ -88,9 +98,7 @@ def validity_html(table: dict) -> str:
         cells = []
         for m in row["metrics"]:
             a = m["agreement"]
-            text = "-" if a["value"] is None else f"{a['value']:.2f}"
-            if a.get("ci_low") is not None:
-                text += f" [{a['ci_low']:.2f}, {a['ci_high']:.2f}]"
+            text = estimate_text(a)
             cell = escape(text)
             cells.append(
                 f"<td><b>{cell}</b></td>" if m["metric"] in row["winner"] else f"<td>{cell}</td>"

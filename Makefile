@@ -63,7 +63,10 @@ board: install system
 		$(BIN)/curvebench run --model $$m $(BOARD_ARGS) --out runs/board/$$m && \
 		$(BIN)/curvebench leaderboard submit runs/board/$$m --board leaderboard || exit 1; \
 	done
-	$(BIN)/curvebench leaderboard build --board leaderboard
+	for d in leaderboard/submissions/*/; do \
+		$(BIN)/curvebench leaderboard verify $$d --rescore 4 --record || exit 1; \
+	done
+	$(BIN)/curvebench leaderboard build --board leaderboard --readme README.md
 
 lint: install-dev
 	$(BIN)/ruff check curvebench tests scripts benchmarks examples

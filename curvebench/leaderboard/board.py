@@ -144,7 +144,6 @@ def write_readme(
     entries: list[Entry], path: Path, broken: list[tuple[str, str]] | None = None
 ) -> Path:
     """README.md: the board as a Markdown table (and the entries left out, with why)."""
-    metrics, columns = board_metrics(), board_columns()
     lines = [
         "# curvebench leaderboard",
         "",
@@ -156,6 +155,20 @@ def write_readme(
         "their copies; n = pairs. Built by `curvebench leaderboard build`; how to submit: the "
         "repository README's *Submitting* section.",
         "",
+        *board_tables(entries),
+    ]
+    if broken:
+        lines += ["", "Left out (not valid submissions):", ""]
+        lines += [f"- `{_md(name)}`: {_md(why)}" for name, why in broken]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def board_tables(entries: list[Entry], heading: str = "##") -> list[str]:
+    """The board's Markdown tables: the task's rows per model and role, then which metric
+    agrees with the truth per model (the body of README.md, also spliced into other files)."""
+    metrics, columns = board_metrics(), board_columns()
+    lines = [
         "| " + " | ".join(columns) + " |",
         "|---|---:|---|" + "---:|" * len(metrics),
     ]
@@ -166,15 +179,26 @@ def write_readme(
             lines.append("| " + " | ".join(cells) + " |")
     if not entries:
         lines.append("| (no submissions yet) |" + " |" * (len(columns) - 1))
-    lines += _validity_summary(entries)
-    if broken:
-        lines += ["", "Left out (not valid submissions):", ""]
-        lines += [f"- `{_md(name)}`: {_md(why)}" for name, why in broken]
-    path.write_text("\n".join(lines) + "\n")
+    return lines + _validity_summary(entries, heading)
+
+
+BEGIN_MARK, END_MARK = "<!-- board:begin -->", "<!-- board:end -->"
+"""The lines between which ``splice_tables`` writes the board's tables into another file."""
+
+
+def splice_tables(entries: list[Entry], path: Path) -> Path:
+    """Replace what lies between the board markers of ``path`` (a README) with the board's
+    tables, so that a document quoting the board is regenerated from it, never edited by hand."""
+    text = path.read_text()
+    start, end = text.find(BEGIN_MARK), text.find(END_MARK)
+    if start < 0 or end < start:
+        raise ConfigError(f"{path}: no '{BEGIN_MARK}' ... '{END_MARK}' lines for the board")
+    body = "\n".join(board_tables(entries, heading="####"))
+    path.write_text(text[: start + len(BEGIN_MARK)] + "\n" + body + "\n" + text[end:])
     return path
 
 
-def _validity_summary(entries: list[Entry]) -> list[str]:
+def _validity_summary(entries: list[Entry], heading: str) -> list[str]:
     """Per model: each metric's agreement with the truth over every task and role of its run
     (perturbed copy = worse music), and where it was re-scored."""
     pooled = [
@@ -187,7 +211,7 @@ def _validity_summary(entries: list[Entry]) -> list[str]:
     names = [m["metric"] for m in pooled[0][1]["metrics"]]
     out = [
         "",
-        "## Which metric agrees with the truth",
+        f"{heading} Which metric agrees with the truth",
         "",
         "Agreement = fraction of pairs whose perturbed copy the metric scores worse, over every "
         "task and role of the protocol [95% interval]; below 0.5 a metric prefers the "
@@ -329,12 +353,15 @@ def write_page(entries: list[Entry], path: Path) -> Path:
     return path
 
 
-def build_board(board_dir: Path) -> tuple[Path, Path]:
-    """Write ``board_dir/README.md`` and ``board_dir/index.html`` from its submissions."""
+def build_board(board_dir: Path, quote_in: Path | None = None) -> tuple[Path, Path]:
+    """Write ``board_dir/README.md`` and ``board_dir/index.html`` from its submissions, and
+    the tables between the board markers of ``quote_in`` when given."""
     board_dir = Path(board_dir)
     if not board_dir.is_dir():
         raise ConfigError(f"{board_dir}: no such board folder; submit a run to it first")
     entries, broken = load_entries(board_dir)
     log.info("%s: %d submissions, %d left out", board_dir, len(entries), len(broken))
     readme = write_readme(entries, board_dir / "README.md", broken)
+    if quote_in is not None:
+        splice_tables(entries, Path(quote_in))
     return readme, write_page(entries, board_dir / "index.html")

@@ -30,8 +30,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from curvebench.leaderboard.board import build_board
 
-    readme, page = build_board(Path(args.board))
+    readme, page = build_board(Path(args.board), Path(args.readme) if args.readme else None)
     _say(f"wrote: {readme}")
+    if args.readme:
+        _say(f"wrote the board's tables into: {args.readme}")
     _say(f"wrote: {page}")
     return 0
 
@@ -86,4 +88,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_verify)
     p = commands.add_parser("build", help="write the board's README.md and index.html")
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"board folder (default {DEFAULT_BOARD})")
+    p.add_argument(
+        "--readme",
+        metavar="FILE",
+        help="also write the board's tables between FILE's <!-- board:begin/end --> lines",
+    )
     p.set_defaults(func=cmd_build)

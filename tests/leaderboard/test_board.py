@@ -146,3 +146,22 @@ def test_an_empty_board_builds(tmp_path) -> None:
     readme, page = build_board(tmp_path)
     assert "(no submissions yet)" in readme.read_text()
     assert _page_data(page.read_text())["rows"] == []
+
+
+def test_build_writes_the_tables_between_a_documents_markers(board: Path, tmp_path) -> None:
+    doc = tmp_path / "DOC.md"
+    doc.write_text(
+        "# Doc\n\nbefore\n<!-- board:begin -->\nstale table\n<!-- board:end -->\nafter\n"
+    )
+    build_board(board, quote_in=doc)
+    text = doc.read_text()
+    assert "stale table" not in text
+    assert text.startswith("# Doc\n\nbefore\n<!-- board:begin -->\n| model |")
+    assert text.endswith("<!-- board:end -->\nafter\n")
+    board_lines = (board / "README.md").read_text().splitlines()
+    table = [line for line in board_lines if line.startswith("|")]
+    assert [line for line in text.splitlines() if line.startswith("|")] == table
+    assert "#### Which metric agrees with the truth" in text
+    doc.write_text("no markers\n")
+    with pytest.raises(ConfigError, match="board:begin"):
+        build_board(board, quote_in=doc)

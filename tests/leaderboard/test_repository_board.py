@@ -27,3 +27,12 @@ def test_every_entry_follows_the_board_protocol() -> None:
     assert len(entries) >= 3
     for folder in entries:
         assert validate_submission(folder).config.protocol == "board"
+
+
+def test_the_repository_readme_quotes_the_board_as_built() -> None:
+    """The README's board tables are `leaderboard build --readme README.md`'s, not hand-edited."""
+    readme = (BOARD.parent / "README.md").read_text()
+    quoted = readme.split("<!-- board:begin -->\n", 1)[1].split("<!-- board:end -->", 1)[0]
+    board = (BOARD / "README.md").read_text()
+    table = [line for line in board.splitlines() if line.startswith("|")]
+    assert [line for line in quoted.splitlines() if line.startswith("|")] == table

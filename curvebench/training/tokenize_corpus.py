@@ -42,18 +42,29 @@ def augmented_train_split(
 ) -> tuple[list[np.ndarray], list[str]]:
     """Token ids and ids of the training pieces, each original followed by its augmented
     copies (``ID#augK``); ``limit`` keeps the first pieces only (for tests)."""
+    return augmented_split("train", range(aug.copies + 1), aug, seed, limit)
+
+
+def augmented_split(
+    split: str, copies: range, aug: Augmentation, seed: int, limit: int | None = None
+) -> tuple[list[np.ndarray], list[str]]:
+    """Token ids and ids of an embedded split's pieces in the versions ``copies`` (0: as
+    written, ``ID``; K > 0: augmented copy K, ``ID#augK``), piece by piece; ``limit`` keeps the
+    first pieces only."""
     tokenizer = reference_tokenizer()
     limits = encoding_range(tokenizer)
-    rows = embedded_split("train")
+    rows = embedded_split(split)
     if limit is not None:
         rows = rows.select(range(min(limit, len(rows))))
     seqs, ids = [], []
     for row in rows:
         try:
             score = parse_midi(row["midi"], row["id"])
-            versions = [(row["id"], score)] + [
-                (f"{row['id']}#aug{k}", augment_copy(score, row["id"], k, limits, aug, seed))
-                for k in range(1, aug.copies + 1)
+            versions = [
+                (row["id"], score)
+                if k == 0
+                else (f"{row['id']}#aug{k}", augment_copy(score, row["id"], k, limits, aug, seed))
+                for k in copies
             ]
             for piece_id, version in versions:
                 seqs.append(tokenize_score(tokenizer, version, piece_id).ids)

@@ -14,9 +14,10 @@ import pytest
 from curvebench.adapters import load_adapter
 from curvebench.adapters.corpus_tokens import tokenize_split
 from curvebench.training import evaluate, reference
+from curvebench.training.augment import DEFAULT_AUGMENTATION
 from curvebench.training.reference import train_from_tokens
 from curvebench.training.token_file import read_token_file
-from curvebench.training.tokenize_corpus import make_token_file
+from curvebench.training.tokenize_corpus import augmented_split, make_token_file
 
 ABSENT = ("datasets", "pyarrow", "wandb", "miditok", "symusic", "pydantic", "soundfile")
 """Libraries a training machine may lack: stage 2 must run without them and import none of
@@ -77,9 +78,20 @@ def test_tokens_then_training_then_evaluation_give_a_loadable_model(
     assert len(adapter.tokenizer) == data.meta["vocab_size"]
 
     few = {s: tokenize_split(s)[:2] for s in ("validation", "ood")}
-    monkeypatch.setattr(evaluate, "tokenize_split", lambda split: few[split])
+    few["validation_augmented"] = augmented_split(
+        "validation", range(1, 2), DEFAULT_AUGMENTATION, 0, limit=2
+    )[0]
+    monkeypatch.setattr(evaluate, "split_sequences", lambda split, aug, seed: few[split])
     facts = evaluate.evaluate_reference(out)
-    for split in ("validation", "ood"):
+    # the augmented copies spread the velocities the validation pieces are written at
+    velocity_ids = {
+        i
+        for t, i in load_adapter(f"hf-causal:path={out}").tokenizer.vocab.items()
+        if t.startswith("Velocity_")
+    }
+    distinct = {s: len(velocity_ids & set(np.concatenate(few[s]).tolist())) for s in few}
+    assert distinct["validation_augmented"] > distinct["validation"]
+    for split in ("validation", "validation_augmented", "ood"):
         by_type = facts["loss_by_type"][split]
         tokens_ = sum(e["tokens"] for e in by_type.values())
         assert tokens_ == facts[f"{split}_tokens"] == sum(len(s) - 1 for s in few[split])
@@ -89,6 +101,7 @@ def test_tokens_then_training_then_evaluation_give_a_loadable_model(
     assert json.loads((out / "training.json").read_text()) == facts
     card = (out / "MODEL_CARD.md").read_text()
     assert "| ood |" in card and "| Velocity |" in card and "transposition" in card
+    assert "| validation, augmented |" in card and "ood / validation, augmented" in card
 
 
 def test_an_unknown_recipe_or_device_is_a_config_error(tmp_path: Path) -> None:

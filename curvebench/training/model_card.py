@@ -118,8 +118,9 @@ with the augmented copies, {facts["train_tokens"]:,} tokens |
 {_augmentation(facts)}
 Tokenizer: `tokenizer.json` (REMI, piano range, 16 velocities, 16 tempos, tracks merged).
 
-Reproduce: `curvebench train-reference --name {facts["name"]} --out DIR` (all stages), or in
-stages: `--tokens-only` (tokenize, needs the full install), `--from-tokens FILE.npz --device
-cuda` (train; needs only torch, Lightning, transformers, numpy), `--evaluate-only DIR` (score).
+Reproduce: `curvebench train-reference --name {facts["name"]} --out DIR --max-steps \
+{r["max_steps"]} --device {facts["device"].split(":")[0]}` (all stages), or in stages:
+`--tokens-only` (tokenize, needs the full install), `--from-tokens FILE.npz --device cuda`
+(train; needs only torch, Lightning, transformers, numpy), `--evaluate-only DIR` (score).
 """
     (out / "MODEL_CARD.md").write_text(text)

@@ -55,8 +55,9 @@ class Adapter(ABC):
     name: str = ""
     """Registry name of the adapter."""
     modality: str = "symbolic"
-    """symbolic (``encode_score`` takes notes) or audio (``encode_audio(wave, sr, name)`` takes
-    a mono waveform; notes are rendered first)."""
+    """symbolic (``encode_score`` takes notes) or audio (``encode_audio(wave, sr, name, codes=
+    None)`` takes a mono waveform, notes being rendered first; ``codes``, a run's
+    :class:`~curvebench.adapters.code_cache.CodeCache`, keeps the codec's codes by content)."""
     supports_prefix: ClassVar[bool] = False
     """True when ``loss_from_prefix(prefix, continuations, mask)`` scores several sequences that
     share their first tokens from one pass over them (a key-value cache); the losses equal

@@ -32,6 +32,7 @@ from scipy.signal import resample_poly
 from symusic import Score
 
 from curvebench.adapters.base import Adapter, Encoded, hash_state, torch_dtype
+from curvebench.adapters.code_cache import CodeCache, cached_codes, codec_identity
 from curvebench.adapters.musicgen_layouts import LAYOUTS, code_losses
 from curvebench.adapters.registry import AdapterInfo, register_adapter
 from curvebench.data.render import render_midi
@@ -93,6 +94,7 @@ class MusicGenAdapter(Adapter):
         pad = decoder.pad_token_id
         self._pad_id = int(pad if pad is not None else gen.pad_token_id)
         self._text: dict[str, torch.Tensor] | None = None
+        self._codec_id: str | None = None
 
     def settings(self) -> dict[str, str]:
         """How the codes are scored: ``layout`` and ``condition`` (for results.json)."""
@@ -154,9 +156,11 @@ class MusicGenAdapter(Adapter):
     def pad_id(self) -> int:
         return self._pad_id
 
-    @torch.no_grad()
-    def encode_audio(self, wave: np.ndarray, sr: int, name: str) -> Encoded:
-        """EnCodec codes [K, T] of a waveform ([samples] or [samples, channels]) at ``sr`` Hz."""
+    def encode_audio(
+        self, wave: np.ndarray, sr: int, name: str, codes: CodeCache | None = None
+    ) -> Encoded:
+        """EnCodec codes [K, T] of a waveform ([samples] or [samples, channels]) at ``sr`` Hz,
+        read from ``codes`` (a :class:`CodeCache`) when it holds them."""
         audio = np.asarray(wave, dtype=np.float64)
         if audio.ndim == 2:
             audio = audio.mean(axis=1)
@@ -167,6 +171,22 @@ class MusicGenAdapter(Adapter):
         if not isinstance(sr, (int, np.integer)) or sr <= 0:
             raise ConfigError(f"{name}: sample rate {sr!r} must be a positive whole number of Hz")
         duration = audio.size / int(sr)
+        ids = cached_codes(codes, audio, int(sr), self.codec_id, lambda: self._encode(audio, sr))
+        seconds = np.arange(ids.shape[-1], dtype=np.float64) / self.frame_rate
+        return Encoded(ids=ids, seconds=seconds, duration_s=duration, first_target=0)
+
+    def codec_id(self) -> str:
+        """The identity of the EnCodec step (weights, dtype, bandwidth, rate): the codes
+        cache's key, computed once."""
+        if self._codec_id is None:
+            self._codec_id = codec_identity(
+                self.model.audio_encoder, bandwidth=self.bandwidth, sr=self.sampling_rate
+            )
+        return self._codec_id
+
+    @torch.no_grad()
+    def _encode(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        """EnCodec codes [K, T] of mono float64 audio at ``sr`` Hz (resampled first)."""
         if sr != self.sampling_rate:
             g = math.gcd(int(sr), self.sampling_rate)
             audio = resample_poly(audio, self.sampling_rate // g, int(sr) // g)
@@ -177,9 +197,7 @@ class MusicGenAdapter(Adapter):
         codes = out.audio_codes
         if codes.shape[0] != 1:
             raise ConfigError(f"{self.path}: chunked EnCodec models are not supported")
-        ids = codes[0, 0].cpu().numpy().astype(np.int64)
-        seconds = np.arange(ids.shape[-1], dtype=np.float64) / self.frame_rate
-        return Encoded(ids=ids, seconds=seconds, duration_s=duration, first_target=0)
+        return codes[0, 0].cpu().numpy().astype(np.int64)
 
     def encode_score(self, score: Score, name: str) -> Encoded:
         wave = render_midi(score.dumps_midi(), sr=self.sampling_rate, name=name)

@@ -99,7 +99,9 @@ class Adapter(ABC):
         self, prefix: torch.Tensor, continuations: torch.Tensor, mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Adapters with ``supports_prefix``: the losses of sequences that share ``prefix`` [P],
-        from one pass over it: the prefix's [P-1] and the continuations' [n, S]."""
+        from one pass over it: the prefix's [P-1] and the continuations' [n, S]. Audio codes:
+        ``prefix`` [K, P] frames, continuations [n, K, S], and the prefix frames' losses per
+        sequence, [n, K, P] (a codebook's last prefix codes may be predicted after a change)."""
         raise NotImplementedError(f"{self.name} cannot score from a shared prefix")
 
     def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:

@@ -55,8 +55,9 @@ class Adapter(ABC):
     name: str = ""
     """Registry name of the adapter."""
     modality: str = "symbolic"
-    """symbolic (``encode_score`` takes notes) or audio (``encode_audio(wave, sr, name)`` takes
-    a mono waveform; notes are rendered first)."""
+    """symbolic (``encode_score`` takes notes) or audio (``encode_audio(wave, sr, name, codes=
+    None)`` takes a mono waveform, notes being rendered first; ``codes``, a run's
+    :class:`~curvebench.adapters.code_cache.CodeCache`, keeps the codec's codes by content)."""
     supports_prefix: ClassVar[bool] = False
     """True when ``loss_from_prefix(prefix, continuations, mask)`` scores several sequences that
     share their first tokens from one pass over them (a key-value cache); the losses equal
@@ -98,7 +99,9 @@ class Adapter(ABC):
         self, prefix: torch.Tensor, continuations: torch.Tensor, mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Adapters with ``supports_prefix``: the losses of sequences that share ``prefix`` [P],
-        from one pass over it: the prefix's [P-1] and the continuations' [n, S]."""
+        from one pass over it: the prefix's [P-1] and the continuations' [n, S]. Audio codes:
+        ``prefix`` [K, P] frames, continuations [n, K, S], and the prefix frames' losses per
+        sequence, [n, K, P] (a codebook's last prefix codes may be predicted after a change)."""
         raise NotImplementedError(f"{self.name} cannot score from a shared prefix")
 
     def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:

@@ -25,17 +25,21 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 from symusic import Score
 
 from curvebench.adapters.base import Adapter, Encoded, hash_state, torch_dtype
-from curvebench.adapters.musicgen_layouts import LAYOUTS, code_losses
+from curvebench.adapters.musicgen_codec import EncodecCodes
+from curvebench.adapters.musicgen_layouts import LAYOUTS, code_losses, code_losses_from_prefix
 from curvebench.adapters.registry import AdapterInfo, register_adapter
 from curvebench.data.render import render_midi
-from curvebench.errors import ConfigError, DataError
+from curvebench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from transformers.cache_utils import Cache
 
 DEFAULT_PATH = "facebook/musicgen-small"
 AUDIO_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "models" / "audio-reference"
@@ -44,13 +48,14 @@ DEFAULT_CONDITION = {"delay": "null", "paper": "none"}
 """The condition each layout uses unless one is asked for."""
 
 
-class MusicGenAdapter(Adapter):
+class MusicGenAdapter(EncodecCodes, Adapter):
     """``MusicgenForConditionalGeneration`` scoring EnCodec codes in a layout, under a
     condition."""
 
     name = "musicgen"
     modality = "audio"
     can_generate = True
+    supports_prefix = True
 
     def __init__(
         self,
@@ -130,16 +135,6 @@ class MusicGenAdapter(Adapter):
         text = self._text_inputs()
         return {k: v.to(device).expand(batch, -1) for k, v in text.items()}
 
-    def _bandwidth(self) -> float:
-        """The EnCodec bandwidth that gives as many codebooks as the decoder predicts."""
-        quantizer = self.model.audio_encoder.quantizer
-        for bandwidth in self.model.config.audio_encoder.target_bandwidths:
-            if quantizer.get_num_quantizers_for_bandwidth(bandwidth) == self.num_codebooks:
-                return float(bandwidth)
-        raise ConfigError(
-            f"{self.path}: no EnCodec bandwidth gives the decoder's {self.num_codebooks} codebooks"
-        )
-
     @property
     def module(self) -> torch.nn.Module:
         return self.model
@@ -154,53 +149,65 @@ class MusicGenAdapter(Adapter):
     def pad_id(self) -> int:
         return self._pad_id
 
-    @torch.no_grad()
-    def encode_audio(self, wave: np.ndarray, sr: int, name: str) -> Encoded:
-        """EnCodec codes [K, T] of a waveform ([samples] or [samples, channels]) at ``sr`` Hz."""
-        audio = np.asarray(wave, dtype=np.float64)
-        if audio.ndim == 2:
-            audio = audio.mean(axis=1)
-        if audio.ndim != 1 or audio.size == 0:
-            raise DataError(f"{name}: expected mono [samples] or [samples, channels] audio")
-        if not np.all(np.isfinite(audio)):
-            raise DataError(f"{name}: the audio holds NaN or infinite samples")
-        if not isinstance(sr, (int, np.integer)) or sr <= 0:
-            raise ConfigError(f"{name}: sample rate {sr!r} must be a positive whole number of Hz")
-        duration = audio.size / int(sr)
-        if sr != self.sampling_rate:
-            g = math.gcd(int(sr), self.sampling_rate)
-            audio = resample_poly(audio, self.sampling_rate // g, int(sr) // g)
-        encoder = self.model.audio_encoder
-        param = next(encoder.parameters())
-        values = torch.as_tensor(audio, dtype=param.dtype, device=param.device)[None, None]
-        out = encoder.encode(values, torch.ones_like(values, dtype=torch.long), self.bandwidth)
-        codes = out.audio_codes
-        if codes.shape[0] != 1:
-            raise ConfigError(f"{self.path}: chunked EnCodec models are not supported")
-        ids = codes[0, 0].cpu().numpy().astype(np.int64)
-        seconds = np.arange(ids.shape[-1], dtype=np.float64) / self.frame_rate
-        return Encoded(ids=ids, seconds=seconds, duration_s=duration, first_target=0)
-
     def encode_score(self, score: Score, name: str) -> Encoded:
         wave = render_midi(score.dumps_midi(), sr=self.sampling_rate, name=name)
         return self.encode_audio(wave, self.sampling_rate, name)
 
-    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        batch, k_count, _ = ids.shape
-        if k_count != self.num_codebooks:
-            raise ValueError(f"codes have {k_count} codebooks, the model {self.num_codebooks}")
+    def _forward(
+        self, inputs: torch.Tensor, batch: int, cache: Cache | None = None, keep: bool = False
+    ) -> tuple[torch.Tensor, Cache | None]:
+        """Decoder logits [batch·K, S, V] of inputs [batch·K, S] under the condition, after
+        the steps held in ``cache``; with ``keep`` the key-value cache (with these steps) too."""
+        use_cache = keep or cache is not None
         if self.condition == "none":
-
-            def decoder(inputs: torch.Tensor) -> torch.Tensor:
-                return self.model.decoder(input_ids=inputs, use_cache=False).logits
-
+            out = self.model.decoder(input_ids=inputs, past_key_values=cache, use_cache=use_cache)
         else:
-            condition = self._condition_kwargs(batch, ids.device)
+            out = self.model(
+                decoder_input_ids=inputs,
+                past_key_values=cache,
+                use_cache=use_cache,
+                **self._condition_kwargs(batch, inputs.device),
+            )
+        return out.logits, out.past_key_values if use_cache else None
 
-            def decoder(inputs: torch.Tensor) -> torch.Tensor:
-                return self.model(decoder_input_ids=inputs, use_cache=False, **condition).logits
+    def _check(self, codes: torch.Tensor) -> None:
+        if codes.shape[1] != self.num_codebooks:
+            raise ValueError(
+                f"codes have {codes.shape[1]} codebooks, the model {self.num_codebooks}"
+            )
 
-        return code_losses(self.layout, decoder, ids, mask, self.start_id)
+    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        self._check(ids)
+        batch = ids.shape[0]
+        return code_losses(
+            self.layout, lambda x: self._forward(x, batch)[0], ids, mask, self.start_id
+        )
+
+    def loss_from_prefix(
+        self, prefix: torch.Tensor, continuations: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes of n sequences that share their first frames ``prefix`` [K, P], then go on
+        with ``continuations`` [n, K, S] (right-padded, ``mask`` [n, S]): one decoder pass over
+        the steps every sequence shares fills the key-value cache, one pass over the rest
+        continues from it (see :func:`~curvebench.adapters.musicgen_layouts.shared_steps`).
+        Returns the losses of the prefix frames [n, K, P] and of the continuations [n, K, S],
+        equal to :meth:`loss` of each whole sequence."""
+        self._check(continuations)
+        n = continuations.shape[0]
+
+        def decoder(shared: torch.Tensor, rest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            cache = None
+            head = rest.new_zeros((0,))
+            if shared.shape[-1]:
+                head, cache = self._forward(shared, 1, keep=True)
+                cache.batch_repeat_interleave(n)
+            if not rest.shape[-1]:
+                return head, rest.new_zeros((rest.shape[0], 0, 0))
+            return head, self._forward(rest, n, cache)[0]
+
+        return code_losses_from_prefix(
+            self.layout, decoder, prefix, continuations, mask, self.start_id
+        )
 
     @torch.no_grad()
     def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[np.ndarray]:

@@ -14,6 +14,7 @@ clip is cut, the song does not end there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -30,6 +31,7 @@ from curvebench.adapters.causal_lm import (
     load_causal_lm,
     model_fingerprint,
 )
+from curvebench.adapters.code_cache import CodeCache, cached_codes
 from curvebench.adapters.registry import AdapterInfo, register_adapter
 from curvebench.adapters.yue_codec import DEFAULT_CODEC, Codec, XcodecCodec
 from curvebench.adapters.yue_tokens import (
@@ -118,6 +120,7 @@ class YuEAdapter(CausalLMParts, Adapter):
         if vocab < needed:
             raise ConfigError(f"{path}: {vocab} token embeddings; YuE's layout needs {needed}")
         self.codec: Codec = XcodecCodec(codec)
+        self._codec_id: str | None = None
         if self.codec.num_codebooks < STAGE2_CODEBOOKS and self.stage == 2:
             raise ConfigError(f"codec {codec}: stage 2 needs {STAGE2_CODEBOOKS} codebooks")
         self.text_ids: list[int] = []
@@ -133,12 +136,28 @@ class YuEAdapter(CausalLMParts, Adapter):
     def pad_id(self) -> int:
         return EOA
 
-    def _codes(self, audio: np.ndarray) -> np.ndarray:
-        codes = self.codec.encode(audio)
+    def codec_id(self) -> str:
+        """The identity of the codec step (its fingerprint, rate, codebooks and bandwidth): the
+        codes cache's key, computed once."""
+        if self._codec_id is None:
+            codec = self.codec
+            settings = (codec.sampling_rate, codec.num_codebooks, getattr(codec, "bandwidth", None))
+            blob = codec.fingerprint() + repr(settings).encode()
+            self._codec_id = hashlib.sha256(blob).hexdigest()
+        return self._codec_id
+
+    def _codes(self, audio: np.ndarray, cache: CodeCache | None) -> np.ndarray:
+        """The codebooks this stage reads of float32 audio at the codec's rate (every codebook
+        the codec gives is cached, so both stages share an entry)."""
+        rate = self.codec.sampling_rate
+        codes = cached_codes(cache, audio, rate, self.codec_id, lambda: self.codec.encode(audio))
         return codes[: 1 if self.stage == 1 else STAGE2_CODEBOOKS]
 
-    def encode_audio(self, wave: np.ndarray, sr: int, name: str) -> Encoded:
-        """The flat token stream of a waveform ([samples] or [samples, channels]) at ``sr``."""
+    def encode_audio(
+        self, wave: np.ndarray, sr: int, name: str, codes: CodeCache | None = None
+    ) -> Encoded:
+        """The flat token stream of a waveform ([samples] or [samples, channels]) at ``sr``;
+        the codec's codes are read from ``codes`` (a :class:`CodeCache`) when it holds them."""
         audio = np.asarray(wave, dtype=np.float64)
         if audio.ndim == 2:
             audio = audio.mean(axis=1)
@@ -151,11 +170,12 @@ class YuEAdapter(CausalLMParts, Adapter):
         if sr != rate:
             g = math.gcd(int(sr), rate)
             audio = resample_poly(audio, rate // g, int(sr) // g)
-        mix = self._codes(audio.astype(np.float32))
+        mix = self._codes(audio.astype(np.float32), codes)
         if self.stage == 2:
             ids, seconds = stage2_ids(mix, self.codec.frame_rate)
         else:
-            vocal = mix if self.vocal == "mix" else self._codes(np.zeros_like(audio, np.float32))
+            silence = np.zeros_like(audio, np.float32)
+            vocal = mix if self.vocal == "mix" else self._codes(silence, codes)
             ids, seconds = stage1_ids(self.text_ids, vocal[0], mix[0], self.codec.frame_rate)
         return Encoded(ids=ids, seconds=seconds, duration_s=duration, first_target=1)
 

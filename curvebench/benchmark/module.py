@@ -30,7 +30,7 @@ class PrefixGroup:
     model's key-value cache) instead of from scratch."""
 
     prefix: np.ndarray
-    """The shared tokens (at least two)."""
+    """The shared tokens [P] (at least two), or the shared frames of audio codes [K, P]."""
     members: tuple[int, ...]
     """Indices of the sequences, in the dataset's list."""
 
@@ -219,15 +219,23 @@ class ScoringModule(L.LightningModule):
         ]
 
     def _group(self, group: PrefixGroup) -> list[SequenceLoss]:
-        p = len(group.prefix)
-        tails = [self.dataset.sequences[m][p:] for m in group.members]
+        """Every member's whole losses from the adapter's ``loss_from_prefix``: flat ids give
+        one head for all (the prefix's losses), audio codes one per member."""
+        p = group.prefix.shape[-1]
+        tails = [self.dataset.sequences[m][..., p:] for m in group.members]
         cont, mask = pad_batch(tails, self.adapter.pad_id)
         prefix = torch.from_numpy(np.asarray(group.prefix, dtype=np.int64)).to(self.device)
         head, rest = self.adapter.loss_from_prefix(
             prefix, cont.to(self.device), mask.to(self.device)
         )
         head, rest = head.float().cpu().numpy(), rest.float().cpu().numpy()
+        per_member = head.ndim == rest.ndim
         return [
-            SequenceLoss(m, np.concatenate([head, rest[i, : len(tails[i])]]))
-            for i, m in enumerate(group.members)
+            SequenceLoss(
+                m,
+                np.concatenate(
+                    [head[i] if per_member else head, rest[i, ..., : tail.shape[-1]]], axis=-1
+                ),
+            )
+            for i, (m, tail) in enumerate(zip(group.members, tails, strict=True))
         ]

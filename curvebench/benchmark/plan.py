@@ -9,6 +9,7 @@ import numpy as np
 from symusic import Score
 
 from curvebench.adapters.base import Adapter, Encoded
+from curvebench.adapters.code_cache import CodeCache
 from curvebench.benchmark.aggregate import rounded
 from curvebench.benchmark.samples import Record, SampleLine
 from curvebench.data.audio import piece_waveform
@@ -122,12 +123,17 @@ class _Encoder:
 
     Audio models hear the rendered piece cut to the task's length; ``noise`` then uses the
     paper's waveform recipe on that audio, and the other perturbations act on the notes before
-    rendering.
+    rendering. ``codes`` caches the audio codec's codes (None: encode every time).
     """
 
-    def __init__(self, adapter: Adapter, task: TaskConfig) -> None:
-        self.adapter, self.task = adapter, task
+    def __init__(self, adapter: Adapter, task: TaskConfig, codes: CodeCache | None = None) -> None:
+        self.adapter, self.task, self.codes = adapter, task, codes
         self.audio = adapter.modality == "audio"
+
+    def _encode_audio(self, wave: np.ndarray, name: str) -> Encoded:
+        if self.codes is None:  # adapters written before the codes cache take no ``codes``
+            return self.adapter.encode_audio(wave, DEFAULT_SR, name)
+        return self.adapter.encode_audio(wave, DEFAULT_SR, name, codes=self.codes)
 
     def _checked(self, encoded: Encoded, name: str) -> Encoded:
         if encoded.first_target == 0 and encoded.length > self.adapter.context_length:
@@ -146,14 +152,14 @@ class _Encoder:
             encoded = self._checked(self.adapter.encode_score(clipped, name), name)
             return encoded, clipped.dumps_midi()
         wave = self.render(clipped, name)
-        return self._checked(self.adapter.encode_audio(wave, DEFAULT_SR, name), name), wave
+        return self._checked(self._encode_audio(wave, name), name), wave
 
     def recording(self, piece: Piece) -> tuple[Encoded, Media]:
         """A recording, cut to the task's length, for an audio model."""
         if not self.audio:
             raise SkipItem(f"{piece.id}: a recording; {self.adapter.name} reads notes (MIDI)")
         wave = piece_waveform(piece, DEFAULT_SR)[: round(self.task.clip_seconds * DEFAULT_SR)]
-        return self._checked(self.adapter.encode_audio(wave, DEFAULT_SR, piece.id), piece.id), wave
+        return self._checked(self._encode_audio(wave, piece.id), piece.id), wave
 
     def perturbed(
         self,
@@ -167,22 +173,29 @@ class _Encoder:
             raise SkipItem(f"{name}: {perturbation.kind} acts on notes; this piece is a recording")
         if self.audio and perturbation.acts_on_audio:
             noisy, record = perturbation.apply_audio(original, DEFAULT_SR, seed)
-            encoded = self.adapter.encode_audio(noisy, DEFAULT_SR, name)
+            encoded = self._encode_audio(noisy, name)
             return self._checked(encoded, name), record, noisy
         score, record = perturbation.apply(clipped, seed)
         if not self.audio:
             encoded = self.adapter.encode_score(score, name)
             return self._checked(encoded, name), record, score.dumps_midi()
         wave = self.render(score, name)
-        encoded = self.adapter.encode_audio(wave, DEFAULT_SR, name)
+        encoded = self._encode_audio(wave, name)
         return self._checked(encoded, name), record, wave
 
 
-def plan_task(plan: Plan, task: TaskConfig, adapter: Adapter, pieces: list[Piece]) -> None:
+def plan_task(
+    plan: Plan,
+    task: TaskConfig,
+    adapter: Adapter,
+    pieces: list[Piece],
+    codes: CodeCache | None = None,
+) -> None:
     """Encode each piece (cut to the task's length) and each perturbed copy, adding pairs and
-    keeping the first few pairs of each dataset as listening examples."""
+    keeping the first few pairs of each dataset as listening examples; an audio model's codec
+    codes go through ``codes`` (the run's codes cache) when given."""
     perturbations = task.parsed_perturbations()
-    encoder = _Encoder(adapter, task)
+    encoder = _Encoder(adapter, task, codes)
     if plan.id_types is None:
         plan.id_types = adapter.token_type_names()
     kept = 0

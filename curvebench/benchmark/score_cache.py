@@ -6,25 +6,24 @@ An entry is a small header (a magic string and the sha256 of the payload) follow
 losses as ``.npy`` bytes, written to a temporary name and renamed into place (atomic on POSIX).
 An entry that fails its checksum, or holds the wrong shape, dtype or non-finite numbers, is
 deleted with a warning and scored again. A cache folder that cannot be written is used
-read-only (the run goes on, storing nothing).
+read-only (the run goes on, storing nothing). The entry format and its helpers are
+:mod:`curvebench.cache`'s, shared with the audio codec's codes cache.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from curvebench.cache import drop_entry, read_entry, write_entry
+
 log = logging.getLogger(__name__)
 
-MAGIC = b"CBLOSS1\n"
-"""First bytes of every entry (format version 1)."""
+REDO = "scoring it again"
+"""What happens instead of using a bad score entry (the end of its warning)."""
 
 
 def settings_key(settings: dict[str, object]) -> str:
@@ -44,39 +43,17 @@ class ScoreCache:
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.npy"
 
-    def _drop(self, path: Path, why: str) -> None:
-        log.warning("cache entry %s %s; scoring it again", path.name, why)
-        with contextlib.suppress(OSError):
-            path.unlink(missing_ok=True)
-
     def get(self, key: str, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
         """The stored losses of an input (of the expected ``shape`` when given), or None."""
         path = self._path(key)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            log.warning("cache entry %s is unreadable (%s); scoring it again", path.name, exc)
-            return None
-        head, digest, payload = (
-            data[: len(MAGIC)],
-            data[len(MAGIC) : len(MAGIC) + 32],
-            data[len(MAGIC) + 32 :],
-        )
-        if head != MAGIC or hashlib.sha256(payload).digest() != digest:
-            self._drop(path, "fails its checksum")
-            return None
-        try:
-            losses = np.load(io.BytesIO(payload), allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            self._drop(path, f"cannot be read ({exc})")
+        losses = read_entry(path, REDO)
+        if losses is None:
             return None
         if losses.dtype != np.float32 or (shape is not None and losses.shape != tuple(shape)):
-            self._drop(path, f"holds {losses.dtype} {losses.shape}, not float32 {shape}")
+            drop_entry(path, f"holds {losses.dtype} {losses.shape}, not float32 {shape}", REDO)
             return None
         if not np.isfinite(losses).all():
-            self._drop(path, "holds non-finite losses")
+            drop_entry(path, "holds non-finite losses", REDO)
             return None
         return losses
 
@@ -85,21 +62,8 @@ class ScoreCache:
         folder cannot be written)."""
         if not self.writable:
             return
-        buffer = io.BytesIO()
-        np.save(buffer, np.asarray(losses, dtype=np.float32), allow_pickle=False)
-        payload = buffer.getvalue()
-        path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            write_entry(self._path(key), np.asarray(losses, dtype=np.float32))
         except OSError as exc:
             self.writable = False
             log.warning("cannot write the score cache %s (%s); going on uncached", self.folder, exc)
-            return
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(MAGIC + hashlib.sha256(payload).digest() + payload)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise

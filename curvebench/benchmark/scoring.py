@@ -149,8 +149,9 @@ def score_sequences(
 
     ``share_prefixes`` lists groups of sequence indices (an original first, then its perturbed
     copies): where the adapter can (``loss_from_prefix``) and the copies share at least
-    ``MIN_SHARED`` leading tokens with the original, the copies are scored from one pass over
-    those tokens (key-value cache) instead of from scratch; the losses are the same.
+    ``MIN_SHARED`` leading tokens (audio: frames whose codes all agree) with the original, the
+    copies are scored from one pass over those tokens (key-value cache) instead of from
+    scratch; the losses are the same.
 
     ``skip`` lists sequences whose losses the caller has already (its cache). The batches are
     laid out over every sequence as if none were known, and only those holding a sequence not
@@ -211,31 +212,35 @@ def score_sequences(
 
 
 MIN_SHARED = 32
-"""Fewest shared leading tokens worth a prefix pass."""
+"""Fewest shared leading tokens (audio: frames) worth a prefix pass."""
 
 
 def _shared(a: np.ndarray, b: np.ndarray) -> int:
-    n = min(len(a), len(b))
-    differ = np.flatnonzero(a[:n] != b[:n])
+    """Leading steps two sequences share: tokens of flat ids, whole frames (every codebook
+    equal) of codes [K, T]."""
+    n = min(a.shape[-1], b.shape[-1])
+    same = a[..., :n] == b[..., :n]
+    differ = np.flatnonzero(~same.all(axis=0) if same.ndim == 2 else ~same)
     return int(differ[0]) if differ.size else n
 
 
 def _prefix_groups(
     adapter: Adapter, sequences: list[np.ndarray], groups: list[list[int]]
 ) -> list[PrefixGroup]:
-    """Prefix groups worth scoring that way: one window each, and a long shared prefix."""
-    if not adapter.supports_prefix or any(s.ndim != 1 for s in sequences):
+    """Prefix groups worth scoring that way: one window each, and a long shared prefix (flat
+    ids, or audio codes [K, T] sharing their first frames)."""
+    if not adapter.supports_prefix or len({s.ndim for s in sequences}) != 1:
         return []
     out = []
     for original, *copies in (g for g in groups if len(g) > 1):
         fits = [
             c
             for c in copies
-            if len(sequences[c]) <= adapter.context_length
-            # at least one token after the prefix, and a prefix worth sharing
-            and MIN_SHARED <= _shared(sequences[original], sequences[c]) < len(sequences[c])
+            if sequences[c].shape[-1] <= adapter.context_length
+            # at least one step after the prefix, and a prefix worth sharing
+            and MIN_SHARED <= _shared(sequences[original], sequences[c]) < sequences[c].shape[-1]
         ]
         if fits:
             p = min(_shared(sequences[original], sequences[c]) for c in fits)
-            out.append(PrefixGroup(sequences[original][:p], tuple(fits)))
+            out.append(PrefixGroup(sequences[original][..., :p], tuple(fits)))
     return out

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from curvebench.adapters import Adapter, load_adapter
+from curvebench.adapters.code_cache import CodeCache
 from curvebench.benchmark.aggregate import DECIMALS, analyse
 from curvebench.benchmark.batch_probe import probe_batch_size
 from curvebench.benchmark.plan import Plan, plan_task
@@ -199,8 +200,15 @@ def generated_dir(options: RunOptions) -> Path:
     return options.cache_dir or cache_root()
 
 
-def prepare(loaded: Loaded, progress: bool = False) -> Plan:
-    """Every piece cut, perturbed and encoded: the unique sequences and the pairs using them."""
+def code_cache(options: RunOptions) -> CodeCache | None:
+    """The audio codec's codes cache of a run: under --cache-dir, else ``$CURVEBENCH_CACHE``;
+    none under --no-cache."""
+    return CodeCache(options.cache_dir or cache_root()) if options.use_cache else None
+
+
+def prepare(loaded: Loaded, progress: bool = False, codes: CodeCache | None = None) -> Plan:
+    """Every piece cut, perturbed and encoded: the unique sequences and the pairs using them
+    (an audio model's codec codes through ``codes``, the run's :func:`code_cache`)."""
     plan = Plan()
     jobs = [
         (task, dataset.pieces)
@@ -215,7 +223,7 @@ def prepare(loaded: Loaded, progress: bool = False) -> Plan:
         disable=not progress,
     )
     for task, pieces in jobs:
-        plan_task(plan, task, loaded.adapter, pieces)
+        plan_task(plan, task, loaded.adapter, pieces, codes)
         bar.update(len(pieces))
     bar.close()
     return plan
@@ -349,7 +357,7 @@ def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> R
         if protocol is not None:
             check_pinned(loaded, protocol)
     with timed(timings, "prepare"):
-        plan = prepare(loaded, options.progress)
+        plan = prepare(loaded, options.progress, code_cache(options))
     if options.batch_size == "auto":
         sequences = [s.ids for s in plan.sequences.values()]
         options = replace(options, batch_size=probe_batch_size(loaded.adapter, sequences, options))

@@ -1,0 +1,116 @@
+"""An audio codec's codes of waveforms, stored on disk by content hash, so that a repeated run
+(or a task that meets the same audio again) does not encode it again.
+
+Key: the sha256 of the waveform's bytes (after the adapter made it mono float64), its sample
+rate, the codec's identity (:func:`codec_identity`: a hash of its weights, dtype and settings
+such as the bandwidth) and ``RECIPE_VERSION``. Entries use the checksummed format of
+:mod:`curvebench.cache`; a bad entry (failed checksum, not int64 [K, T] codes) is deleted with a
+warning and the audio encoded again. A folder that cannot be written is used read-only.
+
+A run builds one :class:`CodeCache` from its cache settings (``--cache-dir``, else
+``$CURVEBENCH_CACHE``; none under ``--no-cache``) and hands it to the audio adapters'
+``encode_audio(..., codes=cache)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from curvebench.adapters.base import hash_state
+from curvebench.cache import drop_entry, read_entry, write_entry
+
+log = logging.getLogger(__name__)
+
+RECIPE_VERSION = 1
+"""Bumped whenever the way a waveform becomes codes changes (resampling, downmix, ...), so
+old entries are not reused."""
+REDO = "encoding the audio again"
+"""What happens instead of using a bad entry (the end of its warning)."""
+
+
+def codec_identity(codec: torch.nn.Module, **settings: object) -> str:
+    """sha256 of a codec's weights (names, dtypes, shapes, values) and of the settings that
+    change its codes (bandwidth, sample rate, ...)."""
+    return hash_state(codec, json.dumps(settings, sort_keys=True, default=str).encode())
+
+
+def audio_key(wave: np.ndarray, sr: int, codec: str) -> str:
+    """The cache key of a waveform's codes under a codec (see the module docstring)."""
+    wave = np.ascontiguousarray(wave)
+    h = hashlib.sha256()
+    h.update(f"codes-v{RECIPE_VERSION}|{codec}|{int(sr)}|{wave.dtype.str}|{wave.shape}|".encode())
+    h.update(wave.tobytes())
+    return h.hexdigest()
+
+
+class CodeCache:
+    """Codec codes by waveform key, under ``root/codes``."""
+
+    def __init__(self, root: Path) -> None:
+        self.folder = Path(root) / "codes"
+        self.writable = True
+        self.hits = 0
+        """Waveforms whose codes were read back."""
+        self.misses = 0
+        """Waveforms encoded (and stored)."""
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The stored codes (int64 [K, T]) of a key, or None."""
+        path = self._path(key)
+        codes = read_entry(path, REDO)
+        if codes is None:
+            return None
+        if codes.dtype != np.int64 or codes.ndim != 2 or codes.size == 0 or codes.min() < 0:
+            drop_entry(path, f"holds {codes.dtype} {codes.shape}, not int64 codes [K, T]", REDO)
+            return None
+        return codes
+
+    def put(self, key: str, codes: np.ndarray) -> None:
+        """Store codes atomically (nothing, with one warning, when the folder cannot be
+        written)."""
+        if not self.writable:
+            return
+        try:
+            write_entry(self._path(key), np.asarray(codes, dtype=np.int64))
+        except OSError as exc:
+            self.writable = False
+            log.warning("cannot write the codes cache %s (%s); going on uncached", self.folder, exc)
+
+    def codes(
+        self, wave: np.ndarray, sr: int, codec: str, encode: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """The codes of ``wave`` at ``sr`` Hz under ``codec`` (its identity): read back, or
+        ``encode()``-d and stored."""
+        key = audio_key(wave, sr, codec)
+        found = self.get(key)
+        if found is not None:
+            self.hits += 1
+            return found
+        codes = np.asarray(encode(), dtype=np.int64)
+        self.misses += 1
+        self.put(key, codes)
+        return codes
+
+
+def cached_codes(
+    cache: CodeCache | None,
+    wave: np.ndarray,
+    sr: int,
+    codec: Callable[[], str],
+    encode: Callable[[], np.ndarray],
+) -> np.ndarray:
+    """``encode()``, through ``cache`` when there is one; ``codec`` gives the codec's identity
+    (called only then: hashing weights costs time)."""
+    if cache is None:
+        return np.asarray(encode(), dtype=np.int64)
+    return cache.codes(wave, sr, codec(), encode)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass, field
 
@@ -127,11 +128,14 @@ class _Encoder:
     """
 
     def __init__(self, adapter: Adapter, task: TaskConfig, codes: CodeCache | None = None) -> None:
-        self.adapter, self.task, self.codes = adapter, task, codes
+        self.adapter, self.task = adapter, task
         self.audio = adapter.modality == "audio"
+        # an audio adapter written before the codes cache takes no ``codes``: it encodes itself
+        takes = self.audio and "codes" in inspect.signature(adapter.encode_audio).parameters
+        self.codes = codes if takes else None
 
     def _encode_audio(self, wave: np.ndarray, name: str) -> Encoded:
-        if self.codes is None:  # adapters written before the codes cache take no ``codes``
+        if self.codes is None:
             return self.adapter.encode_audio(wave, DEFAULT_SR, name)
         return self.adapter.encode_audio(wave, DEFAULT_SR, name, codes=self.codes)
 

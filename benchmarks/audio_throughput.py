@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from throughput import interleaved  # the sibling benchmark's warm-up + interleaved repeats
 
 
 def build(model: str, task_name: str, limit: int):
@@ -168,17 +169,6 @@ def fresh(fn: Callable[[Path], object], clock: Callable[[], float]) -> Callable[
             shutil.rmtree(folder, ignore_errors=True)
 
     return run
-
-
-def interleaved(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
-    """Each stage once as a warm-up, then all of them in turn ``repeats`` times: seconds."""
-    for fn in runs.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            times[name].append(fn())
-    return times
 
 
 def summary(times: list[float], music_s: float) -> dict[str, object]:

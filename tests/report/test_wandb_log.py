@@ -117,8 +117,13 @@ def test_artifact_holds_results_samples_figures_and_examples(logged) -> None:
 
 
 def _mode_in_a_fresh_process(env: dict[str, str]) -> str:
-    """wandb_mode() in a new interpreter (wandb caches its settings per process)."""
-    code = "from curvebench.report.wandb_log import wandb_mode; print(wandb_mode())"
+    """wandb_mode() in a new interpreter (wandb caches its settings per process). The child
+    leaves with os._exit once it has printed the mode: wandb's exit hooks may try to reach the
+    (unreachable) server of the credentials, which is not what is tested here."""
+    code = (
+        "import os; from curvebench.report.wandb_log import wandb_mode; "
+        "print(wandb_mode(), flush=True); os._exit(0)"
+    )
     root = str(Path(__file__).resolve().parents[2])
     out = subprocess.run(
         [sys.executable, "-c", code], env={**env, "PYTHONPATH": root}, capture_output=True,

@@ -13,8 +13,7 @@ SYSTEM_PACKAGES += abcmidi
 TEST_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# audio-reference is left out until audio submissions have a compact samples format (30 MB now)
-BOARD_MODELS := reference reference-tiny ngram
+BOARD_MODELS := reference reference-tiny ngram audio-reference
 BOARD_ARGS ?= --task board --no-wandb
 
 .PHONY: run test lint install install-dev system system-test board clean

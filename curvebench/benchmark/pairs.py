@@ -20,7 +20,14 @@ from curvebench.metrics.validity import MetricSpec, PairScores
 from curvebench.tasks import TaskConfig
 
 DECIMALS = 5
-"""Decimals of every number written to samples and results."""
+"""Decimals of every number written to samples and results (but see CODE_DECIMALS)."""
+
+CODE_DECIMALS = 4
+"""Decimals of an audio item's per-code losses ([K][T]: K codebooks × 50 frames a second,
+thousands of numbers per clip). 1e-4 nats is ten times finer than the verifier's tolerance
+(``leaderboard.verify.LOSS_TOLERANCE``) and a hundred times finer than any difference a metric
+reads, and it keeps a board entry's samples file under half the size of one written to
+DECIMALS."""
 
 VALIDITY_METRICS = (
     MetricSpec("abs_loss"),
@@ -54,8 +61,6 @@ class ItemStats:
     nats_per_second: float | None
     change_score: float | None = None
     """Reference-free change score of the loss on the task's grid (seconds-based windows)."""
-    loss_mean: list[float] | None = None
-    """Audio: the per-frame mean over codebooks."""
     abs_loss_per_codebook: list[float] | None = None
     """Audio: each codebook's mean."""
 
@@ -76,6 +81,12 @@ def frame_loss(loss: np.ndarray) -> np.ndarray:
     """Loss per time step: itself for symbolic tokens, the mean over codebooks for audio
     frames (the paper's per-frame loss), rounded as written."""
     return loss if loss.ndim == 1 else np.round(loss.mean(axis=0), DECIMALS)
+
+
+def written_loss(loss: np.ndarray) -> np.ndarray:
+    """Losses as a samples line holds them: per-token losses to DECIMALS, an audio item's
+    per-code losses to CODE_DECIMALS."""
+    return np.round(loss.astype(np.float64), DECIMALS if loss.ndim == 1 else CODE_DECIMALS)
 
 
 def line_loss(line: SampleLine) -> np.ndarray:
@@ -111,7 +122,6 @@ def item_stats(line: SampleLine, task: TaskConfig) -> ItemStats:
         shape_score=rounded(spike_score(frames)),
         nats_per_second=per_second,
         change_score=rounded(change_score(loss_on_grid(line, task, CHANGE_HZ), CHANGE_HZ)),
-        loss_mean=frames.tolist() if audio else None,
         abs_loss_per_codebook=[rounded(v) for v in loss.mean(axis=1)] if audio else None,
     )
 

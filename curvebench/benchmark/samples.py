@@ -18,14 +18,13 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curvebench.errors import DataError, first_error
 from curvebench.perturbations import PerturbationRecord
 
 OPTIONAL = (
     "types",
-    "loss_mean",
     "abs_loss_per_codebook",
     "record",
     "regions",
@@ -67,7 +66,8 @@ class SampleLine(BaseModel):
     n_tokens: int = Field(description="Time steps fed to the model.")
     duration_s: float | None = Field(description="Seconds of music encoded, when known.")
     loss: list[float] | list[list[float]] = Field(
-        description="Per-token nats ([T−1]), or per code for audio ([K][T])."
+        description="Per-token nats ([T−1]), or per code for audio ([K][T], to 1e-4 nats; the "
+        "per-frame loss is their mean over codebooks)."
     )
     seconds: list[float | None] = Field(description="Time of each scored step (None: untimed).")
     types: list[str] | None = Field(
@@ -79,9 +79,6 @@ class SampleLine(BaseModel):
     nats_per_second: float | None = Field(default=None, description="Total nats / duration_s.")
     change_score: float | None = Field(
         default=None, description="Reference-free change score (largest sustained rise)."
-    )
-    loss_mean: list[float] | None = Field(
-        default=None, description="Audio: the per-frame mean over codebooks."
     )
     abs_loss_per_codebook: list[float] | None = Field(
         default=None, description="Audio: mean loss of each codebook."
@@ -97,6 +94,16 @@ class SampleLine(BaseModel):
         default=None,
         description="Perturbed copies: Δℓ detectors, [swapped pair's score, pair's score].",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_fields(cls, data: object) -> object:
+        """Files written before the per-frame mean left the format still read: their
+        ``loss_mean`` (the mean of ``loss`` over codebooks, recomputed wherever it is used)
+        is dropped."""
+        if isinstance(data, dict) and "loss_mean" in data:
+            data = {k: v for k, v in data.items() if k != "loss_mean"}
+        return data
 
     @property
     def is_original(self) -> bool:

@@ -200,7 +200,6 @@ DERIVED = (
     "perplexity",
     "shape_score",
     "nats_per_second",
-    "loss_mean",
     "abs_loss_per_codebook",
     "regions",
     "features",

@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 
 from curvebench.adapters import Adapter, load_adapter
 from curvebench.adapters.code_cache import CodeCache
-from curvebench.benchmark.aggregate import DECIMALS, analyse
+from curvebench.benchmark.aggregate import analyse
 from curvebench.benchmark.batch_probe import probe_batch_size
+from curvebench.benchmark.pairs import written_loss
 from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, write_samples
@@ -286,7 +287,7 @@ def score(
         else:
             fresh = {k: scored.losses[index[k]] for k in keys if k not in loss_of}
         loss_of.update(fresh)
-    rounded = {k: np.round(loss_of[k].astype(np.float64), DECIMALS) for k in keys}
+    rounded = {k: written_loss(loss_of[k]) for k in keys}
     return rounded, cached
 
 

@@ -180,13 +180,15 @@ def test_noise_at_5s_runs_on_an_audio_model(tmp_path: Path, midi_folder: Path) -
     assert r.region_assimilation is not None and r.auroc_abs_loss is not None
     with gzip.open(output.samples_path, "rt") as fh:
         original, perturbed = (json.loads(line) for line in list(fh)[:2])
-    assert np.array(original["loss"]).shape == (K, 750)  # 15 s at 50 Hz, every code scored
-    assert len(original["loss_mean"]) == len(original["seconds"]) == 750
+    codes = np.array(original["loss"])
+    assert codes.shape == (K, 750)  # 15 s at 50 Hz, every code scored
+    assert len(original["seconds"]) == 750 and "loss_mean" not in original  # derived, not written
+    np.testing.assert_array_equal(codes, np.round(codes, 4))  # per-code losses to 1e-4 nats
     assert perturbed["record"]["notes_removed"] == 0  # the waveform recipe, not notes
-    loss = np.array(perturbed["loss_mean"])
+    frames, perturbed_frames = codes.mean(axis=0), np.array(perturbed["loss"]).mean(axis=0)
     # causal model: frames well before the noise (codes differ from 5 s on) score the same
-    assert loss[:240].tolist() == pytest.approx(original["loss_mean"][:240], abs=1e-5)
-    assert not np.allclose(loss[250:400], original["loss_mean"][250:400])
+    assert perturbed_frames[:240].tolist() == pytest.approx(frames[:240].tolist(), abs=1e-5)
+    assert not np.allclose(perturbed_frames[250:400], frames[250:400])
 
 
 def test_score_command_writes_codes_losses_and_frame_means(tmp_path: Path) -> None:

@@ -67,3 +67,36 @@ def test_a_different_model_cannot_verify(copy_run, runs) -> None:
     (folder / "results.json").write_text(json.dumps(data))
     with pytest.raises(SubmissionError, match="fingerprint"):
         verify(folder, rescore=1, **local(runs, "run1"))
+
+
+def test_an_audio_submission_is_accepted_and_verified(runs, tmp_path, monkeypatch) -> None:
+    """An audio run (per-code losses, written to 1e-4 nats) passes every submission check and
+    re-scores within the verifier's tolerance."""
+    import numpy as np
+
+    from curvebench.api import RunOptions, run
+    from curvebench.benchmark.pairs import CODE_DECIMALS
+    from curvebench.leaderboard.verify import LOSS_TOLERANCE
+    from tests.helpers import tiny_musicgen_model
+
+    monkeypatch.setenv("CURVEBENCH_CACHE", str(tmp_path / "cache"))
+    model = f"musicgen:path={tiny_musicgen_model(tmp_path / 'model', 4, 16, positions=1024)}"
+    data = local(runs)["data"]
+    folder = tmp_path / "audio-run"
+    options = RunOptions(
+        model=model,
+        data=tuple(f"{role}={path}" for role, path in data.items()),
+        limit=1,
+        out=folder,
+        wandb=False,
+    )
+    run(options)
+    assert validate_submission(folder).model.modality == "audio"
+    lines = read_samples(folder / "samples.jsonl.gz")
+    for line in lines:
+        codes = np.asarray(line.loss)
+        assert codes.shape == (4, 750)
+        np.testing.assert_array_equal(codes, np.round(codes, CODE_DECIMALS))
+    outcomes = verify(folder, rescore=3, model=model, data=data)
+    assert len(outcomes) == 3 and all(o.ok for o in outcomes), outcomes
+    assert all(o.max_diff <= 0.5 * 10.0**-CODE_DECIMALS + 1e-6 < LOSS_TOLERANCE for o in outcomes)

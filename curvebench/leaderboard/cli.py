@@ -39,7 +39,6 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from curvebench.leaderboard.submission import SubmissionError
     from curvebench.leaderboard.verify import verify
 
     data = dict(item.split("=", 1) for item in args.data or [] if "=" in item)
@@ -59,8 +58,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         record = {"date": date.today().isoformat(), "items": len(outcomes), "agree": good}
         (Path(args.submission) / VERIFIED_FILE).write_text(json.dumps(record) + "\n")
         _say(f"recorded in {Path(args.submission) / VERIFIED_FILE}")
-    if good < len(outcomes):
-        raise SubmissionError(f"{args.submission}: re-scored losses disagree; do not accept it")
+    if good < len(outcomes):  # exit 1: a verdict; 2 (any error) means it could not verify
+        _say(f"{args.submission}: re-scored losses disagree; do not accept it")
+        return 1
     return 0
 
 

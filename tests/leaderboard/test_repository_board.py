@@ -24,9 +24,21 @@ def test_every_entry_follows_the_board_protocol() -> None:
     from curvebench.leaderboard.submission import submissions, validate_submission
 
     entries = submissions(BOARD)
-    assert len(entries) >= 3
-    for folder in entries:
-        assert validate_submission(folder).config.protocol == "board"
+    results = [validate_submission(folder) for folder in entries]
+    assert all(r.config.protocol == "board" for r in results)
+    names = {r.model.name: r.model.modality for r in results}
+    assert names == {
+        "reference": "symbolic",
+        "reference-tiny": "symbolic",
+        "ngram": "symbolic",
+        "audio-reference": "audio",
+    }
+
+
+def test_every_file_of_the_board_fits_a_repository() -> None:
+    """No file over 25 MB (an audio entry's per-code losses are the largest)."""
+    sizes = {p.relative_to(BOARD): p.stat().st_size for p in BOARD.rglob("*") if p.is_file()}
+    assert sizes and max(sizes.values()) < 25_000_000, max(sizes.items(), key=lambda x: x[1])
 
 
 def test_the_repository_readme_quotes_the_board_as_built() -> None:

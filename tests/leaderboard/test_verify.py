@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -29,8 +30,9 @@ def test_honest_submission_rescores_within_tolerance(copy_run, runs) -> None:
     assert all(o.max_diff < 1e-4 for o in outcomes)
 
 
-def test_consistent_but_fabricated_samples_are_caught(copy_run, runs) -> None:
-    folder = copy_run("run0")
+def forge(folder: Path) -> Path:
+    """Make a run folder's submission self-consistent but fabricated: every loss halved, the
+    aggregates, derived numbers and sha256 redone to match."""
     samples = folder / "samples.jsonl.gz"
     # a model that is "twice as good": every loss halved, all else redone
     lines = [
@@ -44,6 +46,11 @@ def test_consistent_but_fabricated_samples_are_caught(copy_run, runs) -> None:
         update={"results": analysis.results, "curves": analysis.curves, "samples_sha256": sha}
     )
     (folder / "results.json").write_text(forged.model_dump_json())
+    return folder
+
+
+def test_consistent_but_fabricated_samples_are_caught(copy_run, runs) -> None:
+    folder = forge(copy_run("run0"))
     validate_submission(folder)  # internally consistent: the schema checks cannot tell
     outcomes = verify(folder, rescore=3, **local(runs))
     assert not any(o.ok for o in outcomes)
@@ -57,6 +64,19 @@ def test_verify_command_reports_agreement(copy_run, runs, capsys) -> None:
     args = ["leaderboard", "verify", str(folder), "--rescore", "2", "--model", where["model"]]
     assert main([*args, *data]) == 0
     assert "2 of 2 re-scored items agree" in capsys.readouterr().out
+
+
+def test_the_verify_command_tells_a_disagreement_from_a_failure(copy_run, runs, capsys) -> None:
+    """Exit 1: the losses disagree (a CI check fails); exit 2: nothing could be verified."""
+    where = local(runs)
+    data = [a for role, path in where["data"].items() for a in ("--data", f"{role}={path}")]
+    folder = forge(copy_run("run0"))
+    args = ["leaderboard", "verify", str(folder), "--rescore", "1", *data]
+    assert main([*args, "--model", where["model"]]) == 1
+    out = capsys.readouterr().out
+    assert "BAD" in out and "0 of " in out and "disagree" in out
+    assert main([*args, "--model", local(runs, "run1")["model"]]) == 2
+    assert "fingerprint" in capsys.readouterr().err
 
 
 def test_a_different_model_cannot_verify(copy_run, runs) -> None:

@@ -136,8 +136,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="lm-eval's W&B settings: project=,entity=,name=,group=,tags=a|b",
     )
     p.add_argument("--stride", type=int, help="rolling-window stride (default: half the context)")
-    p.add_argument("--cache-dir", help="where scored items are kept (default $CURVEBENCH_CACHE)")
-    p.add_argument("--no-cache", action="store_true", help="score everything, store nothing")
+    p.add_argument(
+        "--cache-dir",
+        help="where scores, generated samples, renders and codes are kept "
+        "(default $CURVEBENCH_CACHE)",
+    )
+    p.add_argument(
+        "--no-cache", action="store_true", help="score, render and encode everything; store nothing"
+    )
     p.add_argument(
         "--generator",
         default="self",

@@ -15,7 +15,7 @@ from curvebench.benchmark.aggregate import rounded
 from curvebench.benchmark.samples import Record, SampleLine
 from curvebench.data.audio import piece_waveform
 from curvebench.data.piece import Piece
-from curvebench.data.render import DEFAULT_SR, render_midi
+from curvebench.data.render import DEFAULT_RENDERS, DEFAULT_SR, RenderCache
 from curvebench.data.timing import clip_seconds
 from curvebench.errors import CurvebenchError, SkipItem
 from curvebench.metrics.token_types import target_types
@@ -124,11 +124,18 @@ class _Encoder:
 
     Audio models hear the rendered piece cut to the task's length; ``noise`` then uses the
     paper's waveform recipe on that audio, and the other perturbations act on the notes before
-    rendering. ``codes`` caches the audio codec's codes (None: encode every time).
+    rendering. ``codes`` caches the audio codec's codes (None: encode every time); ``renders``
+    says where renders are kept.
     """
 
-    def __init__(self, adapter: Adapter, task: TaskConfig, codes: CodeCache | None = None) -> None:
-        self.adapter, self.task = adapter, task
+    def __init__(
+        self,
+        adapter: Adapter,
+        task: TaskConfig,
+        codes: CodeCache | None = None,
+        renders: RenderCache = DEFAULT_RENDERS,
+    ) -> None:
+        self.adapter, self.task, self.renders = adapter, task, renders
         self.audio = adapter.modality == "audio"
         # an audio adapter written before the codes cache takes no ``codes``: it encodes itself
         takes = self.audio and "codes" in inspect.signature(adapter.encode_audio).parameters
@@ -148,7 +155,7 @@ class _Encoder:
         return encoded
 
     def render(self, score: Score, name: str) -> np.ndarray:
-        wave = render_midi(score.dumps_midi(), DEFAULT_SR, name=name)
+        wave = self.renders.render(score.dumps_midi(), DEFAULT_SR, name=name)
         return wave[: round(self.task.clip_seconds * DEFAULT_SR)]
 
     def original(self, clipped: Score, name: str) -> tuple[Encoded, Media]:
@@ -194,12 +201,14 @@ def plan_task(
     adapter: Adapter,
     pieces: list[Piece],
     codes: CodeCache | None = None,
+    renders: RenderCache = DEFAULT_RENDERS,
 ) -> None:
     """Encode each piece (cut to the task's length) and each perturbed copy, adding pairs and
     keeping the first few pairs of each dataset as listening examples; an audio model's codec
-    codes go through ``codes`` (the run's codes cache) when given."""
+    codes go through ``codes`` (the run's codes cache) when given, its renders are kept as
+    ``renders`` says (default: under ``$CURVEBENCH_CACHE``)."""
     perturbations = task.parsed_perturbations()
-    encoder = _Encoder(adapter, task, codes)
+    encoder = _Encoder(adapter, task, codes, renders)
     if plan.id_types is None:
         plan.id_types = adapter.token_type_names()
     kept = 0

@@ -14,7 +14,9 @@ the release and reverb of the changed notes have died away (a few seconds). Samp
 Install (Debian/Ubuntu): ``apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm``
 (or ``timgm6mb-soundfont``, 6 MB instead of 148 MB). ``$CURVEBENCH_SOUNDFONT`` picks another
 ``.sf2``/``.sf3`` file. Renders are cached in ``$CURVEBENCH_CACHE/render/`` (default
-``~/.cache/curvebench/render/``), keyed by the MIDI bytes, sample rate, gain and soundfont.
+``~/.cache/curvebench/render/``), keyed by the MIDI bytes, sample rate, gain and soundfont; a
+run keeps them where its cache settings say (:class:`RenderCache`: ``--cache-dir``, nowhere
+under ``--no-cache``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import wave as wavelib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +71,24 @@ RECIPE_VERSION = 1
 def cache_dir_default() -> Path:
     """``$CURVEBENCH_CACHE/render``, where ``CURVEBENCH_CACHE`` defaults to ~/.cache/curvebench."""
     return cache_root() / "render"
+
+
+@dataclass(frozen=True)
+class RenderCache:
+    """Where a run keeps its renders: under ``root/render`` (None: ``$CURVEBENCH_CACHE``), or,
+    when ``keep`` is False, nowhere (every piece rendered again, nothing written)."""
+
+    root: Path | None = None
+    keep: bool = True
+
+    def render(self, midi_bytes: bytes, sr: int, name: str | None = None) -> np.ndarray:
+        """:func:`render_midi` under these settings."""
+        folder = None if self.root is None else Path(self.root) / "render"
+        return render_midi(midi_bytes, sr, folder, keep=self.keep, name=name)
+
+
+DEFAULT_RENDERS = RenderCache()
+"""Renders kept under ``$CURVEBENCH_CACHE/render``."""
 
 
 def _check_soundfont(path: Path, origin: str) -> Path:
@@ -172,12 +193,14 @@ def render_midi(
     gain: float = DEFAULT_GAIN,
     soundfont: Path | None = None,
     name: str | None = None,
+    keep: bool = True,
 ) -> np.ndarray:
     """``midi_bytes`` rendered to mono float32 audio at ``sr`` Hz, in [−1, 1].
 
     The first call renders with FluidSynth and stores the result in ``cache_dir`` (default
     ``$CURVEBENCH_CACHE/render``); later calls with the same MIDI bytes, rate, gain and
-    soundfont read it back. ``name`` (a file path, a piece id) is used in error messages.
+    soundfont read it back. ``keep=False`` neither reads nor writes the cache. ``name`` (a file
+    path, a piece id) is used in error messages.
     """
     name = name or f"MIDI sha256:{hashlib.sha256(midi_bytes).hexdigest()[:12]}"
     if not isinstance(sr, (int, np.integer)) or sr <= 0:
@@ -189,7 +212,7 @@ def render_midi(
     soundfont = _check_soundfont(Path(soundfont), "given") if soundfont else find_soundfont()
     folder = Path(cache_dir) if cache_dir is not None else cache_dir_default()
     entry = folder / f"{_cache_key(midi_bytes, sr, gain, soundfont)}.npy"
-    if entry.is_file():
+    if keep and entry.is_file():
         try:
             return np.load(entry).astype(np.float32, copy=False)
         except (OSError, ValueError) as exc:
@@ -206,6 +229,8 @@ def render_midi(
     if peak > 1.0:
         log.warning("%s: render peaks at %.2f; clipped to [-1, 1]", name, peak)
     audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
+    if not keep:
+        return audio
 
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=entry.stem, suffix=".tmp")

@@ -44,9 +44,10 @@ class RunOptions:
     share_prefixes: bool = True
     """Score perturbed copies from their original's key-value cache where the model can."""
     cache_dir: Path | None = None
-    """Where scored sequences are kept (default ``$CURVEBENCH_CACHE``)."""
+    """Where a run keeps what it computed: scored sequences, generated samples, renders and
+    codec codes (default ``$CURVEBENCH_CACHE``)."""
     use_cache: bool = True
-    """False: score everything afresh and store nothing."""
+    """False: score, render and encode everything afresh and store nothing."""
     generator: str = "self"
     """Who draws the generated role: ``self`` (the model under test; the reference model when
     it cannot generate, with the reason recorded) or a model spec."""

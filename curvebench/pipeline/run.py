@@ -32,6 +32,7 @@ from curvebench.benchmark.score_cache import ScoreCache
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.benchmark.windows import effective_stride
 from curvebench.cache import cache_root
+from curvebench.data.render import DEFAULT_RENDERS, RenderCache
 from curvebench.data.sources import (
     DataSpec,
     GeneratedSpec,
@@ -207,9 +208,21 @@ def code_cache(options: RunOptions) -> CodeCache | None:
     return CodeCache(options.cache_dir or cache_root()) if options.use_cache else None
 
 
-def prepare(loaded: Loaded, progress: bool = False, codes: CodeCache | None = None) -> Plan:
+def render_cache(options: RunOptions) -> RenderCache:
+    """Where a run keeps its renders: under --cache-dir, else ``$CURVEBENCH_CACHE``; nowhere
+    under --no-cache."""
+    return RenderCache(options.cache_dir, keep=options.use_cache)
+
+
+def prepare(
+    loaded: Loaded,
+    progress: bool = False,
+    codes: CodeCache | None = None,
+    renders: RenderCache = DEFAULT_RENDERS,
+) -> Plan:
     """Every piece cut, perturbed and encoded: the unique sequences and the pairs using them
-    (an audio model's codec codes through ``codes``, the run's :func:`code_cache`)."""
+    (an audio model's codec codes through ``codes``, the run's :func:`code_cache`, its renders
+    kept as ``renders`` says, the run's :func:`render_cache`)."""
     plan = Plan()
     jobs = [
         (task, dataset.pieces)
@@ -224,7 +237,7 @@ def prepare(loaded: Loaded, progress: bool = False, codes: CodeCache | None = No
         disable=not progress,
     )
     for task, pieces in jobs:
-        plan_task(plan, task, loaded.adapter, pieces, codes)
+        plan_task(plan, task, loaded.adapter, pieces, codes, renders)
         bar.update(len(pieces))
     bar.close()
     return plan
@@ -358,7 +371,7 @@ def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> R
         if protocol is not None:
             check_pinned(loaded, protocol)
     with timed(timings, "prepare"):
-        plan = prepare(loaded, options.progress, code_cache(options))
+        plan = prepare(loaded, options.progress, code_cache(options), render_cache(options))
     if options.batch_size == "auto":
         sequences = [s.ids for s in plan.sequences.values()]
         options = replace(options, batch_size=probe_batch_size(loaded.adapter, sequences, options))

@@ -115,19 +115,26 @@ def test_a_read_only_cache_goes_on_uncached(
 def test_a_run_honours_cache_dir_no_cache_and_the_environment(
     adapter: MusicGenAdapter, midi_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Codes and renders: under --cache-dir, nowhere under --no-cache, else the environment's."""
     common = dict(model=adapter, data=(f"ood={midi_folder}",), limit=1, wandb=False)
-    codes = tmp_path / "mine" / "codes"
-    first = run(RunOptions(**common, out=tmp_path / "a", cache_dir=tmp_path / "mine"))
-    assert adapter.calls == 2  # the original and its noisy copy
-    assert len(list(codes.rglob("*.npy"))) == 2
-    second = run(RunOptions(**common, out=tmp_path / "b", cache_dir=tmp_path / "mine"))
-    assert adapter.calls == 2 and second.results.results == first.results.results
-    run(RunOptions(**common, out=tmp_path / "c", use_cache=False))
-    assert adapter.calls == 4 and len(list(codes.rglob("*.npy"))) == 2
     monkeypatch.setenv("CURVEBENCH_CACHE", str(tmp_path / "env"))
+
+    def entries(root: Path, kind: str) -> int:
+        return len(list((root / kind).rglob("*.npy")))
+
+    mine = tmp_path / "mine"
+    first = run(RunOptions(**common, out=tmp_path / "a", cache_dir=mine))
+    assert adapter.calls == 2  # the original and its noisy copy
+    assert entries(mine, "codes") == 2 and entries(mine, "render") == 1  # noise acts on audio
+    second = run(RunOptions(**common, out=tmp_path / "b", cache_dir=mine))
+    assert adapter.calls == 2 and second.results.results == first.results.results
+    assert not (tmp_path / "env").exists()  # --cache-dir: nothing in the environment's cache
+    run(RunOptions(**common, out=tmp_path / "c", use_cache=False))
+    assert adapter.calls == 4 and entries(mine, "codes") == 2 and entries(mine, "render") == 1
+    assert not (tmp_path / "env").exists() and not list((tmp_path / "c").rglob("*.npy"))
     run(RunOptions(**common, out=tmp_path / "d"))
-    assert adapter.calls == 6 and len(list((tmp_path / "env" / "codes").rglob("*.npy"))) == 2
-    assert not list((tmp_path / "c").rglob("codes"))
+    assert adapter.calls == 6
+    assert entries(tmp_path / "env", "codes") == 2 and entries(tmp_path / "env", "render") == 1
 
 
 def test_yue_shares_one_entry_per_audio_between_stages(tmp_path: Path) -> None:

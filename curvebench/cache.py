@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +94,45 @@ def read_entry(path: Path, redo: str) -> np.ndarray | None:
     except ValueError as exc:
         drop_entry(path, str(exc), redo)
         return None
+
+
+class EntryFolder:
+    """A folder of checksummed entries by hex key (``folder/ab/abcd….npy``), the shared body of
+    the score and codes caches. A folder that cannot be written is used read-only after one
+    warning (the caller goes on, storing nothing)."""
+
+    kind = "cache"
+    """What the folder is, in the read-only warning."""
+    redo = "computing it again"
+    """What happens instead of using a bad entry (the end of its warning)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.writable = True
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.npy"
+
+    def _read(self, key: str, problem: Callable[[np.ndarray], str | None]) -> np.ndarray | None:
+        """The entry of ``key``, or None when there is none or it is bad: unreadable, failing
+        its checksum, or one that ``problem`` describes (then it is deleted with a warning)."""
+        path = self._path(key)
+        array = read_entry(path, self.redo)
+        if array is None:
+            return None
+        why = problem(array)
+        if why is not None:
+            drop_entry(path, why, self.redo)
+            return None
+        return array
+
+    def _write(self, key: str, array: np.ndarray) -> None:
+        """Store an entry atomically (nothing once the folder proved read-only)."""
+        if not self.writable:
+            return
+        try:
+            write_entry(self._path(key), array)
+        except OSError as exc:
+            self.writable = False
+            where = f"{self.kind} {self.folder}"
+            log.warning("cannot write the %s (%s); going on uncached", where, exc)

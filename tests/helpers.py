@@ -110,3 +110,33 @@ def tiny_musicgen_model(
             layer.codebook.embed.copy_(picks * (0.5**i))
     model.save_pretrained(folder)
     return folder
+
+
+def length_sweep_with_sharing_on_and_off(adapter_class: type, model: str, midi: Path, out: Path):
+    """The noise-length-sweep on two pieces of the folder ``midi``, uncached, once with prefix
+    sharing and once without; returns (shared, scratch, calls), ``calls`` holding (prefix
+    steps, copies) of each ``loss_from_prefix`` call of the shared run."""
+    import pytest
+
+    from curvebench.api import RunOptions, run
+
+    calls = []
+    original = adapter_class.loss_from_prefix
+
+    def counting(self, prefix, continuations, mask):
+        calls.append((prefix.shape[-1], continuations.shape[0]))
+        return original(self, prefix, continuations, mask)
+
+    common = dict(
+        tasks=("noise-length-sweep",),
+        model=model,
+        data=(f"ood={midi}",),
+        limit=2,
+        wandb=False,
+        use_cache=False,
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(adapter_class, "loss_from_prefix", counting)
+        shared = run(RunOptions(**common, out=out / "shared"))
+    scratch = run(RunOptions(**common, out=out / "scratch", share_prefixes=False))
+    return shared, scratch, calls

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,9 +23,7 @@ import numpy as np
 import torch
 
 from curvebench.adapters.base import hash_state
-from curvebench.cache import drop_entry, read_entry, write_entry
-
-log = logging.getLogger(__name__)
+from curvebench.cache import EntryFolder
 
 RECIPE_VERSION = 1
 """Bumped whenever the way a waveform becomes codes changes (resampling, downmix, ...), so
@@ -50,41 +47,32 @@ def audio_key(wave: np.ndarray, sr: int, codec: str) -> str:
     return h.hexdigest()
 
 
-class CodeCache:
+class CodeCache(EntryFolder):
     """Codec codes by waveform key, under ``root/codes``."""
 
+    kind, redo = "codes cache", REDO
+
     def __init__(self, root: Path) -> None:
-        self.folder = Path(root) / "codes"
-        self.writable = True
+        super().__init__(Path(root) / "codes")
         self.hits = 0
         """Waveforms whose codes were read back."""
         self.misses = 0
         """Waveforms encoded (and stored)."""
 
-    def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.npy"
-
     def get(self, key: str) -> np.ndarray | None:
         """The stored codes (int64 [K, T]) of a key, or None."""
-        path = self._path(key)
-        codes = read_entry(path, REDO)
-        if codes is None:
+
+        def problem(codes: np.ndarray) -> str | None:
+            if codes.dtype != np.int64 or codes.ndim != 2 or codes.size == 0 or codes.min() < 0:
+                return f"holds {codes.dtype} {codes.shape}, not int64 codes [K, T]"
             return None
-        if codes.dtype != np.int64 or codes.ndim != 2 or codes.size == 0 or codes.min() < 0:
-            drop_entry(path, f"holds {codes.dtype} {codes.shape}, not int64 codes [K, T]", REDO)
-            return None
-        return codes
+
+        return self._read(key, problem)
 
     def put(self, key: str, codes: np.ndarray) -> None:
         """Store codes atomically (nothing, with one warning, when the folder cannot be
         written)."""
-        if not self.writable:
-            return
-        try:
-            write_entry(self._path(key), np.asarray(codes, dtype=np.int64))
-        except OSError as exc:
-            self.writable = False
-            log.warning("cannot write the codes cache %s (%s); going on uncached", self.folder, exc)
+        self._write(key, np.asarray(codes, dtype=np.int64))
 
     def codes(
         self, wave: np.ndarray, sr: int, codec: str, encode: Callable[[], np.ndarray]

@@ -13,14 +13,11 @@ read-only (the run goes on, storing nothing). The entry format and its helpers a
 from __future__ import annotations
 
 import hashlib
-import logging
 from pathlib import Path
 
 import numpy as np
 
-from curvebench.cache import drop_entry, read_entry, write_entry
-
-log = logging.getLogger(__name__)
+from curvebench.cache import EntryFolder
 
 REDO = "scoring it again"
 """What happens instead of using a bad score entry (the end of its warning)."""
@@ -32,38 +29,26 @@ def settings_key(settings: dict[str, object]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-class ScoreCache:
+class ScoreCache(EntryFolder):
     """Per-token losses by input key, for one model and one set of scoring settings."""
+
+    kind, redo = "score cache", REDO
 
     def __init__(self, root: Path, fingerprint: str, settings: dict[str, object] | None = None):
         folder = fingerprint[:32] + (f"-{settings_key(settings)}" if settings else "")
-        self.folder = Path(root) / "scores" / folder
-        self.writable = True
-
-    def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.npy"
+        super().__init__(Path(root) / "scores" / folder)
 
     def get(self, key: str, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
         """The stored losses of an input (of the expected ``shape`` when given), or None."""
-        path = self._path(key)
-        losses = read_entry(path, REDO)
-        if losses is None:
-            return None
-        if losses.dtype != np.float32 or (shape is not None and losses.shape != tuple(shape)):
-            drop_entry(path, f"holds {losses.dtype} {losses.shape}, not float32 {shape}", REDO)
-            return None
-        if not np.isfinite(losses).all():
-            drop_entry(path, "holds non-finite losses", REDO)
-            return None
-        return losses
+
+        def problem(losses: np.ndarray) -> str | None:
+            if losses.dtype != np.float32 or (shape is not None and losses.shape != tuple(shape)):
+                return f"holds {losses.dtype} {losses.shape}, not float32 {shape}"
+            return None if np.isfinite(losses).all() else "holds non-finite losses"
+
+        return self._read(key, problem)
 
     def put(self, key: str, losses: np.ndarray) -> None:
         """Store the losses of an input atomically (nothing, with one warning, when the cache
         folder cannot be written)."""
-        if not self.writable:
-            return
-        try:
-            write_entry(self._path(key), np.asarray(losses, dtype=np.float32))
-        except OSError as exc:
-            self.writable = False
-            log.warning("cannot write the score cache %s (%s); going on uncached", self.folder, exc)
+        self._write(key, np.asarray(losses, dtype=np.float32))

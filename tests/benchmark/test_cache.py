@@ -175,31 +175,13 @@ def test_copies_scored_from_the_originals_prefix_equal_scoring_from_scratch(
     midi_folder, tmp_path
 ) -> None:
     from curvebench.benchmark import scoring
-    from tests.helpers import tiny_gpt2
+    from tests.helpers import length_sweep_with_sharing_on_and_off, tiny_gpt2
 
     tiny_model = tiny_gpt2(tmp_path / "model", context=1024)  # whole pieces in one window
 
-    calls = []
-    original = HFCausalAdapter.loss_from_prefix
-
-    def counting(self, prefix, continuations, mask):
-        calls.append((len(prefix), continuations.shape[0]))
-        return original(self, prefix, continuations, mask)
-
-    common = dict(
-        tasks=("noise-length-sweep",),
-        model=f"hf-causal:path={tiny_model}",
-        data=(f"ood={midi_folder}",),
-        limit=2,
-        wandb=False,
-        use_cache=False,
+    shared, scratch, calls = length_sweep_with_sharing_on_and_off(
+        HFCausalAdapter, f"hf-causal:path={tiny_model}", midi_folder, tmp_path
     )
-    HFCausalAdapter.loss_from_prefix = counting
-    try:
-        shared = run(RunOptions(**common, out=tmp_path / "shared"))
-    finally:
-        HFCausalAdapter.loss_from_prefix = original
-    scratch = run(RunOptions(**common, out=tmp_path / "scratch", share_prefixes=False))
     assert calls and all(p >= scoring.MIN_SHARED and n == 6 for p, n in calls)
     keys = (
         "abs_loss_original",

@@ -3,15 +3,13 @@ second for the released models), read from the run's codes cache when it holds t
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 
 from curvebench.adapters.base import Encoded
 from curvebench.adapters.code_cache import CodeCache, cached_codes, codec_identity
-from curvebench.errors import ConfigError, DataError
+from curvebench.data.audio import mono_input, resampled
+from curvebench.errors import ConfigError
 
 
 class EncodecCodes:
@@ -42,15 +40,7 @@ class EncodecCodes:
     ) -> Encoded:
         """EnCodec codes [K, T] of a waveform ([samples] or [samples, channels]) at ``sr`` Hz,
         read from ``codes`` (a :class:`CodeCache`) when it holds them."""
-        audio = np.asarray(wave, dtype=np.float64)
-        if audio.ndim == 2:
-            audio = audio.mean(axis=1)
-        if audio.ndim != 1 or audio.size == 0:
-            raise DataError(f"{name}: expected mono [samples] or [samples, channels] audio")
-        if not np.all(np.isfinite(audio)):
-            raise DataError(f"{name}: the audio holds NaN or infinite samples")
-        if not isinstance(sr, (int, np.integer)) or sr <= 0:
-            raise ConfigError(f"{name}: sample rate {sr!r} must be a positive whole number of Hz")
+        audio = mono_input(wave, sr, name)
         duration = audio.size / int(sr)
         ids = cached_codes(codes, audio, int(sr), self.codec_id, lambda: self._encode(audio, sr))
         seconds = np.arange(ids.shape[-1], dtype=np.float64) / self.frame_rate
@@ -68,9 +58,7 @@ class EncodecCodes:
     @torch.no_grad()
     def _encode(self, audio: np.ndarray, sr: int) -> np.ndarray:
         """EnCodec codes [K, T] of mono float64 audio at ``sr`` Hz (resampled first)."""
-        if sr != self.sampling_rate:
-            g = math.gcd(int(sr), self.sampling_rate)
-            audio = resample_poly(audio, self.sampling_rate // g, int(sr) // g)
+        audio = resampled(audio, sr, self.sampling_rate)
         encoder = self.model.audio_encoder
         param = next(encoder.parameters())
         values = torch.as_tensor(audio, dtype=param.dtype, device=param.device)[None, None]

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 from symusic import Score
 
 from curvebench.adapters.base import Adapter, Encoded, accelerator_for
@@ -43,8 +41,9 @@ from curvebench.adapters.yue_tokens import (
     stage1_text,
     stage2_ids,
 )
+from curvebench.data.audio import mono_input, resampled
 from curvebench.data.render import DEFAULT_SR, render_midi
-from curvebench.errors import ConfigError, DataError
+from curvebench.errors import ConfigError
 
 
 class TextTokenizer:
@@ -158,18 +157,9 @@ class YuEAdapter(CausalLMParts, Adapter):
     ) -> Encoded:
         """The flat token stream of a waveform ([samples] or [samples, channels]) at ``sr``;
         the codec's codes are read from ``codes`` (a :class:`CodeCache`) when it holds them."""
-        audio = np.asarray(wave, dtype=np.float64)
-        if audio.ndim == 2:
-            audio = audio.mean(axis=1)
-        if audio.ndim != 1 or audio.size == 0 or not np.all(np.isfinite(audio)):
-            raise DataError(f"{name}: expected finite mono [samples] or [samples, channels] audio")
-        if not isinstance(sr, (int, np.integer)) or sr <= 0:
-            raise ConfigError(f"{name}: sample rate {sr!r} must be a positive whole number of Hz")
+        audio = mono_input(wave, sr, name)
         duration = audio.size / int(sr)
-        rate = self.codec.sampling_rate
-        if sr != rate:
-            g = math.gcd(int(sr), rate)
-            audio = resample_poly(audio, rate // g, int(sr) // g)
+        audio = resampled(audio, sr, self.codec.sampling_rate)
         mix = self._codes(audio.astype(np.float32), codes)
         if self.stage == 2:
             ids, seconds = stage2_ids(mix, self.codec.frame_rate)

@@ -77,6 +77,30 @@ def read_audio(
     return np.ascontiguousarray(out, dtype=np.float32), rate
 
 
+def mono_input(wave: np.ndarray, sr: int, name: str) -> np.ndarray:
+    """A waveform handed to an audio model ([samples] or [samples, channels], at ``sr`` Hz)
+    as mono float64 [samples], its channels mixed by their mean; DataError for empty or
+    non-finite audio, ConfigError for a rate that is not a positive whole number of Hz."""
+    audio = np.asarray(wave, dtype=np.float64)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    if audio.ndim != 1 or audio.size == 0:
+        raise DataError(f"{name}: expected mono [samples] or [samples, channels] audio")
+    if not np.all(np.isfinite(audio)):
+        raise DataError(f"{name}: the audio holds NaN or infinite samples")
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ConfigError(f"{name}: sample rate {sr!r} must be a positive whole number of Hz")
+    return audio
+
+
+def resampled(audio: np.ndarray, sr: int, rate: int) -> np.ndarray:
+    """Mono ``audio`` at ``sr`` Hz resampled (polyphase) to ``rate`` Hz; itself when equal."""
+    if sr == rate:
+        return audio
+    g = math.gcd(int(sr), int(rate))
+    return resample_poly(audio, int(rate) // g, int(sr) // g)
+
+
 def audio_from_bytes(
     data: bytes, name: str, sr: int | None = None, mono: bool = True
 ) -> tuple[np.ndarray, int]:

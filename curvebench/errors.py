@@ -29,3 +29,14 @@ def first_error(exc: Exception) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
     more = len(errors()) - 1
     return f"{where}: {err['msg']}" + (f" (and {more} more)" if more else "")
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line of at most ``limit`` characters: its type when its message
+    says nothing, its message's lines joined otherwise."""
+    text = " ".join(str(exc).split())
+    if not text:
+        return type(exc).__name__
+    if not isinstance(exc, CurvebenchError):
+        text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

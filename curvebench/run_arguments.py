@@ -8,9 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-
 from curvebench.errors import ConfigError, CurvebenchError
+from curvebench.yaml_mapping import read_mapping
 
 DEFAULT_TASK = "noise-at-5s"
 
@@ -155,12 +154,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 def read_run_config(path: Path) -> dict[str, object]:
     """``--config``'s YAML mapping as ``run`` defaults: keys are long option names (``task``,
     ``batch-size`` or ``batch_size``, ``model_args``, ...); lists for repeatable options."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"--config {path}: cannot read it as YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"--config {path}: give a mapping of option names to values")
+    data = read_mapping(path, f"--config {path}")
     parser = argparse.ArgumentParser(allow_abbrev=False)
     add_run_arguments(parser)
     actions = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import inspect
 import logging
 from dataclasses import dataclass, field
@@ -14,10 +15,12 @@ from curvebench.adapters.code_cache import CodeCache
 from curvebench.benchmark.aggregate import rounded
 from curvebench.benchmark.samples import Record, SampleLine
 from curvebench.data.audio import piece_waveform
+from curvebench.data.files import DEFAULT_LIMITS, Limits
 from curvebench.data.piece import Piece
 from curvebench.data.render import DEFAULT_RENDERS, DEFAULT_SR, RenderCache
+from curvebench.data.sources import Skip
 from curvebench.data.timing import clip_seconds
-from curvebench.errors import CurvebenchError, SkipItem
+from curvebench.errors import ConfigError, SkipItem, one_line
 from curvebench.metrics.token_types import target_types
 from curvebench.perturbations import Perturbation, PerturbationRecord, derive_seed
 from curvebench.tasks import TaskConfig
@@ -63,7 +66,7 @@ class Plan:
 
     sequences: dict[str, Encoded] = field(default_factory=dict)
     pairs: list[Pair] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
     examples: list[Example] = field(default_factory=list)
     id_types: list[str] | None = None
     """The adapter's type of every vocabulary id, when its tokens are typed."""
@@ -136,12 +139,15 @@ class _Encoder:
         renders: RenderCache = DEFAULT_RENDERS,
     ) -> None:
         self.adapter, self.task, self.renders = adapter, task, renders
+        self.stage = "read"
+        """The stage under way (named in the skip record of an item that fails)."""
         self.audio = adapter.modality == "audio"
         # an audio adapter written before the codes cache takes no ``codes``: it encodes itself
         takes = self.audio and "codes" in inspect.signature(adapter.encode_audio).parameters
         self.codes = codes if takes else None
 
     def _encode_audio(self, wave: np.ndarray, name: str) -> Encoded:
+        self.stage = "encode"
         if self.codes is None:
             return self.adapter.encode_audio(wave, DEFAULT_SR, name)
         return self.adapter.encode_audio(wave, DEFAULT_SR, name, codes=self.codes)
@@ -155,11 +161,13 @@ class _Encoder:
         return encoded
 
     def render(self, score: Score, name: str) -> np.ndarray:
+        self.stage = "render"
         wave = self.renders.render(score.dumps_midi(), DEFAULT_SR, name=name)
         return wave[: round(self.task.clip_seconds * DEFAULT_SR)]
 
     def original(self, clipped: Score, name: str) -> tuple[Encoded, Media]:
         if not self.audio:
+            self.stage = "encode"
             encoded = self._checked(self.adapter.encode_score(clipped, name), name)
             return encoded, clipped.dumps_midi()
         wave = self.render(clipped, name)
@@ -167,6 +175,7 @@ class _Encoder:
 
     def recording(self, piece: Piece) -> tuple[Encoded, Media]:
         """A recording, cut to the task's length, for an audio model."""
+        self.stage = "read"
         if not self.audio:
             raise SkipItem(f"{piece.id}: a recording; {self.adapter.name} reads notes (MIDI)")
         wave = piece_waveform(piece, DEFAULT_SR)[: round(self.task.clip_seconds * DEFAULT_SR)]
@@ -180,6 +189,7 @@ class _Encoder:
         seed: int,
         name: str,
     ) -> tuple[Encoded, PerturbationRecord, Media]:
+        self.stage = "perturb"
         if clipped is None and not perturbation.acts_on_audio:
             raise SkipItem(f"{name}: {perturbation.kind} acts on notes; this piece is a recording")
         if self.audio and perturbation.acts_on_audio:
@@ -188,11 +198,23 @@ class _Encoder:
             return self._checked(encoded, name), record, noisy
         score, record = perturbation.apply(clipped, seed)
         if not self.audio:
+            self.stage = "encode"
             encoded = self.adapter.encode_score(score, name)
             return self._checked(encoded, name), record, score.dumps_midi()
         wave = self.render(score, name)
         encoded = self._encode_audio(wave, name)
         return self._checked(encoded, name), record, wave
+
+
+def item_failure(exc: Exception) -> bool:
+    """Whether an exception raised while one item was read, cut, rendered, perturbed or
+    encoded is that item's (it is skipped, the run goes on) rather than the run's: a bad
+    option or a missing tool (ConfigError), memory, or a full disk stop the run."""
+    if isinstance(exc, ConfigError | MemoryError):
+        return False
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return False
+    return "OutOfMemoryError" not in type(exc).__name__  # torch's, on any accelerator
 
 
 def plan_task(
@@ -202,11 +224,13 @@ def plan_task(
     pieces: list[Piece],
     codes: CodeCache | None = None,
     renders: RenderCache = DEFAULT_RENDERS,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> None:
     """Encode each piece (cut to the task's length) and each perturbed copy, adding pairs and
     keeping the first few pairs of each dataset as listening examples; an audio model's codec
     codes go through ``codes`` (the run's codes cache) when given, its renders are kept as
-    ``renders`` says (default: under ``$CURVEBENCH_CACHE``)."""
+    ``renders`` says (default: under ``$CURVEBENCH_CACHE``). A piece or copy that fails at
+    any stage is skipped with its reason and the stage (:func:`item_failure`)."""
     perturbations = task.parsed_perturbations()
     encoder = _Encoder(adapter, task, codes, renders)
     if plan.id_types is None:
@@ -219,11 +243,16 @@ def plan_task(
                 clipped = None
                 encoded, media = encoder.recording(piece)
             else:
-                clipped = clip_seconds(piece.score(), task.clip_seconds)
+                encoder.stage = "read"
+                score = piece.score(limits)
+                encoder.stage = "clip"
+                clipped = clip_seconds(score, task.clip_seconds)
                 encoded, media = encoder.original(clipped, piece.id)
             original = plan.add_sequence(encoded)
-        except CurvebenchError as exc:
-            plan.skipped.append((where, str(exc)))
+        except Exception as exc:
+            if not item_failure(exc):
+                raise
+            plan.skipped.append(Skip(where, one_line(exc), encoder.stage))
             continue
         for perturbation in perturbations:
             seed = derive_seed(task.seed, piece.sha256, perturbation.spec_id)
@@ -232,8 +261,11 @@ def plan_task(
                     perturbation, clipped, media, seed, piece.id
                 )
                 perturbed = plan.add_sequence(encoded)
-            except CurvebenchError as exc:
-                plan.skipped.append((f"{where}/{perturbation.spec_id}", str(exc)))
+            except Exception as exc:
+                if not item_failure(exc):
+                    raise
+                where_copy = f"{where}/{perturbation.spec_id}"
+                plan.skipped.append(Skip(where_copy, one_line(exc), encoder.stage))
                 continue
             pair = Pair(
                 task.name,

@@ -72,7 +72,12 @@ class SkippedItem(_Strict):
     """An item left out, and why."""
 
     item: str
+    """task/dataset/piece[/variant], or dataset/file for a file never read."""
     reason: str
+    """Why, in one line."""
+    stage: str | None = None
+    """Where it was refused: list, read, clip, render, perturb or encode (None in files
+    written before stages were recorded)."""
 
 
 class RunConfig(_Strict):

@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
+from curvebench.data.files import AUDIO_SUFFIXES, DEFAULT_LIMITS, Limits, printable
 from curvebench.data.piece import Piece
-from curvebench.errors import ConfigError, DataError
+from curvebench.errors import ConfigError, DataError, one_line
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-"""File endings read as audio (any case)."""
 INSTALL_HINT = "pip install 'curvebench[audio]' (or: pip install soundfile)"
 
 
@@ -28,40 +27,94 @@ def is_audio_file(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in AUDIO_SUFFIXES
 
 
-def _decode(path: Path) -> tuple[np.ndarray, int]:
-    """Samples [frames, channels] (float64) and rate, as the file holds them."""
+def _soundfile():
     try:
         import soundfile
     except ImportError:
-        soundfile = None
+        return None
+    return soundfile
+
+
+def audio_info(path: Path, shown: str | None = None) -> tuple[int, int]:
+    """(frames, rate) of an audio file, read from its header alone; DataError for a file
+    that is not readable audio or holds no samples."""
+    shown = shown or printable(path)
+    soundfile = _soundfile()
+    try:
+        if soundfile is None:
+            from scipy.io import wavfile
+
+            rate, data = wavfile.read(str(path), mmap=True)  # maps the file, reads nothing
+            frames = len(data)
+        else:
+            info = soundfile.info(str(path))
+            rate, frames = int(info.samplerate), int(info.frames)
+    except Exception as exc:  # libsndfile and scipy raise many kinds on broken headers
+        raise DataError(f"{shown}: not a readable audio file ({one_line(exc)})") from None
+    if frames <= 0 or rate <= 0:
+        raise DataError(f"{shown}: the audio file holds no samples")
+    return frames, rate
+
+
+def _decode(path: Path, frames: int = -1) -> tuple[np.ndarray, int]:
+    """Samples [frames, channels] (float64) and rate, as the file holds them: all of them, or
+    the first ``frames``."""
+    soundfile = _soundfile()
     if soundfile is None:
         if path.suffix.lower() != ".wav":
             raise ConfigError(f"{path}: reading {path.suffix} needs soundfile; {INSTALL_HINT}")
         from curvebench.data.render import read_wav
 
-        wave, sr = read_wav(path)  # already mono
+        wave, sr = read_wav(path, frames)  # already mono
         return wave.astype(np.float64)[:, None], sr
     try:
-        data, sr = soundfile.read(str(path), dtype="float64", always_2d=True)
+        data, sr = soundfile.read(str(path), frames=frames, dtype="float64", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable audio file ({exc})") from exc
+        raise DataError(f"{path}: not a readable audio file ({one_line(exc)})") from exc
     return data, int(sr)
 
 
+def recording_clip(
+    path: Path, seconds: float, limits: Limits = DEFAULT_LIMITS, shown: str | None = None
+) -> bytes:
+    """The first ``seconds`` of a recording, as the bytes of a float WAV at the file's rate
+    and channels: its header checked against ``limits`` first, and no more of it decoded than
+    the clip. DataError (one line) for a recording that is unreadable, empty, too long or
+    holds NaN or infinite samples."""
+    shown = shown or printable(path)
+    frames, rate = audio_info(path, shown)
+    limits.check_seconds(frames / rate, shown)
+    data, rate = _decode(Path(path), min(frames, math.ceil(seconds * rate)))
+    if data.size == 0:
+        raise DataError(f"{shown}: the audio file holds no samples")
+    if not np.all(np.isfinite(data)):
+        raise DataError(f"{shown}: the audio holds NaN or infinite samples")
+    from curvebench.data.render import wav_bytes
+
+    return wav_bytes(data.astype(np.float32), rate)
+
+
 def read_audio(
-    path: str | os.PathLike[str], sr: int | None = None, mono: bool = True
+    path: str | os.PathLike[str],
+    sr: int | None = None,
+    mono: bool = True,
+    limits: Limits | None = None,
 ) -> tuple[np.ndarray, int]:
     """The samples of an audio file as float32 and their rate.
 
     ``sr``: resample to this rate (None: keep the file's). ``mono``: mix the channels by their
     mean into [samples]; otherwise [samples, channels]. Integer formats are scaled to [−1, 1];
-    resampling may overshoot that range slightly and is not clipped.
+    resampling may overshoot that range slightly and is not clipped. ``limits``: refuse a
+    recording longer than its ``max_seconds`` (read from the header) before decoding it.
     """
     path = Path(path)
     if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
         raise ConfigError(f"{path}: sample rate {sr!r} must be a positive whole number of Hz")
     if not path.is_file():
         raise DataError(f"{path}: no such audio file")
+    if limits is not None:
+        frames, _ = audio_info(path)
+        limits.check_seconds(frames / _, printable(path))
     data, rate = _decode(path)
     if data.size == 0:
         raise DataError(f"{path}: the audio file holds no samples")
@@ -108,7 +161,7 @@ def audio_from_bytes(
     and names the input in errors)."""
     import tempfile
 
-    suffix = Path(name).suffix.lower() or ".wav"
+    suffix = ".wav" if data[:4] == b"RIFF" else Path(name).suffix.lower() or ".wav"
     with tempfile.NamedTemporaryFile(suffix=suffix) as fh:
         fh.write(data)
         fh.flush()

@@ -8,7 +8,8 @@ from typing import Literal
 
 from symusic import Score
 
-from curvebench.errors import DataError
+from curvebench.data.files import DEFAULT_LIMITS, Limits
+from curvebench.errors import DataError, one_line
 
 Role = Literal["training", "generated", "ood", "custom"]
 ROLES: tuple[str, ...] = ("training", "generated", "ood", "custom")
@@ -45,18 +46,26 @@ class Piece:
         """Content hash of the MIDI or audio bytes; feeds perturbation seeds and caches."""
         return hashlib.sha256(self.audio or self.midi).hexdigest()
 
-    def score(self) -> Score:
-        """The piece as a symusic Score in ticks."""
-        return parse_midi(self.midi, self.source or self.id)
+    def score(self, limits: Limits = DEFAULT_LIMITS) -> Score:
+        """The piece as a symusic Score in ticks (checked as :func:`parse_midi` says)."""
+        return parse_midi(self.midi, self.source or self.id, limits)
 
 
-def parse_midi(data: bytes, name: str) -> Score:
-    """Parse MIDI bytes, turning a parser failure into a DataError that names the input."""
+def parse_midi(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> Score:
+    """Parse MIDI bytes, turning a parser failure into a DataError that names the input; a
+    score whose timing cannot be read (ticks per quarter or a tempo of 0) or with more notes
+    than ``limits`` allow is refused the same way."""
     if not data:
         raise DataError(f"{name}: the file is empty; give a standard MIDI file (.mid)")
     if not data.startswith(b"MThd"):
         raise DataError(f"{name}: not a standard MIDI file (no MThd header)")
     try:
-        return Score.from_midi(data)
+        score = Score.from_midi(data)
     except Exception as exc:  # symusic raises RuntimeError/ValueError on corrupt input
-        raise DataError(f"{name}: cannot parse MIDI ({exc})") from exc
+        raise DataError(f"{name}: cannot parse MIDI ({one_line(exc)})") from exc
+    if score.ticks_per_quarter <= 0:
+        raise DataError(f"{name}: {score.ticks_per_quarter} ticks per quarter note; no timing")
+    if any(t.mspq <= 0 for t in score.tempos):
+        raise DataError(f"{name}: a tempo of 0 microseconds per quarter note; no timing")
+    limits.check_notes(score.note_num(), name)
+    return score

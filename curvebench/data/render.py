@@ -29,13 +29,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import wave as wavelib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.signal import resample_poly
-from symusic import Score
 
 from curvebench.cache import cache_root
 from curvebench.data.piece import parse_midi
@@ -123,7 +123,8 @@ def find_soundfont() -> Path:
     )
 
 
-def _parse(midi_bytes: bytes, name: str) -> Score:
+def _parse(midi_bytes: bytes, name: str) -> float:
+    """The piece's length in seconds, after checking it has notes and is not too long."""
     score = parse_midi(midi_bytes, name)
     if score.note_num() == 0:
         raise DataError(f"{name}: the MIDI file has no notes, so there is nothing to render")
@@ -133,7 +134,7 @@ def _parse(midi_bytes: bytes, name: str) -> Score:
             f"{name}: the MIDI file lasts {seconds:.0f} s, longer than the {MAX_SECONDS:.0f} s "
             "that are rendered; cut it or remove stray events near its end"
         )
-    return score
+    return seconds
 
 
 def _cache_key(midi_bytes: bytes, sr: int, gain: float, soundfont: Path) -> str:
@@ -148,8 +149,48 @@ def _cache_key(midi_bytes: bytes, sr: int, gain: float, soundfont: Path) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
+RENDER_TAIL_S = 30.0
+"""How far past a piece's last event FluidSynth may write before the render is stopped (its
+release tails take a few seconds; a tempo map it plays otherwise than written can run on for
+hours)."""
+
+
+def _wait_bounded(command: list[str], raw_path: Path, most_s: float, rate: int, name: str) -> str:
+    """Run FluidSynth, stopping it once its output passes ``most_s`` seconds of stereo float
+    audio at ``rate`` or it has run 30 minutes (DataError); what it printed on stderr. It is
+    killed when anything (a signal that ends the run included) interrupts the wait."""
+    most_bytes = int(most_s * rate) * 2 * 4
+    messages = raw_path.with_name("stderr.txt")  # a file: a full pipe would stall FluidSynth
+    with (
+        open(messages, "w") as err,
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err) as proc,
+    ):
+        try:
+            clock = time.monotonic()
+            while proc.poll() is None:
+                written = raw_path.stat().st_size if raw_path.exists() else 0
+                if written > most_bytes:
+                    raise DataError(
+                        f"{name}: FluidSynth rendered past the piece's end (over {most_s:,.0f} s) "
+                        "and was stopped; its tempo map is not one FluidSynth plays as written"
+                    )
+                if time.monotonic() - clock > 1800:
+                    raise DataError(f"{name}: fluidsynth did not finish within 30 minutes")
+                time.sleep(0.02)
+        except BaseException:
+            proc.kill()
+            raise
+    lines = messages.read_text(errors="replace").strip().splitlines()
+    if lines:
+        log.debug("fluidsynth on %s: %s", name, " | ".join(lines))
+    if proc.returncode != 0 or not raw_path.is_file():
+        reason = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise DataError(f"{name}: fluidsynth could not render it ({reason})")
+    return "\n".join(lines)
+
+
 def _run_fluidsynth(
-    midi_bytes: bytes, rate: int, gain: float, soundfont: Path, name: str
+    midi_bytes: bytes, rate: int, gain: float, soundfont: Path, name: str, seconds: float = 0.0
 ) -> np.ndarray:
     exe = shutil.which("fluidsynth")
     if exe is None:
@@ -165,20 +206,12 @@ def _run_fluidsynth(
         command += ["-F", str(raw_path), "-r", str(rate), "-g", str(gain)]
         command += [str(soundfont), str(midi_path)]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+            _wait_bounded(command, raw_path, seconds + RENDER_TAIL_S, rate, name)
         except FileNotFoundError as exc:
             raise ConfigError(
                 f"cannot render {name}: fluidsynth could not be started; install it with: "
                 f"{INSTALL_HINT}"
             ) from exc
-        except subprocess.TimeoutExpired as exc:
-            raise DataError(f"{name}: fluidsynth did not finish within 30 minutes") from exc
-        lines = (done.stderr or "").strip().splitlines()
-        if lines:
-            log.debug("fluidsynth on %s: %s", name, " | ".join(lines))
-        if done.returncode != 0 or not raw_path.is_file():
-            reason = lines[-1] if lines else f"exit status {done.returncode}"
-            raise DataError(f"{name}: fluidsynth could not render it ({reason})")
         samples = np.fromfile(raw_path, dtype="<f4")
     if samples.size == 0 or samples.size % 2:
         raise DataError(f"{name}: fluidsynth wrote {samples.size} samples, not a stereo render")
@@ -208,7 +241,7 @@ def render_midi(
     sr = int(sr)
     if not 0 < gain <= 10:
         raise ConfigError(f"render gain {gain}: FluidSynth takes a gain in (0, 10]")
-    _parse(midi_bytes, name)
+    seconds = _parse(midi_bytes, name)
     soundfont = _check_soundfont(Path(soundfont), "given") if soundfont else find_soundfont()
     folder = Path(cache_dir) if cache_dir is not None else cache_dir_default()
     entry = folder / f"{_cache_key(midi_bytes, sr, gain, soundfont)}.npy"
@@ -221,7 +254,7 @@ def render_midi(
     log.info("rendering %s at %d Hz with %s", name, sr, soundfont.name)
     low, high = FLUIDSYNTH_RATES
     rate = sr if low <= sr <= high else FALLBACK_RATE
-    audio = _run_fluidsynth(midi_bytes, rate, gain, soundfont, name)
+    audio = _run_fluidsynth(midi_bytes, rate, gain, soundfont, name, seconds)
     if rate != sr:
         g = math.gcd(sr, rate)
         audio = resample_poly(audio, sr // g, rate // g)
@@ -264,15 +297,27 @@ def write_wav(path: str | os.PathLike[str], wave: np.ndarray, sr: int) -> Path:
     return out
 
 
-def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
-    """Read a WAV file as mono float32 in [−1, 1] (channels averaged) and its sample rate."""
+def wav_bytes(data: np.ndarray, sr: int) -> bytes:
+    """The bytes of a float32 WAV file of ``data`` ([frames] or [frames, channels])."""
+    import io
+
+    from scipy.io import wavfile
+
+    buffer = io.BytesIO()
+    wavfile.write(buffer, int(sr), np.ascontiguousarray(data, dtype=np.float32))
+    return buffer.getvalue()
+
+
+def read_wav(path: str | os.PathLike[str], frames: int = -1) -> tuple[np.ndarray, int]:
+    """Read a WAV file (all of it, or its first ``frames``) as mono float32 in [−1, 1]
+    (channels averaged) and its sample rate."""
     from scipy.io import wavfile
 
     try:
-        sr, data = wavfile.read(str(path))
+        sr, data = wavfile.read(str(path), mmap=True)
     except Exception as exc:  # scipy's parser raises struct.error, ValueError, ... on bad bytes
         raise DataError(f"{path}: not a readable WAV file ({type(exc).__name__}: {exc})") from exc
-    data = np.asarray(data)
+    data = np.array(data if frames < 0 else data[:frames])
     if np.issubdtype(data.dtype, np.integer):
         info = np.iinfo(data.dtype)
         scale = float(max(-info.min, info.max + 1))

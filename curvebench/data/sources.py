@@ -9,23 +9,25 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import datasets
 from pydantic import BaseModel, ConfigDict, Field
 
-from curvebench.data.audio import is_audio_file
+from curvebench.data.audio import recording_clip
+from curvebench.data.files import DEFAULT_LIMITS, Limits, checked_file, printable, suffix_kind
 from curvebench.data.piece import ROLES, Piece
 from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
-from curvebench.errors import ConfigError, DataError
+from curvebench.errors import ConfigError, CurvebenchError, DataError, SkipItem
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_DIR = Path(__file__).parent / "embedded"
 EMBEDDED_SPLITS = ("train", "validation", "ood")
-MIDI_SUFFIXES = (".mid", ".midi", ".MID", ".MIDI")
 META_COLUMNS = ("collection", "composer", "title", "duration_s")
 
 
@@ -121,19 +123,51 @@ class HubLocation:
         return cls(dataset, config or None, revision or None, split or "train", bool(split))
 
 
-def load_split(spec: DataSpec) -> datasets.Dataset | datasets.IterableDataset:
+@dataclass(frozen=True)
+class Reading:
+    """How a run reads its datasets' files: who listens, how much of a recording it hears,
+    and the bounds on one item."""
+
+    modality: str | None = None
+    """``symbolic``: recordings are refused unread; ``audio``: only the first
+    ``clip_seconds`` of each recording is decoded; None: files are read whole."""
+    clip_seconds: float = 15.0
+    """The longest clip any task of the run takes."""
+    limits: Limits = DEFAULT_LIMITS
+    """Notes per piece, seconds per recording, bytes per MIDI file."""
+
+
+class Skip(NamedTuple):
+    """An item left out: its name, the one-line reason, and the stage that refused it."""
+
+    item: str
+    reason: str
+    stage: str
+
+
+def load_split(
+    spec: DataSpec, reading: Reading | None = None
+) -> datasets.Dataset | datasets.IterableDataset:
     """Load a dataset's rows as a ``datasets.Dataset`` with id, midi and source columns."""
+    return load_rows(spec, reading or Reading())[0]
+
+
+def load_rows(
+    spec: DataSpec, reading: Reading
+) -> tuple[datasets.Dataset | datasets.IterableDataset, list[Skip]]:
+    """A dataset's rows, and the files of a folder dataset that were refused (with the
+    reason) or passed over (not music by their name)."""
     if spec.location.startswith("embedded:"):
         split = spec.location.split(":", 1)[1]
         if split not in EMBEDDED_SPLITS:
             raise ConfigError(f"unknown embedded split {split!r}; use {EMBEDDED_SPLITS}")
-        return embedded_split(split)
+        return embedded_split(split), []
     path = Path(spec.location)
     if path.is_dir():
-        return folder_dataset(path)
+        return read_folder(path, reading, spec.name)
     if path.exists():
         raise ConfigError(f"--data {spec.location}: give a folder of MIDI files, not a file")
-    return hub_dataset(spec.location)
+    return hub_dataset(spec.location), []
 
 
 def hub_dataset(location: str) -> datasets.IterableDataset:
@@ -178,40 +212,89 @@ def embedded_split(split: str) -> datasets.Dataset:
     return datasets.Dataset.from_parquet(str(file))
 
 
-def _readable(path: Path) -> bool:
-    return path.is_file() and (path.suffix in MIDI_SUFFIXES or is_audio_file(path))
-
-
-def folder_dataset(folder: Path) -> datasets.Dataset:
+def folder_dataset(folder: Path, reading: Reading | None = None) -> datasets.Dataset:
     """Every MIDI and audio file (WAV, FLAC, OGG, MP3) under a folder (recursively), sorted by
     relative path; a MIDI file's bytes go to ``midi``, a recording's to ``audio``."""
-    files = sorted(p for p in folder.rglob("*") if _readable(p))
-    if not files:
+    return read_folder(folder, reading or Reading())[0]
+
+
+def read_folder(
+    folder: Path, reading: Reading, dataset: str | None = None
+) -> tuple[datasets.Dataset, list[Skip]]:
+    """:func:`folder_dataset`, and every file it did not read with the reason: files whose
+    names are not music are passed over; a music file is refused when it is a broken link,
+    empty, not what its name says, beyond ``reading.limits``, or (a recording) unreadable,
+    or heard by a model that reads notes. Recordings are decoded only as far as the clip.
+    Names that are not UTF-8 are kept as ``\\xNN``; links to folders are not followed."""
+    prefix = f"{dataset or folder.name}/"
+    rows: dict[str, list] = {"id": [], "midi": [], "audio": [], "source": []}
+    skipped: list[Skip] = []
+    for path in _walk(folder):
+        name = printable(path.relative_to(folder))
+        try:
+            kind = checked_file(path, reading.limits, name)
+            if kind == "audio" and reading.modality == "symbolic":
+                raise SkipItem(f"{name}: a recording; the model reads notes (MIDI)")
+            if kind == "midi":
+                midi, audio = path.read_bytes(), b""
+            elif reading.modality == "audio":
+                midi, audio = b"", recording_clip(path, reading.clip_seconds, reading.limits, name)
+            else:
+                midi, audio = b"", path.read_bytes()
+        except CurvebenchError as exc:
+            skipped.append(Skip(prefix + name, str(exc).removeprefix(f"{name}: "), "read"))
+            continue
+        except OSError as exc:
+            skipped.append(Skip(prefix + name, f"cannot be read ({exc.strerror or exc})", "read"))
+            continue
+        for column, value in zip(rows, (name, midi, audio, name), strict=True):
+            rows[column].append(value)
+    skipped += [Skip(prefix + n, why, "list") for n, why in _passed_over(folder)]
+    if not rows["id"] and not skipped:
         raise DataError(f"{folder}: no MIDI (.mid, .midi) or audio (.wav, .flac, .ogg, .mp3) files")
-    return datasets.Dataset.from_dict(
-        {
-            "id": [str(p.relative_to(folder)) for p in files],
-            "midi": [b"" if is_audio_file(p) else p.read_bytes() for p in files],
-            "audio": [p.read_bytes() if is_audio_file(p) else b"" for p in files],
-            "source": [str(p.relative_to(folder)) for p in files],
-        }
-    )
+    return datasets.Dataset.from_dict(rows), skipped
 
 
-def skipped_files(spec: DataSpec) -> list[tuple[str, str]]:
+def _walk(folder: Path) -> list[Path]:
+    """Every entry under ``folder`` whose name says MIDI or audio (files, links, anything but
+    real folders), sorted by relative path; links to folders are not followed."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        here = Path(root)
+        found += [here / f for f in files if suffix_kind(f) is not None]
+        found += [here / d for d in dirs if suffix_kind(d) and (here / d).is_symlink()]
+    return sorted(found)
+
+
+def _passed_over(folder: Path) -> list[tuple[str, str]]:
+    """Files whose names are not music, with the reason (hidden files are not listed)."""
+    out = []
+    for root, _, files in os.walk(folder):
+        for f in files:
+            if suffix_kind(f) is None and not f.startswith("."):
+                path = Path(root) / f
+                suffix = printable(path.suffix) or "no suffix"
+                out.append(
+                    (
+                        printable(path.relative_to(folder)),
+                        f"not a MIDI or audio file ({suffix}); a folder is read as MIDI "
+                        "(.mid, .midi) and audio (.wav, .flac, .ogg, .mp3)",
+                    )
+                )
+    return sorted(out)
+
+
+def skipped_files(spec: DataSpec, reading: Reading | None = None) -> list[tuple[str, str]]:
     """Files of a folder dataset that are not read, each with the reason (path relative to
     the folder); empty for other sources."""
     folder = Path(spec.location)
     if spec.location.startswith("embedded:") or not folder.is_dir():
         return []
+    prefix = f"{spec.name}/"
     return [
-        (
-            str(p.relative_to(folder)),
-            f"not a MIDI or audio file ({p.suffix or 'no suffix'}); a folder is read as MIDI "
-            "(.mid, .midi) and audio (.wav, .flac, .ogg, .mp3)",
-        )
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not _readable(p) and not p.name.startswith(".")
+        (s.item.removeprefix(prefix), s.reason)
+        for s in read_folder(folder, reading or Reading(), spec.name)[1]
     ]
 
 

@@ -43,7 +43,8 @@ def duration_seconds(score: Score) -> float:
 
 def clip_seconds(score: Score, seconds: float) -> Score:
     """The first ``seconds`` of a score: notes starting later are dropped, the rest cut to fit."""
-    end_tick = int(TempoMap(score).ticks(seconds))
+    # past the score's end nothing is cut (and a tick count beyond int32 cannot be given)
+    end_tick = min(int(TempoMap(score).ticks(seconds)), score.end() + 1, 2**31 - 1)
     clipped = score.clip(0, end_tick, clip_end=False)
     for track in clipped.tracks:
         for note in track.notes:

@@ -204,7 +204,7 @@ def check_skips(
             continue
         plan = Plan()
         plan_task(plan, task, adapter, [piece])
-        again = any(item == skipped.item for item, _ in plan.skipped)
+        again = any(s.item == skipped.item for s in plan.skipped)
         reason = "" if again else "rebuilt, it is not skipped: it was left out on purpose"
         out.append(Rescored(skipped.item, again, None, reason))
     return out

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from curvebench.adapters import Adapter
 from curvebench.benchmark.results import DatasetInfo
+from curvebench.data.files import DEFAULT_LIMITS, Limits
 from curvebench.data.piece import Piece
-from curvebench.data.sources import DataSpec, GeneratedSpec
+from curvebench.data.sources import DataSpec, GeneratedSpec, Skip
 from curvebench.errors import ConfigError
 from curvebench.specs import public_location
 from curvebench.tasks import TaskConfig
@@ -48,6 +49,9 @@ class RunOptions:
     codec codes (default ``$CURVEBENCH_CACHE``)."""
     use_cache: bool = True
     """False: score, render and encode everything afresh and store nothing."""
+    limits: Limits = DEFAULT_LIMITS
+    """Bounds on one item (notes per piece, seconds per recording, MB per MIDI file); an item
+    beyond one is skipped with the reason."""
     generator: str = "self"
     """Who draws the generated role: ``self`` (the model under test; the reference model when
     it cannot generate, with the reason recorded) or a model spec."""
@@ -115,7 +119,7 @@ class Loaded:
     adapter: Adapter
     fingerprint: str
     datasets: list[Dataset]
-    passed_over: list[tuple[str, str]] = field(default_factory=list)
-    """Files of the datasets' folders that were not read (item, reason)."""
+    passed_over: list[Skip] = field(default_factory=list)
+    """Files of the datasets' folders that were not read (item, reason, stage)."""
     protocol: tuple[str, Protocol] | None = None
     """The protocol group the run follows (name, protocol), if any."""

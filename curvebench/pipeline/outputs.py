@@ -77,8 +77,8 @@ def build_results(
         curves=analysis.curves,
         validity=analysis.validity.to_dict() if analysis.validity is not None else None,
         skipped=[
-            SkippedItem(item=scrub(i, private), reason=scrub(r, private))
-            for i, r in loaded.passed_over + plan.skipped
+            SkippedItem(item=scrub(s.item, private), reason=scrub(s.reason, private), stage=s.stage)
+            for s in loaded.passed_over + plan.skipped
         ],
         samples_sha256=samples_sha,
         env=environment(),

@@ -32,16 +32,17 @@ from curvebench.benchmark.score_cache import ScoreCache
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.benchmark.windows import effective_stride
 from curvebench.cache import cache_root
+from curvebench.data.files import DEFAULT_LIMITS, Limits
 from curvebench.data.render import DEFAULT_RENDERS, RenderCache
 from curvebench.data.sources import (
     DataSpec,
     GeneratedSpec,
+    Reading,
     embedded_specs,
     iter_pieces,
-    load_split,
+    load_rows,
     parse_data_arg,
     pieces_wanted,
-    skipped_files,
 )
 from curvebench.errors import ConfigError
 from curvebench.pipeline.generated import generated_pieces
@@ -98,12 +99,13 @@ def load(options: RunOptions) -> Loaded:
             f"--stride {options.stride}: must be below the model's context of "
             f"{adapter.context_length} tokens"
         )
+    reading = Reading(adapter.modality, max(t.clip_seconds for t in tasks), options.limits)
     datasets, passed_over = [], []
     for spec in specs:
-        rows = load_split(spec)
+        rows, refused = load_rows(spec, reading)
         pieces = iter_pieces(spec, rows, options.limit, sample_seed(options))
         datasets.append(Dataset(spec, list(pieces)))
-        passed_over += [(f"{spec.name}/{name}", why) for name, why in skipped_files(spec)]
+        passed_over += refused
     if not options.data and any("generated" in t.roles for t in tasks):
         datasets += _generated(tasks, adapter, options)
     return Loaded(tasks, adapter, adapter.fingerprint(), datasets, passed_over)
@@ -219,6 +221,7 @@ def prepare(
     progress: bool = False,
     codes: CodeCache | None = None,
     renders: RenderCache = DEFAULT_RENDERS,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Plan:
     """Every piece cut, perturbed and encoded: the unique sequences and the pairs using them
     (an audio model's codec codes through ``codes``, the run's :func:`code_cache`, its renders
@@ -237,7 +240,7 @@ def prepare(
         disable=not progress,
     )
     for task, pieces in jobs:
-        plan_task(plan, task, loaded.adapter, pieces, codes, renders)
+        plan_task(plan, task, loaded.adapter, pieces, codes, renders, limits)
         bar.update(len(pieces))
     bar.close()
     return plan
@@ -371,7 +374,13 @@ def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> R
         if protocol is not None:
             check_pinned(loaded, protocol)
     with timed(timings, "prepare"):
-        plan = prepare(loaded, options.progress, code_cache(options), render_cache(options))
+        plan = prepare(
+            loaded,
+            options.progress,
+            code_cache(options),
+            render_cache(options),
+            options.limits,
+        )
     if options.batch_size == "auto":
         sequences = [s.ids for s in plan.sequences.values()]
         options = replace(options, batch_size=probe_batch_size(loaded.adapter, sequences, options))

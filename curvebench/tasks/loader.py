@@ -7,12 +7,12 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from curvebench.data.piece import ROLES
 from curvebench.errors import ConfigError, first_error
 from curvebench.perturbations import Perturbation, parse_perturbation
+from curvebench.yaml_mapping import read_mapping
 
 TASKS_DIR = Path(__file__).parent
 
@@ -149,13 +149,7 @@ def _task_file(name_or_path: str) -> Path:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"task file {path}: cannot read it ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"task file {path}: expected a mapping of task fields")
-    return data
+    return read_mapping(path, f"task file {path}")
 
 
 def load_group(name_or_path: str) -> TaskGroup | None:

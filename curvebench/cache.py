@@ -1,9 +1,12 @@
 """Where curvebench keeps what it computed once (generated samples, renders, codec codes,
 scores), and the checksummed entry format of the codes and score caches.
 
-An entry is a small header (``MAGIC`` and the sha256 of the payload) followed by an array as
-``.npy`` bytes, written to a temporary name and renamed into place (atomic on POSIX). Reading
-checks the checksum; a bad entry is deleted with a warning and computed again by the caller.
+An entry is ``MAGIC``, the length and JSON text of a small header naming the key it was stored
+under and its owner (the model fingerprint and settings it belongs to), the sha256 of header
+and payload, and the array as ``.npy`` bytes; it is written to a temporary name and renamed
+into place (atomic on POSIX). Reading checks the checksum and that the entry is the one asked
+for (its key and owner); a bad entry is deleted with a warning and computed again by the
+caller.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import os
 import tempfile
@@ -29,38 +33,54 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "curvebench")
 
 
-MAGIC = b"CBLOSS1\n"
-"""First bytes of every entry (format version 1)."""
+MAGIC = b"CBCACHE2\n"
+"""First bytes of every entry (format version 2: entries know their key and owner)."""
+MAX_HEADER = 4096
+"""The longest entry header read."""
 
 
-def pack(array: np.ndarray) -> bytes:
-    """An entry's bytes: ``MAGIC``, the sha256 of the payload, and the array as ``.npy``."""
+def pack(array: np.ndarray, key: str = "", owner: str = "") -> bytes:
+    """An entry's bytes: ``MAGIC``, the header's length and JSON (``key``, ``owner``), the
+    sha256 of header and payload, and the array as ``.npy``."""
+    header = json.dumps({"key": key, "owner": owner}, sort_keys=True).encode()
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     payload = buffer.getvalue()
-    return MAGIC + hashlib.sha256(payload).digest() + payload
+    digest = hashlib.sha256(header + payload).digest()
+    return MAGIC + len(header).to_bytes(4, "big") + header + digest + payload
 
 
-def unpack(data: bytes) -> np.ndarray:
-    """The array of an entry's bytes; ValueError saying what is wrong with a bad entry (a
-    wrong header or checksum, or a payload that is not a plain ``.npy`` array)."""
-    head, digest, payload = (
-        data[: len(MAGIC)],
-        data[len(MAGIC) : len(MAGIC) + 32],
-        data[len(MAGIC) + 32 :],
+def unpack(data: bytes) -> tuple[dict[str, str], np.ndarray]:
+    """The header and array of an entry's bytes; ValueError saying what is wrong with a bad
+    entry (an older format, a wrong checksum, or a payload that is not a plain ``.npy``)."""
+    if not data.startswith(MAGIC):
+        raise ValueError("is not an entry of this curvebench (an older format, or not one)")
+    at = len(MAGIC)
+    size = int.from_bytes(data[at : at + 4], "big")
+    if size > MAX_HEADER:
+        raise ValueError("fails its checksum")
+    header, digest, payload = (
+        data[at + 4 : at + 4 + size],
+        data[at + 4 + size : at + 36 + size],
+        data[at + 36 + size :],
     )
-    if head != MAGIC or hashlib.sha256(payload).digest() != digest:
+    if hashlib.sha256(header + payload).digest() != digest:
         raise ValueError("fails its checksum")
     try:
-        return np.load(io.BytesIO(payload), allow_pickle=False)
+        fields = json.loads(header)
+        array = np.load(io.BytesIO(payload), allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise ValueError(f"cannot be read ({exc})") from exc
+    if not isinstance(fields, dict):
+        raise ValueError("has a malformed header")
+    return {k: str(v) for k, v in fields.items()}, array
 
 
-def write_entry(path: Path, array: np.ndarray) -> None:
-    """Store an array at ``path`` atomically (a temporary name renamed into place); OSError
-    when the folder cannot be written (no temporary file is left behind)."""
-    data = pack(array)
+def write_entry(path: Path, array: np.ndarray, key: str = "", owner: str = "") -> None:
+    """Store an array at ``path`` atomically (a temporary name renamed into place), under
+    ``key`` and ``owner``; OSError when the folder cannot be written (no temporary file is
+    left behind)."""
+    data = pack(array, key, owner)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
@@ -79,9 +99,12 @@ def drop_entry(path: Path, why: str, redo: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def read_entry(path: Path, redo: str) -> np.ndarray | None:
+def read_entry(
+    path: Path, redo: str, key: str | None = None, owner: str | None = None
+) -> np.ndarray | None:
     """The array stored at ``path``, or None when there is none, it cannot be read, or it is
-    bad (then it is deleted, with a warning that ends in ``redo``)."""
+    bad (then it is deleted, with a warning that ends in ``redo``): failing its checksum, or
+    stored under another ``key`` or ``owner`` than the ones given."""
     try:
         data = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):  # no entry (or no folder) there
@@ -90,10 +113,17 @@ def read_entry(path: Path, redo: str) -> np.ndarray | None:
         log.warning("cache entry %s is unreadable (%s); %s", path.name, exc, redo)
         return None
     try:
-        return unpack(data)
+        header, array = unpack(data)
     except ValueError as exc:
         drop_entry(path, str(exc), redo)
         return None
+    if key is not None and header.get("key") != key:
+        drop_entry(path, "was stored under another key", redo)
+        return None
+    if owner is not None and header.get("owner") != owner:
+        drop_entry(path, "belongs to another model or settings", redo)
+        return None
+    return array
 
 
 class EntryFolder:
@@ -106,8 +136,11 @@ class EntryFolder:
     redo = "computing it again"
     """What happens instead of using a bad entry (the end of its warning)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, owner: str = "") -> None:
         self.folder = Path(folder)
+        self.owner = owner
+        """What every entry belongs to (a model fingerprint and its settings), stored in it and
+        checked on reading."""
         self.writable = True
 
     def _path(self, key: str) -> Path:
@@ -117,7 +150,7 @@ class EntryFolder:
         """The entry of ``key``, or None when there is none or it is bad: unreadable, failing
         its checksum, or one that ``problem`` describes (then it is deleted with a warning)."""
         path = self._path(key)
-        array = read_entry(path, self.redo)
+        array = read_entry(path, self.redo, key, self.owner)
         if array is None:
             return None
         why = problem(array)
@@ -131,7 +164,7 @@ class EntryFolder:
         if not self.writable:
             return
         try:
-            write_entry(self._path(key), array)
+            write_entry(self._path(key), array, key, self.owner)
         except OSError as exc:
             self.writable = False
             where = f"{self.kind} {self.folder}"

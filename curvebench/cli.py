@@ -23,6 +23,7 @@ from curvebench.run_arguments import (
     read_run_config,
     task_names,
 )
+from curvebench.stopping import Stopped, stop_on_signals
 
 QUIET_LOGGERS = (
     "lightning.pytorch.utilities.rank_zero",
@@ -438,13 +439,20 @@ def main(argv: list[str] | None = None) -> int:
     args.verbose = args.verbose or verbose
     _setup_logging(args.verbose)
     try:
-        return args.func(args)
+        with stop_on_signals():
+            return args.func(args)
     except CurvebenchError as exc:
         print(f"curvebench: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("curvebench: interrupted", file=sys.stderr)
-        return 130
+    except (Stopped, KeyboardInterrupt) as exc:
+        status = exc.exit_status if isinstance(exc, Stopped) else 130
+        by = str(exc) if isinstance(exc, Stopped) else "SIGINT"
+        print(
+            f"curvebench: stopped by {by}; what was scored is kept in the cache, so the same "
+            "command resumes it",
+            file=sys.stderr,
+        )
+        return status
 
 
 if __name__ == "__main__":

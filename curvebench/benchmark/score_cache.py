@@ -4,7 +4,8 @@ interrupted run resumes and a repeated run is free.
 
 An entry is a small header (a magic string and the sha256 of the payload) followed by the
 losses as ``.npy`` bytes, written to a temporary name and renamed into place (atomic on POSIX).
-An entry that fails its checksum, or holds the wrong shape, dtype or non-finite numbers, is
+An entry that fails its checksum, was stored under another key, model or settings, or holds
+the wrong shape, dtype, non-finite numbers or losses outside [0, :func:`loss_bound`], is
 deleted with a warning and scored again. A cache folder that cannot be written is used
 read-only (the run goes on, storing nothing). The entry format and its helpers are
 :mod:`curvebench.cache`'s, shared with the audio codec's codes cache.
@@ -13,6 +14,7 @@ read-only (the run goes on, storing nothing). The entry format and its helpers a
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,17 @@ from curvebench.cache import EntryFolder
 
 REDO = "scoring it again"
 """What happens instead of using a bad score entry (the end of its warning)."""
+
+
+LOSS_BOUND_PER_LOG_VOCAB = 100.0
+"""A cached loss above this many times ln(vocabulary) is refused: it would mean the model gave
+the token a probability below vocabulary^-100, which no trained or random model does."""
+
+
+def loss_bound(vocab: int) -> float:
+    """The largest per-token loss (nats) a cache entry may hold for a vocabulary of ``vocab``
+    ids (at least 16 counted)."""
+    return LOSS_BOUND_PER_LOG_VOCAB * math.log(max(int(vocab), 16))
 
 
 def settings_key(settings: dict[str, object]) -> str:
@@ -34,9 +47,17 @@ class ScoreCache(EntryFolder):
 
     kind, redo = "score cache", REDO
 
-    def __init__(self, root: Path, fingerprint: str, settings: dict[str, object] | None = None):
-        folder = fingerprint[:32] + (f"-{settings_key(settings)}" if settings else "")
-        super().__init__(Path(root) / "scores" / folder)
+    def __init__(
+        self,
+        root: Path,
+        fingerprint: str,
+        settings: dict[str, object] | None = None,
+        bound: float = math.inf,
+    ):
+        tail = f"-{settings_key(settings)}" if settings else ""
+        super().__init__(Path(root) / "scores" / (fingerprint[:32] + tail), fingerprint + tail)
+        self.bound = bound
+        """The largest loss an entry may hold (:func:`loss_bound`)."""
 
     def get(self, key: str, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
         """The stored losses of an input (of the expected ``shape`` when given), or None."""
@@ -44,7 +65,11 @@ class ScoreCache(EntryFolder):
         def problem(losses: np.ndarray) -> str | None:
             if losses.dtype != np.float32 or (shape is not None and losses.shape != tuple(shape)):
                 return f"holds {losses.dtype} {losses.shape}, not float32 {shape}"
-            return None if np.isfinite(losses).all() else "holds non-finite losses"
+            if not np.isfinite(losses).all():
+                return "holds non-finite losses"
+            if losses.size and (losses.min() < -1e-3 or losses.max() > self.bound):
+                return f"holds losses outside [0, {self.bound:.0f}] nats"
+            return None
 
         return self._read(key, problem)
 

@@ -28,7 +28,7 @@ from curvebench.benchmark.pairs import written_loss
 from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, write_samples
-from curvebench.benchmark.score_cache import ScoreCache
+from curvebench.benchmark.score_cache import ScoreCache, loss_bound
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.benchmark.windows import effective_stride
 from curvebench.cache import cache_root
@@ -267,8 +267,13 @@ def score(
     if shared and not options.use_cache:
         root = options.out / ".scores"
     settings = scoring_settings(adapter, options)
-    cache = ScoreCache(root, fingerprint, settings) if options.use_cache or shared else None
     keys = list(plan.sequences)
+    vocab = 1 + max((int(plan.sequences[k].ids.max(initial=0)) for k in keys), default=0)
+    cache = (
+        ScoreCache(root, fingerprint, settings, loss_bound(vocab))
+        if options.use_cache or shared
+        else None
+    )
     shape = {k: _loss_shape(plan.sequences[k].ids) for k in keys}
     found = {k: cache.get(k, shape[k]) for k in keys} if cache and options.use_cache else {}
     loss_of = {k: v for k, v in found.items() if v is not None}

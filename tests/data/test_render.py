@@ -91,7 +91,7 @@ def test_second_call_is_served_from_the_cache(
     def no_fluidsynth(*args: object, **kwargs: object) -> None:
         raise AssertionError("fluidsynth was run although the render was cached")
 
-    monkeypatch.setattr(render.subprocess, "run", no_fluidsynth)
+    monkeypatch.setattr(render.subprocess, "Popen", no_fluidsynth)
     second = render_midi(MELODY)
     assert np.array_equal(first, second) and second.dtype == np.float32
     with pytest.raises(AssertionError, match="was run"):  # another rate is another entry
@@ -137,14 +137,35 @@ def test_missing_fluidsynth_says_what_to_install(
         render_midi(MELODY, cache_dir=tmp_path, name="song.mid")
 
 
+def fake_fluidsynth(tmp_path: Path, body: str) -> str:
+    """An executable standing in for fluidsynth: a shell script running ``body``."""
+    exe = tmp_path / "fluidsynth"
+    exe.write_text("#!/bin/sh\n" + body + "\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
 def test_fluidsynth_failure_is_a_data_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(fake_soundfont(tmp_path)))
-    monkeypatch.setattr(render.shutil, "which", lambda _: "/usr/bin/fluidsynth")
-    failed = subprocess.CompletedProcess([], 255, "", "Parameter 'in.mid' not a MIDI file\n")
-    monkeypatch.setattr(render.subprocess, "run", lambda *a, **k: failed)
+    exe = fake_fluidsynth(tmp_path, "echo \"Parameter 'in.mid' not a MIDI file\" >&2; exit 255")
+    monkeypatch.setattr(render.shutil, "which", lambda _: exe)
     with pytest.raises(DataError, match=r"song\.mid: fluidsynth could not render it .*not a MIDI"):
+        render_midi(MELODY, cache_dir=tmp_path, name="song.mid")
+
+
+def test_a_render_that_runs_past_the_piece_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tempo map FluidSynth plays otherwise than written once rendered 75 GB of silence;
+    the render is stopped once it passes the piece's length and a margin."""
+    monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(fake_soundfont(tmp_path)))
+    # writes zeros to the -F file for ever (the argument after -F)
+    body = 'while [ "$1" != "-F" ]; do shift; done; cat /dev/zero > "$2"'
+    monkeypatch.setattr(render.shutil, "which", lambda _: fake_fluidsynth(tmp_path, body))
+    monkeypatch.setattr(render, "RENDER_TAIL_S", 1.0)
+    with pytest.raises(DataError, match=r"song\.mid: FluidSynth rendered past the piece's end"):
         render_midi(MELODY, cache_dir=tmp_path, name="song.mid")
 
 

@@ -10,20 +10,26 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from curvebench.errors import ConfigError, CurvebenchError
+from curvebench.errors import ConfigError, CurvebenchError, DataError, one_line
 from curvebench.run_arguments import (
     DEFAULT_TASK,
+    add_limit_arguments,
     add_run_arguments,
     device_accelerator,
+    limits_of,
     model_spec,
     read_run_config,
     task_names,
 )
 from curvebench.stopping import Stopped, stop_on_signals
+
+T = TypeVar("T")
 
 QUIET_LOGGERS = (
     "lightning.pytorch.utilities.rank_zero",
@@ -113,6 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             stride=args.stride,
             generator=args.generator,
+            limits=limits_of(args),
         ),
         settings,
     )
@@ -145,32 +152,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _item(path: Path, what: Callable[..., T], *args: object) -> T:
+    """``what(*args)`` for one input file, any failure that is the file's (not the machine's)
+    a one-line DataError naming it."""
+    from curvebench.benchmark.plan import item_failure
+    from curvebench.data.files import printable
+
+    try:
+        return what(*args)
+    except CurvebenchError:
+        raise
+    except Exception as exc:
+        if not item_failure(exc):
+            raise
+        raise DataError(f"{printable(path)}: {one_line(exc)}") from exc
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from curvebench.adapters import load_adapter
     from curvebench.benchmark.scoring import score_sequences
-    from curvebench.data.audio import is_audio_file, read_audio
+    from curvebench.data.audio import read_audio
+    from curvebench.data.files import checked_file, printable
     from curvebench.data.piece import parse_midi
 
+    limits = limits_of(args)
     adapter = load_adapter(args.model)
     encoded = []
     for file in args.files:
         path = Path(file)
-        if not path.is_file():
-            raise CurvebenchError(f"{path}: no such file")
-        if is_audio_file(path):
+        kind = checked_file(path, limits)
+        if kind == "audio":
             if adapter.modality != "audio":
-                raise CurvebenchError(f"{path}: {args.model} scores MIDI, not audio")
-            wave, sr = read_audio(path)
-            encoded.append(adapter.encode_audio(wave, sr, str(path)))
+                raise CurvebenchError(f"{printable(path)}: {args.model} scores MIDI, not audio")
+            wave, sr = read_audio(path, limits=limits)
+            encoded.append(_item(path, adapter.encode_audio, wave, sr, printable(path)))
         else:
-            score = parse_midi(path.read_bytes(), str(path))
-            encoded.append(adapter.encode_score(score, str(path)))
+            score = parse_midi(path.read_bytes(), printable(path), limits)
+            encoded.append(_item(path, adapter.encode_score, score, printable(path)))
     losses = score_sequences(adapter, [e.ids for e in encoded])
     out = open(args.out, "w") if args.out else sys.stdout  # noqa: SIM115
     try:
         for file, enc, loss in zip(args.files, encoded, losses, strict=True):
             line = {
-                "source": file,
+                "source": printable(file),
                 "tokens": enc.ids.tolist(),
                 "loss": np.round(loss.astype(np.float64), 6).tolist(),
                 "seconds": [round(float(s), 6) for s in enc.target_seconds],
@@ -185,48 +209,63 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_perturb(args: argparse.Namespace) -> int:
-    from curvebench.data.audio import is_audio_file, read_audio
+    from curvebench.data.audio import read_audio
+    from curvebench.data.files import checked_file, printable
     from curvebench.data.piece import parse_midi
     from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
     from curvebench.perturbations import derive_seed, parse_perturbation
 
+    limits = limits_of(args)
     perturbation = parse_perturbation(args.perturbation)
     source, target = Path(args.input), Path(args.output)
-    if not source.is_file():
-        raise CurvebenchError(f"{source}: no such file")
+    shown = printable(source)
+    kind = checked_file(source, limits)
     if target.is_dir() or not target.parent.is_dir():
         raise CurvebenchError(
-            f"{target}: give a file name inside an existing folder for the perturbed copy"
+            f"{printable(target)}: give a file name inside an existing folder for the perturbed "
+            "copy"
         )
-    data = source.read_bytes()
-    seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
-    if is_audio_file(source):
+    if kind == "audio":
         if not perturbation.acts_on_audio:
             raise CurvebenchError(
-                f"{source}: {perturbation.kind} acts on notes; give a MIDI file (only noise has "
+                f"{shown}: {perturbation.kind} acts on notes; give a MIDI file (only noise has "
                 "an audio recipe)"
             )
         if target.suffix.lower() != ".wav":
-            raise CurvebenchError(f"{target}: audio input is written as WAV; name it .wav")
-        wave, sr = read_audio(source)
+            raise CurvebenchError(
+                f"{printable(target)}: audio input is written as WAV; name it .wav"
+            )
+        wave, sr = read_audio(source, limits=limits)
+        seed = derive_seed(args.seed, _file_sha256(source), perturbation.spec_id)
         try:
-            perturbed_wave, record = perturbation.apply_audio(wave, sr, seed)
+            perturbed_wave, record = _item(source, lambda: perturbation.apply_audio(wave, sr, seed))
         except CurvebenchError as exc:
-            raise type(exc)(f"{source}: {exc}") from exc
+            raise type(exc)(f"{shown}: {exc}") from exc
         write_wav(target, perturbed_wave, sr)
     else:
-        score = parse_midi(data, str(source))
+        data = source.read_bytes()
+        seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
+        score = parse_midi(data, shown, limits)
         try:
-            perturbed, record = perturbation.apply(score, seed)
+            perturbed, record = _item(source, perturbation.apply, score, seed)
         except CurvebenchError as exc:  # name the file, as every other message does
-            raise type(exc)(f"{source}: {exc}") from exc
+            raise type(exc)(f"{shown}: {exc}") from exc
         midi = perturbed.dumps_midi()
         if target.suffix.lower() == ".wav":
-            write_wav(target, render_midi(midi, DEFAULT_SR, name=str(source)), DEFAULT_SR)
+            write_wav(target, render_midi(midi, DEFAULT_SR, name=shown), DEFAULT_SR)
         else:
             target.write_bytes(midi)
-    print(json.dumps({"output": str(target), "record": record.__dict__}))
+    print(json.dumps({"output": printable(target), "record": record.__dict__}))
     return 0
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a file, read in blocks (a recording may be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -371,6 +410,7 @@ def build_parser(run_defaults: dict[str, object] | None = None) -> argparse.Argu
     p.add_argument("--model", required=True, help="model spec")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--out", help="write JSON lines here instead of standard output")
+    add_limit_arguments(p)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("perturb", help="write a perturbed copy of a MIDI file")
@@ -378,6 +418,7 @@ def build_parser(run_defaults: dict[str, object] | None = None) -> argparse.Argu
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("input", metavar="IN_FILE")
     p.add_argument("output", metavar="OUT_FILE")
+    add_limit_arguments(p)
     p.set_defaults(func=cmd_perturb)
 
     p = sub.add_parser("compare", help="rank models by each metric; Kendall tau between rankings")

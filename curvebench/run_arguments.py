@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from curvebench.data.files import DEFAULT_LIMITS, Limits
 from curvebench.errors import ConfigError, CurvebenchError
 from curvebench.yaml_mapping import read_mapping
 
@@ -64,6 +65,34 @@ def limit(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give a count or a fraction") from None
     return int(value) if value >= 1 and value == int(value) else value
+
+
+def add_limit_arguments(p: argparse.ArgumentParser) -> None:
+    """The bounds on one item (``run``, ``score`` and ``perturb``)."""
+    p.add_argument(
+        "--max-notes",
+        type=int,
+        default=DEFAULT_LIMITS.max_notes,
+        help=f"notes in one MIDI piece (default {DEFAULT_LIMITS.max_notes:,}); more: skipped",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=DEFAULT_LIMITS.max_seconds,
+        help=f"seconds of one recording (default {DEFAULT_LIMITS.max_seconds:,.0f}); longer: "
+        "skipped",
+    )
+    p.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=DEFAULT_LIMITS.max_file_mb,
+        help=f"MB of one MIDI file (default {DEFAULT_LIMITS.max_file_mb:,.0f}); larger: skipped",
+    )
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The :class:`Limits` the command line gives."""
+    return Limits(args.max_notes, args.max_seconds, args.max_file_mb)
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -143,6 +172,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-cache", action="store_true", help="score, render and encode everything; store nothing"
     )
+    add_limit_arguments(p)
     p.add_argument(
         "--generator",
         default="self",

@@ -30,9 +30,19 @@ def is_local_path(value: str) -> bool:
     return value.startswith(("/", "~", "./", "../")) or Path(value).expanduser().exists()
 
 
+LOCAL_PREFIXES = ("hf:",)
+"""Prefixes whose value may be a path of this machine (``hf:/data/set`` loads a local dataset
+folder the way it loads a hub id)."""
+
+
 def public_location(value: str) -> str:
     """A location safe to publish: ``local:NAME`` for a path of this machine (its last
-    component), the value itself otherwise (a hub id, ``embedded:...``)."""
+    component), ``hf:`` followed by a path included; the value itself otherwise (a hub id,
+    ``embedded:...``)."""
+    for prefix in LOCAL_PREFIXES:
+        rest = value.removeprefix(prefix)
+        if rest != value and is_local_path(rest.split("#")[0].split("@")[0]):
+            return f"local:{Path(rest.split('#')[0].split('@')[0].rstrip('/')).name or 'folder'}"
     if ":" in value.split("/", 1)[0] or not is_local_path(value):
         return value
     return f"local:{Path(value.rstrip('/')).name or 'folder'}"

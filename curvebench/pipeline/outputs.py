@@ -20,8 +20,9 @@ from curvebench.benchmark.results import (
     SkippedItem,
 )
 from curvebench.data.render import DEFAULT_SR, write_wav
+from curvebench.data.sources import HUB_PREFIX
 from curvebench.pipeline.options import Loaded, RunOptions
-from curvebench.specs import parse_spec, public_spec, scrub
+from curvebench.specs import is_local_path, parse_spec, public_spec, scrub
 
 ENV_DISTRIBUTIONS = (
     "torch",
@@ -46,9 +47,7 @@ def build_results(
     """The results file's model: aggregates plus config, provenance and hashes."""
     tasks = {t.name: t for t in loaded.tasks}
     adapter = loaded.adapter
-    private = [d.spec.location for d in loaded.datasets]
-    if isinstance(options.model, str):
-        private += list(parse_spec(options.model, "model")[1].values())
+    private = [d.spec.location for d in loaded.datasets] + private_paths(options)
     return Results(
         curvebench_version=curvebench.__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -83,6 +82,22 @@ def build_results(
         samples_sha256=samples_sha,
         env=environment(),
     )
+
+
+def private_paths(options: RunOptions) -> list[str]:
+    """Every path of this machine a run was given (its data folders, ``hf:`` folders too, the
+    model's path options, --out and --cache-dir), in the forms a file may hold them: none may
+    reach anything the run writes (:func:`curvebench.specs.scrub` replaces them)."""
+    given = [d.partition("=")[2] or d for d in options.data]
+    given = [g.removeprefix(HUB_PREFIX).split("#")[0].split("@")[0] for g in given]
+    if isinstance(options.model, str):
+        given += list(parse_spec(options.model, "model")[1].values())
+    given += [str(options.out)] + ([str(options.cache_dir)] if options.cache_dir else [])
+    out = []
+    for g in given:
+        if g and is_local_path(g):
+            out += [g, str(Path(g).expanduser().absolute()), str(Path(g).expanduser().resolve())]
+    return sorted(set(out), key=len, reverse=True)
 
 
 def write_results(results: Results, path: Path) -> Path:

@@ -20,6 +20,7 @@ from curvebench.errors import ConfigError
 from curvebench.metrics.catalog import METRICS
 from curvebench.report.tables import item_rows
 from curvebench.report.validity import flat_rows as validity_rows
+from curvebench.specs import scrub
 
 if TYPE_CHECKING:
     from curvebench.pipeline import RunOutput
@@ -106,8 +107,15 @@ def default_name(output: RunOutput) -> str:
     return f"{model}-{'-'.join(results.results)}"
 
 
-def log_run(output: RunOutput, out: Path, settings: WandbSettings | None = None) -> LoggedRun:
-    """Log a written run (see the module docstring); returns where it went."""
+def log_run(
+    output: RunOutput,
+    out: Path,
+    settings: WandbSettings | None = None,
+    private: list[str] | None = None,
+) -> LoggedRun:
+    """Log a written run (see the module docstring); returns where it went. Nothing of this
+    machine is recorded: no command line, program path, git state, code or system metrics,
+    and the paths in ``private`` are scrubbed from wandb's own log files afterwards."""
     import wandb
 
     settings = settings or WandbSettings()
@@ -122,7 +130,15 @@ def log_run(output: RunOutput, out: Path, settings: WandbSettings | None = None)
         dir=str(out),
         mode=mode,
         config={"model": results.model.model_dump(), **results.config.model_dump()},
-        settings=wandb.Settings(silent=True, console="off"),
+        settings=wandb.Settings(
+            silent=True,
+            console="off",
+            x_disable_meta=True,  # the command line, program path, host and user
+            x_disable_stats=True,
+            disable_code=True,
+            disable_git=True,
+            save_code=False,
+        ),
     )
     metrics = [m.name for m in METRICS.values() if m.kind in ("float", "int")]
     table = wandb.Table(columns=["task", "dataset", "role", *metrics])
@@ -161,7 +177,19 @@ def log_run(output: RunOutput, out: Path, settings: WandbSettings | None = None)
     url = run.url if mode == "online" else None
     folder = Path(run.dir).parent
     run.finish()
+    scrub_logs(folder, private or [])
     return LoggedRun(folder, url, mode)
+
+
+def scrub_logs(folder: Path, private: list[str]) -> None:
+    """wandb's text logs in a run folder with every private path replaced (they name the run
+    folder, which may sit under a private path)."""
+    for path in folder.rglob("*.log"):
+        if path.is_file() and not path.is_symlink():
+            text = path.read_text(errors="replace")
+            cleaned = scrub(text, private)
+            if cleaned != text:
+                path.write_text(cleaned)
 
 
 def item_tables(output: RunOutput) -> dict[str, Any]:

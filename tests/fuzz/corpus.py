@@ -111,7 +111,8 @@ def write_corpus(folder: Path) -> dict[str, str]:
     put("header-only.mid", good[:14], "the header chunk alone")
     put("truncated-header.mid", good[:9], "cut inside the header chunk")
     put("truncated-track.mid", good[: len(good) // 2], "cut inside the track chunk")
-    put("track-length-lies.mid", good[:18] + struct.pack(">I", 2**31) + good[22:], "track longer than the file")
+    lying = good[:18] + struct.pack(">I", 2**31) + good[22:]
+    put("track-length-lies.mid", lying, "track longer than the file")
     put("tpq0.mid", midi_file(notes(8), division=0), "ticks per quarter 0")
     put("smpte.mid", midi_file(notes(8), division=0xE728), "SMPTE time division")
     put("tempo0.mid", midi_file(tempo_event(0) + notes(8)), "a tempo of 0 µs per quarter")
@@ -149,4 +150,4 @@ def write_corpus(folder: Path) -> dict[str, str]:
 
 if __name__ == "__main__":
     for name, about in write_corpus(Path(sys.argv[1])).items():
-        print(f"{name!r}: {about}")
+        sys.stdout.write(f"{name!r}: {about}\n")

@@ -1,0 +1,108 @@
+"""SIGTERM and SIGINT end a run within seconds at every stage (sampling the generated role,
+rendering, encoding, scoring), with exit status 143/130 and one line; what was scored stays in
+the cache and the same command resumes from it."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from curvebench.data.sources import embedded_split
+
+ROOT = Path(__file__).resolve().parents[2]
+WITHIN_S = 10.0
+"""The issue's bound on how long a run may take to stop."""
+
+
+@pytest.fixture(scope="module")
+def pieces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 real pieces of the embedded corpus as MIDI files (scoring them takes seconds)."""
+    folder = tmp_path_factory.mktemp("pieces")
+    rows = embedded_split("train").select(range(16))
+    for i, row in enumerate(rows):
+        (folder / f"p{i:02d}.mid").write_bytes(row["midi"])
+    return folder
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    return subprocess.Popen(
+        [sys.executable, "-m", "curvebench.cli", "-v", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def stop_at(proc: subprocess.Popen, marker: str, signum: int) -> tuple[float, str]:
+    """Wait until the run prints ``marker`` (a stage has begun), send ``signum``; the seconds
+    it then took to end, and all it printed on stderr."""
+    seen = b""
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stderr, selectors.EVENT_READ)
+    clock = time.monotonic()
+    while marker.encode() not in seen:
+        assert proc.poll() is None, f"ended before {marker!r}: {seen.decode()[-1500:]}"
+        assert time.monotonic() - clock < 600, f"no {marker!r} within 10 minutes"
+        if selector.select(1.0):
+            seen += os.read(proc.stderr.fileno(), 1 << 16)
+    proc.send_signal(signum)
+    sent = time.monotonic()
+    _, rest = proc.communicate(timeout=60)
+    return time.monotonic() - sent, (seen + rest).decode(errors="replace")
+
+
+STAGES = {
+    # stage: (marker in the -v output once it runs, extra arguments)
+    "sampling": ("sampling", ["--model", "reference", "--limit", "2"]),
+    "rendering": ("rendering", ["--model", "audio-reference", "--no-cache", "--limit", "4"]),
+    "encoding": ("perturb+encode", ["--model", "reference"]),
+    "scoring": ("scoring on", ["--model", "reference"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_sigterm_ends_each_stage_within_seconds(stage, pieces, tmp_path) -> None:
+    marker, extra = STAGES[stage]
+    data = [] if stage == "sampling" else ["--data", str(pieces)]
+    args = ["run", *extra, *data, "--no-wandb", "--out", str(tmp_path / "out")]
+    args += ["--cache-dir", str(tmp_path / "cache")]
+    proc = start(args, tmp_path)
+    took, err = stop_at(proc, marker, signal.SIGTERM)
+    assert proc.returncode == 143, err[-2000:]
+    assert took < WITHIN_S, f"{stage}: {took:.1f} s to stop"
+    assert "Traceback" not in err
+    # one line (it may follow a progress bar's last state on the same terminal line)
+    message = "curvebench: stopped by SIGTERM; what was scored is kept in the cache, so the "
+    assert err.count(message) == 1
+
+
+@pytest.mark.slow
+def test_a_stopped_run_resumes_from_the_cache_and_sigint_is_130(pieces, tmp_path) -> None:
+    args = ["run", "--model", "reference", "--data", str(pieces), "--no-wandb"]
+    args += ["--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+    proc = start(args, tmp_path)
+    took, err = stop_at(proc, "| 2/", signal.SIGINT)  # two batches scored
+    assert proc.returncode == 130 and took < WITHIN_S, err[-2000:]
+    kept = list((tmp_path / "cache" / "scores").rglob("*.npy"))
+    again = subprocess.run(
+        [sys.executable, "-m", "curvebench.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    reused = int(re.search(r"cache:\s+(\d+) of the scored", again.stdout).group(1))
+    assert reused == len(kept) > 0

@@ -73,3 +73,35 @@ def test_lm_eval_flags_and_config_file_match_the_native_run(tiny_model, midi_fol
     assert runs[0]["results"] == runs[1]["results"] == runs[2]["results"]
     assert runs[0]["results"]["noise-at-5s"][f"{midi_folder.name}"]["n_pairs"] == 2
     assert runs[1]["config"]["limit"] == 0.5 and runs[2]["config"]["limit"] == 2
+
+
+def test_a_yaml_alias_bomb_in_config_is_refused_in_bounded_memory(tmp_path, capsys) -> None:
+    """700 bytes of nested aliases would expand to gigabytes: refused before being built."""
+    import resource
+
+    from curvebench.cli import main
+
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    lines += ["wandb-tags: *a8"]
+    bomb = tmp_path / "run.yaml"
+    bomb.write_text("\n".join(lines) + "\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert main(["run", "--config", str(bomb)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "alias" in err[0] and str(bomb) in err[0]
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB
+
+
+def test_an_accelerator_that_is_not_there_is_one_line(monkeypatch, capsys) -> None:
+    import torch
+
+    from curvebench.cli import main
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert main(["run", "--device", "cuda:0", "--no-wandb"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no CUDA GPU on this machine" in line
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert main(["run", "--device", "cuda:3", "--no-wandb"]) == 2
+    assert "this machine has 1 GPU" in capsys.readouterr().err

@@ -205,3 +205,52 @@ def test_copies_scored_from_the_originals_prefix_equal_scoring_from_scratch(
             la, lb = json.loads(x)["loss"], json.loads(y)["loss"]
             assert len(la) == len(lb)
             assert np.abs(np.array(la) - np.array(lb)).max() < 1e-4
+
+
+def test_an_entry_is_bound_to_its_key_and_owner_and_its_losses_bounded(tmp_path) -> None:
+    """A forger with the package's own entry writer: a valid checksum no longer suffices."""
+    from curvebench.cache import write_entry
+
+    cache = ScoreCache(tmp_path, "f" * 64, {"stride": 8}, bound=50.0)
+    a, b = "ab" * 32, "cd" * 32
+    cache.put(a, np.array([1.0, 2.5]))
+    cache.put(b, np.array([0.5, 0.25]))
+    entry_a, entry_b = cache._path(a), cache._path(b)
+    entry_b.write_bytes(entry_a.read_bytes())  # another key's entry in b's place
+    assert cache.get(b) is None and not entry_b.exists()
+    write_entry(entry_a, np.array([9e35, 1.0], np.float32), a, cache.owner)  # absurd losses
+    assert cache.get(a) is None and not entry_a.exists()
+    write_entry(entry_a, np.array([-3.0, 1.0], np.float32), a, cache.owner)  # negative
+    assert cache.get(a) is None
+    write_entry(entry_a, np.array([1.0, 2.0], np.float32), a, "another-model")  # another owner
+    assert cache.get(a) is None
+    write_entry(entry_a, np.array([1.0, 2.0], np.float32), a, cache.owner)
+    assert cache.get(a).tolist() == [1.0, 2.0]  # the honest entry is read
+    other = ScoreCache(tmp_path, "f" * 64, {"stride": 16})
+    assert other.get(a) is None  # other settings: another folder and owner
+
+
+def test_a_forged_cache_entry_is_scored_again(tiny_model, midi_folder, tmp_path) -> None:
+    """Every entry rewritten to 9e35 with a valid checksum (the issue's forgery): the rerun
+    scores again and its results equal the honest run's."""
+    from curvebench.cache import unpack, write_entry
+
+    options = RunOptions(
+        model=f"hf-causal:path={tiny_model}",
+        data=(f"ood={midi_folder}",),
+        limit=2,
+        out=tmp_path / "a",
+        wandb=False,
+        cache_dir=tmp_path / "cache",
+    )
+    first = run(options)
+    entries = list((tmp_path / "cache" / "scores").rglob("*.npy"))
+    assert entries
+    for path in entries:
+        header, losses = unpack(path.read_bytes())
+        write_entry(path, np.full_like(losses, 9e35), header["key"], header["owner"])
+    again = run(RunOptions(**{**options.__dict__, "out": tmp_path / "b"}))
+    assert again.cached == 0
+    (r1,) = first.results.results["noise-at-5s"].values()
+    (r2,) = again.results.results["noise-at-5s"].values()
+    assert r2.abs_loss_perturbed == r1.abs_loss_perturbed < 100

@@ -32,14 +32,14 @@ def test_kinds_come_from_the_content_and_a_mislabelled_file_is_refused(tmp_path)
 
 def test_each_limit_names_the_option_that_raises_it(tmp_path) -> None:
     many = million_notes()
-    with pytest.raises(DataError, match="over the limit of 100,000 per piece.*--max-notes"):
+    with pytest.raises(DataError, match=r"over the limit of 100,000 per piece.*--max-notes"):
         parse_midi(many, "many.mid")
     assert parse_midi(many, "many.mid", Limits(max_notes=1_000_000)).note_num() == 10**6
     big = tmp_path / "big.mid"
     with open(big, "wb") as fh:
         fh.write(midi_file(tempo_event(500_000) + notes(4)))
         fh.truncate(3 * 2**20)
-    with pytest.raises(DataError, match="3 MB, over the limit of 2 MB.*--max-file-mb"):
+    with pytest.raises(DataError, match=r"3 MB, over the limit of 2 MB.*--max-file-mb"):
         checked_file(big, Limits(max_file_mb=2))
     assert checked_file(big, Limits(max_file_mb=4)) == "midi"
     with pytest.raises(ConfigError, match="--max-seconds"):

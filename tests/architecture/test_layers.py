@@ -17,6 +17,8 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "cache": 0,
     "specs": 0,
+    "yaml_mapping": 0,
+    "stopping": 0,
     "metrics": 1,
     "data": 2,
     "adapters": 3,

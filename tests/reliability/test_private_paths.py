@@ -1,5 +1,5 @@
-"""Nothing a run writes holds a path of this machine: results, samples, examples, figures and
-the offline W&B run (its config, the command line it would record, its own log files), with
+"""Nothing a run writes holds a path of this machine: results, samples, examples, figures, the
+run report and the offline W&B run (its config, the command line it would record, its own log files), with
 data given as a folder and as ``hf:`` + a local dataset folder."""
 
 from __future__ import annotations
@@ -38,12 +38,22 @@ def test_no_file_a_run_writes_holds_its_absolute_paths(tmp_path) -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    report = subprocess.run(
+        [sys.executable, "-m", "curvebench.cli", "report", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=private,
+        env=env,
+        timeout=600,
+    )
+    assert report.returncode == 0, report.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     locations = {d["name"]: d["location"] for d in results["datasets"]}
     assert locations == {"songs": "local:songs", "hub-set": "local:hub-set"}
     written = [p for p in out.rglob("*") if p.is_file() and not p.is_symlink()]
     assert any("wandb" in p.parts for p in written)  # the W&B run is among them
     assert any(p.suffix == ".wandb" for p in written)
+    assert (out / "report" / "index.html") in written
     needles = {str(private).encode(), str(private.resolve()).encode()}
     for path in written:
         data = path.read_bytes()

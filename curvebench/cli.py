@@ -174,6 +174,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from curvebench.data.audio import read_audio
     from curvebench.data.files import checked_file, printable
     from curvebench.data.piece import parse_midi
+    from curvebench.data.timing import duration_seconds
 
     limits = limits_of(args)
     adapter = load_adapter(args.model)
@@ -188,6 +189,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             encoded.append(_item(path, adapter.encode_audio, wave, sr, printable(path)))
         else:
             score = parse_midi(path.read_bytes(), printable(path), limits)
+            limits.check_seconds(duration_seconds(score), printable(path), "a piece")
             encoded.append(_item(path, adapter.encode_score, score, printable(path)))
     losses = score_sequences(adapter, [e.ids for e in encoded])
     out = open(args.out, "w") if args.out else sys.stdout  # noqa: SIM115
@@ -213,6 +215,7 @@ def cmd_perturb(args: argparse.Namespace) -> int:
     from curvebench.data.files import checked_file, printable
     from curvebench.data.piece import parse_midi
     from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
+    from curvebench.data.timing import duration_seconds
     from curvebench.perturbations import derive_seed, parse_perturbation
 
     limits = limits_of(args)
@@ -246,6 +249,7 @@ def cmd_perturb(args: argparse.Namespace) -> int:
         data = source.read_bytes()
         seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
         score = parse_midi(data, shown, limits)
+        limits.check_seconds(duration_seconds(score), shown, "a piece")
         try:
             perturbed, record = _item(source, perturbation.apply, score, seed)
         except CurvebenchError as exc:  # name the file, as every other message does

@@ -29,7 +29,9 @@ class Limits:
     max_notes: int = 100_000
     """Notes in one MIDI piece (``--max-notes``); the longest piano works hold about 30,000."""
     max_seconds: float = 1_800.0
-    """Length of one recording, read from its header (``--max-seconds``)."""
+    """Length of one recording (read from its header) or of a MIDI piece heard whole by
+    ``score`` and ``perturb`` (``--max-seconds``); ``run`` hears only a task's clip of a
+    piece."""
     max_file_mb: float = 64.0
     """Size of a MIDI file, which is read whole (``--max-file-mb``)."""
 
@@ -47,11 +49,11 @@ class Limits:
                 "(raise it with --max-notes)"
             )
 
-    def check_seconds(self, seconds: float, name: str) -> None:
-        """DataError when a recording is longer than ``max_seconds``."""
+    def check_seconds(self, seconds: float, name: str, what: str = "a recording") -> None:
+        """DataError when a recording (or ``what``) is longer than ``max_seconds``."""
         if seconds > self.max_seconds:
             raise DataError(
-                f"{name}: a recording of {seconds:,.0f} s, over the limit of "
+                f"{name}: {what} of {seconds:,.0f} s, over the limit of "
                 f"{self.max_seconds:,.0f} s (raise it with --max-seconds)"
             )
 

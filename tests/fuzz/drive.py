@@ -58,7 +58,8 @@ if __name__ == "__main__":
     corpus, out = Path(sys.argv[1]), Path(sys.argv[2])
     for command, name, argv in calls(corpus, out):
         status, err = call(argv)
-        line = {"command": command, "file": name, "status": status, "stderr": err}
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        line = {"command": command, "file": name, "status": status, "stderr": err, "peak_mb": peak}
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,6 +1,6 @@
 """Nothing a run writes holds a path of this machine: results, samples, examples, figures, the
-run report and the offline W&B run (its config, the command line it would record, its own log files), with
-data given as a folder and as ``hf:`` + a local dataset folder."""
+run report and the offline W&B run (its config, the command line it would record, its own log
+files), with data given as a folder and as ``hf:`` + a local dataset folder."""
 
 from __future__ import annotations
 

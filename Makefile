@@ -12,16 +12,23 @@ SYSTEM_PACKAGES := fluidsynth timgm6mb-soundfont
 SYSTEM_PACKAGES += abcmidi
 TEST_PACKAGES := chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# system packages only for the runs that use them: audio models render MIDI with FluidSynth and
+# a soundfont, hf-abc converts with abcmidi; the default run (a symbolic model) needs neither
+SYSTEM_MODELS := audio-reference musicgen yue hf-abc
+RUN_NEEDS := $(if $(strip $(foreach m,$(SYSTEM_MODELS),$(findstring $(m),$(RUN_ARGS)))),system,)
 
 BOARD_MODELS := reference reference-tiny ngram audio-reference
 BOARD_ARGS ?= --task board --no-wandb
 
 .PHONY: run test lint install install-dev system system-test board clean
 
-# FluidSynth and a General MIDI soundfont render MIDI to audio (audio models, WAV examples)
+# FluidSynth and a General MIDI soundfont render MIDI to audio (audio models, WAV examples);
+# without root or sudo, one line says what to install
 system:
 	@command -v fluidsynth >/dev/null 2>&1 && command -v midi2abc >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
-		{ $(SUDO) apt-get update -qq && \
+		{ [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null || \
+		  { echo "make: this run needs Debian packages: $(SYSTEM_PACKAGES); install them (apt-get install $(SYSTEM_PACKAGES)) and run make again" >&2; exit 1; }; \
+		  $(SUDO) apt-get update -qq && \
 		  $(SUDO) apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); }
 
 # Chromium and its driver: only the board page's browser test needs them
@@ -50,7 +57,7 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-run: install system
+run: install $(RUN_NEEDS)
 	$(BIN)/curvebench run $(RUN_ARGS)
 
 test: install-dev system-test

@@ -211,6 +211,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_perturb(args: argparse.Namespace) -> int:
+    from curvebench.benchmark.samples import sha256_file
     from curvebench.data.audio import read_audio
     from curvebench.data.files import checked_file, printable
     from curvebench.data.piece import parse_midi
@@ -239,7 +240,7 @@ def cmd_perturb(args: argparse.Namespace) -> int:
                 f"{printable(target)}: audio input is written as WAV; name it .wav"
             )
         wave, sr = read_audio(source, limits=limits)
-        seed = derive_seed(args.seed, _file_sha256(source), perturbation.spec_id)
+        seed = derive_seed(args.seed, sha256_file(source), perturbation.spec_id)
         try:
             perturbed_wave, record = _item(source, lambda: perturbation.apply_audio(wave, sr, seed))
         except CurvebenchError as exc:
@@ -261,15 +262,6 @@ def cmd_perturb(args: argparse.Namespace) -> int:
             target.write_bytes(midi)
     print(json.dumps({"output": printable(target), "record": record.__dict__}))
     return 0
-
-
-def _file_sha256(path: Path) -> str:
-    """sha256 of a file, read in blocks (a recording may be large)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -29,24 +29,16 @@ def test_no_file_a_run_writes_holds_its_absolute_paths(tmp_path) -> None:
     args = ["run", "--model", "reference", "--data", f"training={songs}"]
     args += ["--data", f"ood=hf:{hub}", "--out", str(out), "--cache-dir", str(cache)]
     env = dict(os.environ, WANDB_MODE="offline", PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-m", "curvebench.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=private,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = subprocess.run(
-        [sys.executable, "-m", "curvebench.cli", "report", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=private,
-        env=env,
-        timeout=600,
-    )
-    assert report.returncode == 0, report.stderr[-2000:]
+    for argv in (args, ["report", str(out)]):  # the run (W&B offline), then its report
+        done = subprocess.run(
+            [sys.executable, "-m", "curvebench.cli", *argv],
+            capture_output=True,
+            text=True,
+            cwd=private,
+            env=env,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     locations = {d["name"]: d["location"] for d in results["datasets"]}
     assert locations == {"songs": "local:songs", "hub-set": "local:hub-set"}

@@ -35,6 +35,9 @@ def cache_root() -> Path:
 
 MAGIC = b"CBCACHE2\n"
 """First bytes of every entry (format version 2: entries know their key and owner)."""
+OLDER_MAGIC = b"CBLOSS1\n"
+"""First bytes of an entry of format version 1 (no key or owner)."""
+OLDER = "is of an older format"
 MAX_HEADER = 4096
 """The longest entry header read."""
 
@@ -53,8 +56,10 @@ def pack(array: np.ndarray, key: str = "", owner: str = "") -> bytes:
 def unpack(data: bytes) -> tuple[dict[str, str], np.ndarray]:
     """The header and array of an entry's bytes; ValueError saying what is wrong with a bad
     entry (an older format, a wrong checksum, or a payload that is not a plain ``.npy``)."""
+    if data.startswith(OLDER_MAGIC):
+        raise ValueError(OLDER)
     if not data.startswith(MAGIC):
-        raise ValueError("is not an entry of this curvebench (an older format, or not one)")
+        raise ValueError("fails its checksum")
     at = len(MAGIC)
     size = int.from_bytes(data[at : at + 4], "big")
     if size > MAX_HEADER:
@@ -69,6 +74,8 @@ def unpack(data: bytes) -> tuple[dict[str, str], np.ndarray]:
     try:
         fields = json.loads(header)
         array = np.load(io.BytesIO(payload), allow_pickle=False)
+    except RecursionError:
+        raise ValueError("has a malformed header") from None
     except (OSError, ValueError, EOFError) as exc:
         raise ValueError(f"cannot be read ({exc})") from exc
     if not isinstance(fields, dict):
@@ -93,8 +100,9 @@ def write_entry(path: Path, array: np.ndarray, key: str = "", owner: str = "") -
 
 
 def drop_entry(path: Path, why: str, redo: str) -> None:
-    """Delete a bad entry with a warning saying why and what is done instead (``redo``)."""
-    log.warning("cache entry %s %s; %s", path.name, why, redo)
+    """Delete a bad entry with a warning saying why and what is done instead (``redo``); an
+    entry of an older format quietly (a cache written before an upgrade holds many)."""
+    (log.debug if why == OLDER else log.warning)("cache entry %s %s; %s", path.name, why, redo)
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
 

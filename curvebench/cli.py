@@ -211,8 +211,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_perturb(args: argparse.Namespace) -> int:
-    from curvebench.benchmark.samples import sha256_file
-    from curvebench.data.audio import read_audio
+    from curvebench.data.audio import read_audio, sha256_file
     from curvebench.data.files import checked_file, printable
     from curvebench.data.piece import parse_midi
     from curvebench.data.render import DEFAULT_SR, render_midi, write_wav

@@ -58,10 +58,11 @@ def public_spec(spec: str, what: str = "model") -> str:
 
 
 def scrub(text: str, paths: list[str]) -> str:
-    """``text`` with each of ``paths`` (absolute forms too) replaced by its public location."""
-    for path in sorted(
-        {str(Path(p).expanduser().resolve()) for p in paths} | set(paths), key=len, reverse=True
-    ):
-        if path and is_local_path(path):
+    """``text`` with the absolute forms of each of ``paths`` replaced by its public location
+    (a relative name is left alone: replaced as a substring it would garble words)."""
+    absolute = {str(Path(p).expanduser().absolute()) for p in paths if p}
+    absolute |= {str(Path(p).expanduser().resolve()) for p in paths if p}
+    for path in sorted(absolute, key=len, reverse=True):
+        if len(path) > 1 and is_local_path(path):
             text = text.replace(path, public_location(path))
     return text

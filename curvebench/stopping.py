@@ -43,9 +43,34 @@ def stop_on_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _raise) for s in SIGNALS}
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    for s in SIGNALS:
+        if previous[s] is not signal.SIG_IGN:  # a background job's ignored SIGINT stays so
+            signal.signal(s, _raise)
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Within :func:`stop_on_signals`, a signal that arrives inside the block stops the run
+    only once the block is done (the outputs of a run are written as one whole); elsewhere,
+    nothing changes."""
+    if threading.current_thread() is not threading.main_thread() or not all(
+        signal.getsignal(s) is _raise for s in SIGNALS
+    ):
+        yield
+        return
+    pending: list[int] = []
+    for s in SIGNALS:
+        signal.signal(s, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for s in SIGNALS:
+            signal.signal(s, _raise)
+    if pending:
+        raise Stopped(pending[0])

@@ -35,10 +35,13 @@ def read_mapping(path: Path, what: str) -> dict:
     ``--config X``) for a file that cannot be read, is too large, is not YAML, uses aliases or
     is not a mapping."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ConfigError(f"{what}: {size:,} bytes; a YAML file is read up to {MAX_BYTES:,}")
-        data = yaml.load(path.read_text(), Loader=_NoAliasLoader)
+        with open(path, "rb") as fh:  # at most MAX_BYTES + 1: a pipe or device has no size
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ConfigError(f"{what}: over {MAX_BYTES:,} bytes; a YAML file is read up to that")
+        data = yaml.load(raw.decode(), Loader=_NoAliasLoader)
+    except RecursionError:
+        raise ConfigError(f"{what}: nested too deeply to read as YAML") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{what}: cannot read it as YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(data, dict):

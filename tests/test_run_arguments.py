@@ -105,3 +105,13 @@ def test_an_accelerator_that_is_not_there_is_one_line(monkeypatch, capsys) -> No
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert main(["run", "--device", "cuda:3", "--no-wandb"]) == 2
     assert "this machine has 1 GPU" in capsys.readouterr().err
+
+
+def test_deeply_nested_yaml_is_one_line(tmp_path, capsys) -> None:
+    from curvebench.cli import main
+
+    deep = tmp_path / "run.yaml"
+    deep.write_text("wandb-tags: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert main(["run", "--config", str(deep)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "nested too deeply" in line

@@ -20,7 +20,7 @@ from curvebench.data.piece import Piece
 from curvebench.data.render import DEFAULT_RENDERS, DEFAULT_SR, RenderCache
 from curvebench.data.sources import Skip
 from curvebench.data.timing import clip_seconds
-from curvebench.errors import ConfigError, SkipItem, one_line
+from curvebench.errors import ConfigError, CurvebenchError, SkipItem, one_line
 from curvebench.metrics.token_types import target_types
 from curvebench.perturbations import Perturbation, PerturbationRecord, derive_seed
 from curvebench.tasks import TaskConfig
@@ -70,6 +70,27 @@ class Plan:
     examples: list[Example] = field(default_factory=list)
     id_types: list[str] | None = None
     """The adapter's type of every vocabulary id, when its tokens are typed."""
+    unexpected: list[Skip] = field(default_factory=list)
+    """Skips whose cause was not a curvebench error (a library's exception): when nothing
+    else could be prepared, the model, not the files, is the likelier cause."""
+
+    def check_any_prepared(self) -> None:
+        """CurvebenchError when no pair was prepared and some item failed with an exception
+        of a library: one cause for every item is the model's or the setup's, not a file's."""
+        if self.pairs or not self.unexpected:
+            return
+        first = self.unexpected[0]
+        raise CurvebenchError(
+            f"no item could be prepared; {len(self.unexpected)} failed with an unexpected error, "
+            f"the first ({first.item}, {first.stage}): {first.reason}. This looks like a problem "
+            "of the model or its setup rather than of the files"
+        )
+
+    def skip(self, skip: Skip, cause: Exception) -> None:
+        """Record an item left out, and whether its cause was unexpected."""
+        self.skipped.append(skip)
+        if not isinstance(cause, CurvebenchError):
+            self.unexpected.append(skip)
 
     def add_sequence(self, encoded: Encoded) -> str:
         """Add a sequence to score (once, however many pairs use it); returns its key."""
@@ -178,7 +199,8 @@ class _Encoder:
         self.stage = "read"
         if not self.audio:
             raise SkipItem(f"{piece.id}: a recording; {self.adapter.name} reads notes (MIDI)")
-        wave = piece_waveform(piece, DEFAULT_SR)[: round(self.task.clip_seconds * DEFAULT_SR)]
+        seconds = self.task.clip_seconds
+        wave = piece_waveform(piece, DEFAULT_SR, seconds)[: round(seconds * DEFAULT_SR)]
         return self._checked(self._encode_audio(wave, piece.id), piece.id), wave
 
     def perturbed(
@@ -214,7 +236,9 @@ def item_failure(exc: Exception) -> bool:
         return False
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return False
-    return "OutOfMemoryError" not in type(exc).__name__  # torch's, on any accelerator
+    if "OutOfMemoryError" in type(exc).__name__:  # torch's, on any accelerator
+        return False
+    return not (isinstance(exc, RuntimeError) and "CUDA error" in str(exc))
 
 
 def plan_task(
@@ -252,7 +276,7 @@ def plan_task(
         except Exception as exc:
             if not item_failure(exc):
                 raise
-            plan.skipped.append(Skip(where, one_line(exc), encoder.stage))
+            plan.skip(Skip(where, one_line(exc), encoder.stage), exc)
             continue
         for perturbation in perturbations:
             seed = derive_seed(task.seed, piece.sha256, perturbation.spec_id)
@@ -265,7 +289,7 @@ def plan_task(
                 if not item_failure(exc):
                     raise
                 where_copy = f"{where}/{perturbation.spec_id}"
-                plan.skipped.append(Skip(where_copy, one_line(exc), encoder.stage))
+                plan.skip(Skip(where_copy, one_line(exc), encoder.stage), exc)
                 continue
             pair = Pair(
                 task.name,

@@ -119,15 +119,6 @@ class SampleLine(BaseModel):
         return json.dumps(data)
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_samples(lines: Iterable[SampleLine], path: Path) -> str:
     """Write lines as gzip JSON lines (no timestamp in the header, so bytes are reproducible)
     through a unique temporary file renamed into place; returns the sha256 of the bytes

@@ -8,6 +8,7 @@ several channels are mixed to mono by their mean unless ``mono=False``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from curvebench.data.files import AUDIO_SUFFIXES, DEFAULT_LIMITS, Limits, printable
+from curvebench.data.files import AUDIO_SUFFIXES, Limits, printable
 from curvebench.data.piece import Piece
 from curvebench.errors import ConfigError, DataError, one_line
 
@@ -35,11 +36,18 @@ def _soundfile():
     return soundfile
 
 
+MIN_RATE, MAX_RATE = 1_000, 768_000
+"""Sample rates a recording may have (a header may claim 2^31 Hz, whose resampling filter
+would not fit in memory)."""
+
+
 def audio_info(path: Path, shown: str | None = None) -> tuple[int, int]:
     """(frames, rate) of an audio file, read from its header alone; DataError for a file
-    that is not readable audio or holds no samples."""
+    that is not readable audio, holds no samples or claims an absurd rate."""
     shown = shown or printable(path)
     soundfile = _soundfile()
+    if soundfile is None and Path(path).suffix.lower() != ".wav":
+        raise ConfigError(f"{shown}: reading {Path(path).suffix} needs soundfile; {INSTALL_HINT}")
     try:
         if soundfile is None:
             from scipy.io import wavfile
@@ -51,8 +59,13 @@ def audio_info(path: Path, shown: str | None = None) -> tuple[int, int]:
             rate, frames = int(info.samplerate), int(info.frames)
     except Exception as exc:  # libsndfile and scipy raise many kinds on broken headers
         raise DataError(f"{shown}: not a readable audio file ({one_line(exc)})") from None
-    if frames <= 0 or rate <= 0:
+    if frames <= 0:
         raise DataError(f"{shown}: the audio file holds no samples")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise DataError(
+            f"{shown}: a sample rate of {rate:,} Hz; recordings are read at {MIN_RATE:,} to "
+            f"{MAX_RATE:,} Hz"
+        )
     return frames, rate
 
 
@@ -74,24 +87,18 @@ def _decode(path: Path, frames: int = -1) -> tuple[np.ndarray, int]:
     return data, int(sr)
 
 
-def recording_clip(
-    path: Path, seconds: float, limits: Limits = DEFAULT_LIMITS, shown: str | None = None
-) -> bytes:
-    """The first ``seconds`` of a recording, as the bytes of a float WAV at the file's rate
-    and channels: its header checked against ``limits`` first, and no more of it decoded than
-    the clip. DataError (one line) for a recording that is unreadable, empty, too long or
-    holds NaN or infinite samples."""
-    shown = shown or printable(path)
-    frames, rate = audio_info(path, shown)
-    limits.check_seconds(frames / rate, shown)
-    data, rate = _decode(Path(path), min(frames, math.ceil(seconds * rate)))
-    if data.size == 0:
-        raise DataError(f"{shown}: the audio file holds no samples")
-    if not np.all(np.isfinite(data)):
-        raise DataError(f"{shown}: the audio holds NaN or infinite samples")
-    from curvebench.data.render import wav_bytes
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (a recording may be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
-    return wav_bytes(data.astype(np.float32), rate)
+
+CLIP_MARGIN_S = 1.0
+"""Decoded past a clip's end, so that resampling near its end sees the same samples as when
+the whole file is decoded (the polyphase filter reaches a few milliseconds either side)."""
 
 
 def read_audio(
@@ -99,6 +106,7 @@ def read_audio(
     sr: int | None = None,
     mono: bool = True,
     limits: Limits | None = None,
+    seconds: float | None = None,
 ) -> tuple[np.ndarray, int]:
     """The samples of an audio file as float32 and their rate.
 
@@ -106,16 +114,18 @@ def read_audio(
     mean into [samples]; otherwise [samples, channels]. Integer formats are scaled to [−1, 1];
     resampling may overshoot that range slightly and is not clipped. ``limits``: refuse a
     recording longer than its ``max_seconds`` (read from the header) before decoding it.
+    ``seconds``: decode only the first ``seconds`` (and a margin; the caller cuts the clip).
     """
     path = Path(path)
     if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
         raise ConfigError(f"{path}: sample rate {sr!r} must be a positive whole number of Hz")
     if not path.is_file():
         raise DataError(f"{path}: no such audio file")
+    frames, rate = audio_info(path)
     if limits is not None:
-        frames, _ = audio_info(path)
-        limits.check_seconds(frames / _, printable(path))
-    data, rate = _decode(path)
+        limits.check_seconds(frames / rate, printable(path))
+    wanted = -1 if seconds is None else min(frames, math.ceil((seconds + CLIP_MARGIN_S) * rate))
+    data, rate = _decode(path, wanted)
     if data.size == 0:
         raise DataError(f"{path}: the audio file holds no samples")
     if not np.all(np.isfinite(data)):
@@ -171,6 +181,12 @@ def audio_from_bytes(
             raise DataError(str(exc).replace(fh.name, name)) from exc
 
 
-def piece_waveform(piece: Piece, sr: int) -> np.ndarray:
-    """A recording's mono samples at ``sr`` Hz."""
+def piece_waveform(piece: Piece, sr: int, seconds: float | None = None) -> np.ndarray:
+    """A recording's mono samples at ``sr`` Hz: all of them, or (a recording left in its
+    file) at least its first ``seconds``, no more of the file decoded than that."""
+    if piece.audio_path:
+        try:
+            return read_audio(piece.audio_path, sr, seconds=seconds)[0]
+        except DataError as exc:  # name the piece, never the path of this machine
+            raise DataError(str(exc).replace(piece.audio_path, piece.source or piece.id)) from exc
     return audio_from_bytes(piece.audio, piece.source or piece.id, sr)[0]

@@ -34,17 +34,23 @@ class Piece:
     audio: bytes = field(default=b"", repr=False)
     """An audio file's bytes (WAV, FLAC, OGG, MP3) when the piece is a recording, not notes;
     ``id`` (or ``source``) ends with its suffix."""
+    audio_path: str = field(default="", repr=False, compare=False)
+    """A recording left in its file (a local folder), decoded only as far as a task hears it;
+    never written anywhere (``source`` names the file)."""
+    content_sha256: str = ""
+    """The sha256 of the file's bytes when they are not held (``audio_path``)."""
 
     @property
     def is_audio(self) -> bool:
         """True for a recording (audio models hear it as it is; note-level perturbations do
         not apply)."""
-        return bool(self.audio)
+        return bool(self.audio or self.audio_path)
 
     @property
     def sha256(self) -> str:
-        """Content hash of the MIDI or audio bytes; feeds perturbation seeds and caches."""
-        return hashlib.sha256(self.audio or self.midi).hexdigest()
+        """Content hash of the MIDI or audio file's bytes; feeds perturbation seeds and
+        caches."""
+        return self.content_sha256 or hashlib.sha256(self.audio or self.midi).hexdigest()
 
     def score(self, limits: Limits = DEFAULT_LIMITS) -> Score:
         """The piece as a symusic Score in ticks (checked as :func:`parse_midi` says)."""

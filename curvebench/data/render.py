@@ -38,6 +38,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from curvebench.cache import cache_root
+from curvebench.data.files import Limits
 from curvebench.data.piece import parse_midi
 from curvebench.errors import ConfigError, DataError
 
@@ -125,7 +126,7 @@ def find_soundfont() -> Path:
 
 def _parse(midi_bytes: bytes, name: str) -> float:
     """The piece's length in seconds, after checking it has notes and is not too long."""
-    score = parse_midi(midi_bytes, name)
+    score = parse_midi(midi_bytes, name, UNLIMITED)  # --max-notes applies where pieces are read
     if score.note_num() == 0:
         raise DataError(f"{name}: the MIDI file has no notes, so there is nothing to render")
     seconds = float(score.to("second").end())
@@ -149,6 +150,7 @@ def _cache_key(midi_bytes: bytes, sr: int, gain: float, soundfont: Path) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
+UNLIMITED = Limits(max_notes=2**62, max_seconds=float("inf"), max_file_mb=float("inf"))
 RENDER_TAIL_S = 30.0
 """How far past a piece's last event FluidSynth may write before the render is stopped (its
 release tails take a few seconds; a tempo map it plays otherwise than written can run on for
@@ -297,24 +299,16 @@ def write_wav(path: str | os.PathLike[str], wave: np.ndarray, sr: int) -> Path:
     return out
 
 
-def wav_bytes(data: np.ndarray, sr: int) -> bytes:
-    """The bytes of a float32 WAV file of ``data`` ([frames] or [frames, channels])."""
-    import io
-
-    from scipy.io import wavfile
-
-    buffer = io.BytesIO()
-    wavfile.write(buffer, int(sr), np.ascontiguousarray(data, dtype=np.float32))
-    return buffer.getvalue()
-
-
 def read_wav(path: str | os.PathLike[str], frames: int = -1) -> tuple[np.ndarray, int]:
     """Read a WAV file (all of it, or its first ``frames``) as mono float32 in [−1, 1]
     (channels averaged) and its sample rate."""
     from scipy.io import wavfile
 
     try:
-        sr, data = wavfile.read(str(path), mmap=True)
+        try:
+            sr, data = wavfile.read(str(path), mmap=True)
+        except ValueError:  # 24-bit samples cannot be mapped: read them
+            sr, data = wavfile.read(str(path))
     except Exception as exc:  # scipy's parser raises struct.error, ValueError, ... on bad bytes
         raise DataError(f"{path}: not a readable WAV file ({type(exc).__name__}: {exc})") from exc
     data = np.array(data if frames < 0 else data[:frames])

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import datasets
 from pydantic import BaseModel, ConfigDict, Field
 
-from curvebench.data.audio import recording_clip
+from curvebench.data.audio import audio_info, sha256_file
 from curvebench.data.files import DEFAULT_LIMITS, Limits, checked_file, printable, suffix_kind
 from curvebench.data.piece import ROLES, Piece
 from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
@@ -223,11 +223,20 @@ def read_folder(
 ) -> tuple[datasets.Dataset, list[Skip]]:
     """:func:`folder_dataset`, and every file it did not read with the reason: files whose
     names are not music are passed over; a music file is refused when it is a broken link,
-    empty, not what its name says, beyond ``reading.limits``, or (a recording) unreadable,
-    or heard by a model that reads notes. Recordings are decoded only as far as the clip.
-    Names that are not UTF-8 are kept as ``\\xNN``; links to folders are not followed."""
+    empty, not what its name says, beyond ``reading.limits``, or (a recording) has a header
+    that cannot be read, or is heard by a model that reads notes. For an audio model a
+    recording stays in its file (``audio_path``, hashed as it is read) and is decoded later,
+    only as far as a task's clip. Names that are not UTF-8 are kept as ``\\xNN``; links to
+    folders are not followed."""
     prefix = f"{dataset or folder.name}/"
-    rows: dict[str, list] = {"id": [], "midi": [], "audio": [], "source": []}
+    rows: dict[str, list] = {
+        "id": [],
+        "midi": [],
+        "audio": [],
+        "source": [],
+        "audio_path": [],
+        "content_sha256": [],
+    }
     skipped: list[Skip] = []
     for path in _walk(folder):
         name = printable(path.relative_to(folder))
@@ -235,19 +244,22 @@ def read_folder(
             kind = checked_file(path, reading.limits, name)
             if kind == "audio" and reading.modality == "symbolic":
                 raise SkipItem(f"{name}: a recording; the model reads notes (MIDI)")
+            midi, audio, lazy, sha = b"", b"", "", ""
             if kind == "midi":
-                midi, audio = path.read_bytes(), b""
+                midi = path.read_bytes()
             elif reading.modality == "audio":
-                midi, audio = b"", recording_clip(path, reading.clip_seconds, reading.limits, name)
+                frames, rate = audio_info(path, name)
+                reading.limits.check_seconds(frames / rate, name)
+                lazy, sha = str(path), sha256_file(path)
             else:
-                midi, audio = b"", path.read_bytes()
+                audio = path.read_bytes()
         except CurvebenchError as exc:
             skipped.append(Skip(prefix + name, str(exc).removeprefix(f"{name}: "), "read"))
             continue
         except OSError as exc:
             skipped.append(Skip(prefix + name, f"cannot be read ({exc.strerror or exc})", "read"))
             continue
-        for column, value in zip(rows, (name, midi, audio, name), strict=True):
+        for column, value in zip(rows, (name, midi, audio, name, lazy, sha), strict=True):
             rows[column].append(value)
     skipped += [Skip(prefix + n, why, "list") for n, why in _passed_over(folder)]
     if not rows["id"] and not skipped:
@@ -363,4 +375,6 @@ def iter_pieces(
             source=source,
             meta=meta,
             audio=bytes(audio) if isinstance(audio, bytes | bytearray) else b"",
+            audio_path=str(row.get("audio_path") or ""),
+            content_sha256=str(row.get("content_sha256") or ""),
         )

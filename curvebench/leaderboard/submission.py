@@ -21,8 +21,9 @@ from pydantic import ValidationError
 
 from curvebench.benchmark.aggregate import Analysis, analyse
 from curvebench.benchmark.results import SCHEMA_VERSION, DatasetResult, Results
-from curvebench.benchmark.samples import SampleLine, sha256_file
+from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.samples import read_samples as _read_samples
+from curvebench.data.audio import sha256_file
 from curvebench.errors import CurvebenchError, DataError, first_error
 from curvebench.leaderboard import protocol as protocol_rules
 from curvebench.leaderboard.protocol import ProtocolError, check_protocol, check_protocol_name

@@ -19,6 +19,7 @@ from curvebench.benchmark.results import (
     RunConfig,
     SkippedItem,
 )
+from curvebench.cache import cache_root
 from curvebench.data.render import DEFAULT_SR, write_wav
 from curvebench.data.sources import HUB_PREFIX
 from curvebench.pipeline.options import Loaded, RunOptions
@@ -85,19 +86,20 @@ def build_results(
 
 
 def private_paths(options: RunOptions) -> list[str]:
-    """Every path of this machine a run was given (its data folders, ``hf:`` folders too, the
-    model's path options, --out and --cache-dir), in the forms a file may hold them: none may
-    reach anything the run writes (:func:`curvebench.specs.scrub` replaces them)."""
+    """Every path of this machine a run was given or uses (its data folders, ``hf:`` folders
+    too, the model's path options, --out, the cache and the home folder), absolute and
+    resolved: none may reach anything the run writes (:func:`curvebench.specs.scrub`
+    replaces them)."""
     given = [d.partition("=")[2] or d for d in options.data]
     given = [g.removeprefix(HUB_PREFIX).split("#")[0].split("@")[0] for g in given]
     if isinstance(options.model, str):
         given += list(parse_spec(options.model, "model")[1].values())
-    given += [str(options.out)] + ([str(options.cache_dir)] if options.cache_dir else [])
+    given += [str(options.out), str(options.cache_dir or cache_root()), str(Path.home())]
     out = []
     for g in given:
         if g and is_local_path(g):
-            out += [g, str(Path(g).expanduser().absolute()), str(Path(g).expanduser().resolve())]
-    return sorted(set(out), key=len, reverse=True)
+            out += [str(Path(g).expanduser().absolute()), str(Path(g).expanduser().resolve())]
+    return sorted({p for p in out if len(p) > 1}, key=len, reverse=True)
 
 
 def write_results(results: Results, path: Path) -> Path:

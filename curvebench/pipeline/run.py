@@ -49,6 +49,7 @@ from curvebench.pipeline.generated import generated_pieces
 from curvebench.pipeline.options import Dataset, Loaded, RunOptions
 from curvebench.pipeline.outputs import build_results, write_examples, write_results
 from curvebench.specs import public_spec
+from curvebench.stopping import held
 from curvebench.tasks import TaskConfig, expand_tasks, protocol_of
 from curvebench.tasks.loader import Protocol
 
@@ -243,6 +244,7 @@ def prepare(
         plan_task(plan, task, loaded.adapter, pieces, codes, renders, limits)
         bar.update(len(pieces))
     bar.close()
+    plan.check_any_prepared()
     return plan
 
 
@@ -341,12 +343,14 @@ def apply_protocol(options: RunOptions) -> tuple[RunOptions, tuple[str, Protocol
         "--limit": options.limit,
         "--seed": options.seed,
         "--generator": options.generator,
+        "--max-notes/--max-seconds/--max-file-mb": options.limits,
     }
     allowed = {
         "--data": [()],
         "--limit": [None, protocol.limit],
         "--seed": [None, protocol.seed],
         "--generator": ["self"],
+        "--max-notes/--max-seconds/--max-file-mb": [DEFAULT_LIMITS],
     }
     clashes = [(flag, given[flag]) for flag in given if given[flag] not in allowed[flag]]
     if clashes:
@@ -398,7 +402,7 @@ def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> R
         raw = plan.lines(loaded.tasks, names, loss_of)
         analysis = analyse(raw, loaded.tasks)
         lines = analysis.annotated(raw)
-    with timed(timings, "write"):
+    with timed(timings, "write"), held():  # a stop waits for the outputs to be whole
         options.out.mkdir(parents=True, exist_ok=True)
         samples_path = options.out / "samples.jsonl.gz"
         samples_sha = write_samples(lines, samples_path)

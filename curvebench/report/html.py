@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 
 from curvebench.benchmark.aggregate import pair_delta
 from curvebench.benchmark.results import Results
-from curvebench.benchmark.samples import SampleLine, read_samples, sha256_file
+from curvebench.benchmark.samples import SampleLine, read_samples
+from curvebench.data.audio import sha256_file
 from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
 from curvebench.errors import DataError
 from curvebench.metrics.catalog import headline_metrics

@@ -228,6 +228,16 @@ def test_an_entry_is_bound_to_its_key_and_owner_and_its_losses_bounded(tmp_path)
     assert cache.get(a).tolist() == [1.0, 2.0]  # the honest entry is read
     other = ScoreCache(tmp_path, "f" * 64, {"stride": 16})
     assert other.get(a) is None  # other settings: another folder and owner
+    header = b"[" * 3000 + b"]" * 3000  # nested past the recursion limit, checksum valid
+    payload = cache._path(a).read_bytes()[-96:]
+    import hashlib
+
+    from curvebench.cache import MAGIC
+
+    forged = MAGIC + len(header).to_bytes(4, "big") + header
+    forged += hashlib.sha256(header + payload).digest() + payload
+    entry_a.write_bytes(forged)
+    assert cache.get(a) is None
 
 
 def test_a_forged_cache_entry_is_scored_again(tiny_model, midi_folder, tmp_path) -> None:

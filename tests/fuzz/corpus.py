@@ -130,6 +130,7 @@ def write_corpus(folder: Path) -> dict[str, str]:
     put("inf.wav", wav_float(np.full(32_000, np.inf)), "infinite samples")
     put("zero-samples.wav", wav_float(np.zeros(0)), "a WAV of 0 samples")
     put("truncated.wav", wav_float(np.zeros(32_000))[:30], "a WAV cut inside its header")
+    put("rate-1ghz.wav", wav_float(np.zeros(3200), sr=10**9), "a header claiming 1 GHz")
     six_hours = 6 * 3600 * 32_000
     sparse(folder / "six-hours.wav", wav_pcm16_header(six_hours), 44 + 2 * six_hours)
     what["six-hours.wav"] = "6 hours of (sparse) silence"

@@ -203,3 +203,20 @@ def test_remote_code_is_off_unless_asked(tiny_model, monkeypatch) -> None:
     load_adapter(f"hf-causal:path={tiny_model}")
     load_adapter(f"hf-causal:path={tiny_model},trust_remote_code=true")
     assert seen == [False, True]
+
+
+def test_a_model_that_fails_on_every_item_stops_the_run(tmp_path, midi_folder) -> None:
+    """One bad file is a skip; every item failing with a library's exception is the model's
+    problem, and the run says so instead of finishing with nothing scored."""
+    from curvebench.adapters import load_adapter
+    from curvebench.errors import CurvebenchError
+
+    adapter = load_adapter("reference")
+
+    def broken(score, name):
+        raise RuntimeError("tokenizer state is broken")
+
+    adapter.encode_score = broken
+    options = RunOptions(model=adapter, data=(str(midi_folder),), out=tmp_path, wandb=False)
+    with pytest.raises(CurvebenchError, match=r"no item could be prepared.*tokenizer state"):
+        run(options)

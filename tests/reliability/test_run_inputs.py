@@ -17,7 +17,7 @@ import pytest
 from curvebench.api import RunOptions, run
 from curvebench.benchmark.score_cache import ScoreCache
 from curvebench.cli import main
-from curvebench.data.render import wav_bytes
+from curvebench.data.render import write_wav
 from curvebench.errors import ConfigError, DataError
 from tests.helpers import write_midi_folder
 
@@ -243,7 +243,7 @@ def test_generated_pieces_follow_cache_dir_and_no_cache(tmp_path) -> None:
 def test_every_file_passed_over_is_listed_without_private_paths(tiny_model, tmp_path) -> None:
     folder = write_midi_folder(tmp_path / "mixed", 2)[0].parent
     shutil.copy(Path(__file__), folder / "notes.txt")
-    (folder / "take.wav").write_bytes(wav_bytes(np.zeros(3200, np.float32), 32000))
+    write_wav(folder / "take.wav", np.zeros(3200, np.float32), 32000)
     (folder / "broken.mid").write_bytes(b"MThd garbage")
     output = run(options(tiny_model, tmp_path, folder=folder, use_cache=False))
     skipped = {s.item: s.reason for s in output.results.skipped}

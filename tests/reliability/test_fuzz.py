@@ -20,6 +20,7 @@ MAX_RSS_MB = 1536
 """The issue's bound on a run over the corpus (1.5 GB)."""
 
 # a peak resident size measured from outside: a fresh parent whose only child is the command
+# (the child's own ru_maxrss would carry over this test session's peak across exec)
 MEASURE = (
     "import resource, subprocess, sys; "
     "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "

@@ -153,7 +153,34 @@ def accelerator_for(device: str | None) -> str | None:
         raise ConfigError(f"device={device!r}: use one of {', '.join(DEVICES)} or cuda:N")
     if DEVICES[name] is None:
         return None
-    return f"{DEVICES[name]}:{index}" if index else DEVICES[name]
+    accelerator = f"{DEVICES[name]}:{index}" if index else DEVICES[name]
+    check_present(accelerator, shown=f"device={device}")
+    return accelerator
+
+
+def check_present(accelerator: str, devices: int = 1, shown: str | None = None) -> None:
+    """ConfigError (one line, naming the option as ``shown``) when the accelerator or GPU
+    asked for is not on this machine, so a run fails before it loads anything, and not only
+    when something is left to score."""
+    shown = shown or f"--accelerator/--device {accelerator}"
+    name, _, index = accelerator.partition(":")
+    if name in ("gpu", "cuda"):
+        found = torch.cuda.device_count()
+        if found == 0:
+            build = "a CPU-only build" if torch.version.cuda is None else "no GPU visible"
+            raise ConfigError(
+                f"{shown}: no CUDA GPU on this machine (torch "
+                f"{torch.__version__}, {build}); use cpu or auto"
+            )
+        wanted = int(index) + 1 if index else devices
+        if wanted > found:
+            raise ConfigError(
+                f"{shown}: this machine has {found} GPU"
+                f"{'s' if found > 1 else ''} (cuda:0 to cuda:{found - 1})"
+                + ("" if index else f"; give --devices {found} or fewer")
+            )
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"{shown}: no Apple MPS device here")
 
 
 def lightning_devices(accelerator: str, devices: int) -> tuple[str, int | list[int]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curvebench.adapters import Adapter
+from curvebench.adapters.base import check_present
 from curvebench.benchmark.results import DatasetInfo
 from curvebench.data.files import DEFAULT_LIMITS, Limits
 from curvebench.data.piece import Piece
@@ -87,31 +88,6 @@ class RunOptions:
         if index and self.devices * self.num_nodes > 1:
             raise ConfigError(f"--accelerator {self.accelerator}: one GPU; drop --devices")
         check_present(self.accelerator, self.devices)
-
-
-def check_present(accelerator: str, devices: int = 1) -> None:
-    """ConfigError (one line) when the accelerator or GPU asked for is not on this machine, so
-    a run fails before it loads anything, and not only when something is left to score."""
-    import torch
-
-    name, _, index = accelerator.partition(":")
-    if name in ("gpu", "cuda"):
-        found = torch.cuda.device_count()
-        if found == 0:
-            build = "a CPU-only build" if torch.version.cuda is None else "no GPU visible"
-            raise ConfigError(
-                f"--accelerator/--device {accelerator}: no CUDA GPU on this machine (torch "
-                f"{torch.__version__}, {build}); use cpu or auto"
-            )
-        wanted = int(index) + 1 if index else devices
-        if wanted > found:
-            raise ConfigError(
-                f"--accelerator/--device {accelerator}: this machine has {found} GPU"
-                f"{'s' if found > 1 else ''} (cuda:0 to cuda:{found - 1})"
-                + ("" if index else f"; give --devices {found} or fewer")
-            )
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"--accelerator/--device {accelerator}: no Apple MPS device here")
 
 
 @dataclass(frozen=True)

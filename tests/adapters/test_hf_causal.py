@@ -124,11 +124,14 @@ def test_llama_style_model_scores_like_its_own_loss(tmp_path) -> None:
     assert float(ours.mean()) == pytest.approx(float(theirs), rel=1e-5)
 
 
-def test_device_option_picks_the_accelerator(tiny_model) -> None:
+def test_device_option_picks_the_accelerator(tiny_model, monkeypatch) -> None:
     adapter = load_adapter(f"hf-causal:path={tiny_model},device=cpu")
     assert adapter.accelerator == "cpu"
     ids = adapter.encode_score(synthetic_score(0, seconds=3.0), "x").ids
     assert len(score_sequences(adapter, [ids], accelerator="auto")[0]) == len(ids) - 1
+    with pytest.raises(ConfigError, match=r"device=cuda: no CUDA GPU on this machine"):
+        load_adapter(f"hf-causal:path={tiny_model},device=cuda")  # one line, no traceback
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # as on a machine with one GPU
     assert load_adapter(f"hf-causal:path={tiny_model},device=cuda").accelerator == "gpu"
     with pytest.raises(ConfigError, match="device"):
         load_adapter(f"hf-causal:path={tiny_model},device=tpu9")

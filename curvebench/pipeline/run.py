@@ -192,7 +192,9 @@ def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -
             fallback=fallback,
         )
         data = DataSpec(f"{generator.name}-topk{k}", "generated", spec.location)
-        pieces = generated_pieces(generator, spec, data.name, generated_dir(options))
+        pieces = generated_pieces(
+            generator, spec, data.name, generated_dir(options), progress=options.progress
+        )
         out.append(Dataset(data, pieces, spec))
     return out
 

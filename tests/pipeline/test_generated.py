@@ -34,3 +34,12 @@ def test_sample_i_does_not_depend_on_how_many_are_asked(tiny_model, tmp_path) ->
     few = generated_pieces(adapter, spec(10, 2, 1), "g", cache_dir=tmp_path / "a")
     many = generated_pieces(adapter, spec(10, 5, 1), "g", cache_dir=tmp_path / "b")
     assert [p.midi for p in many[:2]] == [p.midi for p in few]
+
+
+def test_sampling_shows_its_progress(tiny_model, tmp_path, capsys) -> None:
+    adapter = load_adapter(f"hf-causal:path={tiny_model}")
+    generated_pieces(adapter, spec(10, 2, 0), "g", cache_dir=tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert f"sampling {adapter.name} top-k=10" in err and "8/8" in err
+    generated_pieces(adapter, spec(10, 2, 0), "g", cache_dir=tmp_path, progress=True)
+    assert "sampling" not in capsys.readouterr().err  # nothing to draw: no bar

@@ -140,9 +140,20 @@ def load_adapter(spec: str) -> Adapter:
             f"{name}:{','.join(f'{r}=VALUE' for r in required)}"
         ) from None
     adapter = info.factory(**options)
+    display = display or path_name(options.get("path"))
     if display is not None:  # every adapter takes name=: how it is shown in results and boards
         adapter.name = display
     return adapter
+
+
+def path_name(path: str | None) -> str | None:
+    """A model's display name from its ``path=``: the folder's or hub id's last part, in the
+    characters a name may hold (None without a path), so that two models of one adapter
+    (``hf-causal``, ``musicgen``) do not share a name in ``compare`` and on the board."""
+    if not path:
+        return None
+    last = re.sub(r"[^A-Za-z0-9._-]", "-", path.rstrip("/").rsplit("/", 1)[-1]).strip("-.")
+    return last[:64] or None
 
 
 def _load_builtins() -> None:

@@ -23,3 +23,13 @@ def test_the_name_option_names_the_model(spec: str, tiny_model: Path) -> None:
     assert load_adapter(f"{spec}name=my-model_v1.2").name == "my-model_v1.2"
     with pytest.raises(ConfigError, match="use letters, digits"):
         load_adapter(f"{spec}name=../../etc")
+
+
+def test_a_model_with_a_path_is_named_after_its_folder_or_hub_id() -> None:
+    from curvebench.adapters.registry import path_name
+
+    assert path_name("/models/my-gpt2/") == "my-gpt2"
+    assert path_name("facebook/musicgen-small") == "musicgen-small"
+    assert path_name("m-a-p/ChatMusician") == "ChatMusician"
+    assert path_name("/x/a model (v2)") == "a-model--v2"
+    assert path_name(None) is None and path_name("/") is None

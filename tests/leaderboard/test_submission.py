@@ -34,7 +34,9 @@ def test_a_real_run_is_accepted_and_copied_under_a_safe_name(runs, tmp_path) -> 
     assert {r.role for r in results.results[TASK].values()} == {"training", "generated", "ood"}
     folder = submit(runs["run0"] / "results.json", tmp_path / "board")
     assert folder.parent == tmp_path / "board" / "submissions"
-    assert folder.name == f"hf-causal-{results.model.fingerprint[:12]}"
+    # the model is named after its folder (path=), the entry after the model and its weights
+    assert folder.name == f"{results.model.name}-{results.model.fingerprint[:12]}"
+    assert results.model.name != "hf-causal"
     assert sorted(p.name for p in folder.iterdir()) == ["results.json", "samples.jsonl.gz"]
     assert sha256_file(folder / "samples.jsonl.gz") == results.samples_sha256
     validate_submission(folder)
@@ -220,7 +222,8 @@ def test_the_commands_submit_and_build(runs, tmp_path, capsys, monkeypatch) -> N
     _cli("leaderboard", "submit", str(runs["run0"] / "results.json"))
     out = capsys.readouterr().out
     assert "accepted:" in out
-    assert "copied to: leaderboard/submissions/hf-causal-" in out
+    name = json.loads((runs["run0"] / "results.json").read_text())["model"]["name"]
+    assert f"copied to: leaderboard/submissions/{name}-" in out
     _cli("leaderboard", "build")
     out = capsys.readouterr().out
     assert "wrote: leaderboard/README.md" in out

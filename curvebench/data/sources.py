@@ -125,14 +125,11 @@ class HubLocation:
 
 @dataclass(frozen=True)
 class Reading:
-    """How a run reads its datasets' files: who listens, how much of a recording it hears,
-    and the bounds on one item."""
+    """How a run reads its datasets' files: who listens, and the bounds on one item."""
 
     modality: str | None = None
-    """``symbolic``: recordings are refused unread; ``audio``: only the first
-    ``clip_seconds`` of each recording is decoded; None: files are read whole."""
-    clip_seconds: float = 15.0
-    """The longest clip any task of the run takes."""
+    """``symbolic``: recordings are refused unread; ``audio``: a recording stays in its file,
+    decoded later only as far as a task's clip; None: files are read whole."""
     limits: Limits = DEFAULT_LIMITS
     """Notes per piece, seconds per recording, bytes per MIDI file."""
 
@@ -238,7 +235,8 @@ def read_folder(
         "content_sha256": [],
     }
     skipped: list[Skip] = []
-    for path in _walk(folder):
+    music, passed_over = _walk(folder)
+    for path in music:
         name = printable(path.relative_to(folder))
         try:
             kind = checked_file(path, reading.limits, name)
@@ -261,53 +259,32 @@ def read_folder(
             continue
         for column, value in zip(rows, (name, midi, audio, name, lazy, sha), strict=True):
             rows[column].append(value)
-    skipped += [Skip(prefix + n, why, "list") for n, why in _passed_over(folder)]
+    skipped += [Skip(prefix + n, why, "list") for n, why in passed_over]
     if not rows["id"] and not skipped:
         raise DataError(f"{folder}: no MIDI (.mid, .midi) or audio (.wav, .flac, .ogg, .mp3) files")
     return datasets.Dataset.from_dict(rows), skipped
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Every entry under ``folder`` whose name says MIDI or audio (files, links, anything but
-    real folders), sorted by relative path; links to folders are not followed."""
-    found = []
+def _walk(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """In one pass over ``folder``: every entry whose name says MIDI or audio (files, links,
+    anything but real folders), sorted by relative path; and the files whose names are not
+    music, with the reason (hidden files are not listed). Links to folders are not followed."""
+    found, passed = [], []
     for root, dirs, files in os.walk(folder):
         dirs.sort()
         here = Path(root)
         found += [here / f for f in files if suffix_kind(f) is not None]
         found += [here / d for d in dirs if suffix_kind(d) and (here / d).is_symlink()]
-    return sorted(found)
-
-
-def _passed_over(folder: Path) -> list[tuple[str, str]]:
-    """Files whose names are not music, with the reason (hidden files are not listed)."""
-    out = []
-    for root, _, files in os.walk(folder):
         for f in files:
             if suffix_kind(f) is None and not f.startswith("."):
-                path = Path(root) / f
+                path = here / f
                 suffix = printable(path.suffix) or "no suffix"
-                out.append(
-                    (
-                        printable(path.relative_to(folder)),
-                        f"not a MIDI or audio file ({suffix}); a folder is read as MIDI "
-                        "(.mid, .midi) and audio (.wav, .flac, .ogg, .mp3)",
-                    )
+                why = (
+                    f"not a MIDI or audio file ({suffix}); a folder is read as MIDI "
+                    "(.mid, .midi) and audio (.wav, .flac, .ogg, .mp3)"
                 )
-    return sorted(out)
-
-
-def skipped_files(spec: DataSpec, reading: Reading | None = None) -> list[tuple[str, str]]:
-    """Files of a folder dataset that are not read, each with the reason (path relative to
-    the folder); empty for other sources."""
-    folder = Path(spec.location)
-    if spec.location.startswith("embedded:") or not folder.is_dir():
-        return []
-    prefix = f"{spec.name}/"
-    return [
-        (s.item.removeprefix(prefix), s.reason)
-        for s in read_folder(folder, reading or Reading(), spec.name)[1]
-    ]
+                passed.append((printable(path.relative_to(folder)), why))
+    return sorted(found), sorted(passed)
 
 
 def pieces_wanted(limit: int | float | None, total: int) -> int:

@@ -100,7 +100,7 @@ def load(options: RunOptions) -> Loaded:
             f"--stride {options.stride}: must be below the model's context of "
             f"{adapter.context_length} tokens"
         )
-    reading = Reading(adapter.modality, max(t.clip_seconds for t in tasks), options.limits)
+    reading = Reading(adapter.modality, options.limits)
     datasets, passed_over = [], []
     for spec in specs:
         rows, refused = load_rows(spec, reading)

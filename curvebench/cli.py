@@ -241,7 +241,7 @@ def cmd_perturb(args: argparse.Namespace) -> int:
         wave, sr = read_audio(source, limits=limits)
         seed = derive_seed(args.seed, sha256_file(source), perturbation.spec_id)
         try:
-            perturbed_wave, record = _item(source, lambda: perturbation.apply_audio(wave, sr, seed))
+            perturbed_wave, record = _item(source, perturbation.apply_audio, wave, sr, seed)
         except CurvebenchError as exc:
             raise type(exc)(f"{shown}: {exc}") from exc
         write_wav(target, perturbed_wave, sr)

@@ -8,9 +8,9 @@ paper's frame rate: step i covers [i/50, (i+1)/50) seconds). Two ways to collect
   time falls in it. An empty step holds 0 nats, so a token that a perturbation inserts adds its
   loss to Δℓ and a token it removes subtracts its loss: Δℓ summed over the curve is exactly
   the change in the piece's total surprisal (within the grid). Every step is defined.
-- ``"mean"``: the mean loss of the tokens in a step, NaN (masked) where none falls. This was
-  curvebench's first rule; with symbolic music most 50 Hz steps are empty and inserted or
-  removed tokens only move a mean, so it is kept as an option, not the default.
+- ``"mean"``: the mean loss of the tokens in a step, NaN (masked) where none falls. It is an
+  option, not the default: with symbolic music most 50 Hz steps are empty, and inserted or
+  removed tokens only move a mean rather than adding or subtracting their loss.
 
 Audio is already on the grid: one loss per frame, the mean over codebooks (the paper's per-frame
 loss). A 2-D loss [codebooks, frames] is reduced to that mean first; with one frame per step the
@@ -107,24 +107,6 @@ def grid_delta(
     return _on_grid(pert, pert_seconds, n_bins, hz, mode) - _on_grid(
         orig, orig_seconds, n_bins, hz, mode
     )
-
-
-def cumulative_delta(delta: np.ndarray) -> np.ndarray:
-    """Running sum of a Δℓ curve (masked NaN steps add 0): at step t, the change in total
-    surprisal up to the end of step t (in ``"sum"`` mode)."""
-    delta = np.asarray(delta, dtype=np.float64)
-    return np.cumsum(np.where(np.isnan(delta), 0.0, delta))
-
-
-def delta_on_grid(
-    original: tuple[np.ndarray, np.ndarray],
-    perturbed: tuple[np.ndarray, np.ndarray],
-    n_bins: int,
-    hz: float = DEFAULT_GRID_HZ,
-) -> np.ndarray:
-    """Δℓ per bin in ``"mean"`` mode: perturbed minus original, each given as (loss, seconds);
-    NaN where either has no token in the bin."""
-    return to_grid(*perturbed, n_bins, hz) - to_grid(*original, n_bins, hz)
 
 
 def delta_by_index(original: np.ndarray, perturbed: np.ndarray) -> np.ndarray:

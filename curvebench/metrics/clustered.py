@@ -14,7 +14,7 @@ BETTER one (the paper's point about absolute loss).
 The resamples are computed as integer cluster counts (weights), which is exactly the same as
 concatenating the drawn clusters' rows, and keeps every sum exact. Clusters are put in sorted
 order before drawing, so the interval depends only on the set of rows and the seed, never on
-row order or on how DDP shards were merged.
+row order or on how rows gathered from several processes were merged.
 """
 
 from __future__ import annotations
@@ -23,20 +23,15 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor
-from torchmetrics import Metric
 
 _CHUNK = 128  # resamples computed at once (bounds memory to _CHUNK × rows floats)
 
 
 @dataclass
 class Estimate:
-    """A statistic, its clustered bootstrap interval and what it was computed from (not
-    frozen: torchmetrics copies what ``compute`` returns field by field)."""
+    """A statistic, its clustered bootstrap interval and what it was computed from."""
 
     value: float | None
     """The statistic on all rows (None when undefined: no rows, or one AUROC class empty)."""
@@ -193,121 +188,3 @@ def clustered_agreement(
     boots = [(c @ win_sums) / (c @ sizes) for c in _draw_counts(n_clusters, n_boot, seed)]
     low, high = _interval(np.concatenate(boots), level)
     return Estimate(float(value), low, high, int(wins.size), n_clusters)
-
-
-def _cat(state: list[Tensor] | Tensor, dtype: torch.dtype) -> np.ndarray:
-    """A ``cat`` list state (or, after a DDP sync, its tensor) as a flat numpy array."""
-    if isinstance(state, list):
-        if not state:
-            return np.empty(0, dtype=np.float64 if dtype == torch.float64 else np.int64)
-        state = torch.cat([t.reshape(-1) for t in state])
-    return state.detach().cpu().to(dtype).numpy().reshape(-1)
-
-
-def _as_clusters(clusters: Tensor | Sequence, n: int) -> Tensor:
-    """Cluster ids as an int64 tensor (names hashed by :func:`cluster_ids`)."""
-    if isinstance(clusters, Tensor):
-        out = clusters.detach().reshape(-1).to(torch.int64)
-    else:
-        values = list(clusters)
-        if values and isinstance(values[0], str):
-            out = torch.from_numpy(cluster_ids(values))
-        else:
-            out = torch.as_tensor(values, dtype=torch.int64).reshape(-1)
-    if out.numel() != n:
-        raise ValueError(f"need one cluster id per row, got {out.numel()} for {n} rows")
-    return out
-
-
-class _ClusteredMetric(Metric):
-    """Rows kept in ``cat`` states (all ranks' rows after a DDP sync); compute bootstraps."""
-
-    full_state_update = False
-
-    def __init__(
-        self,
-        higher_is_worse: bool = True,
-        n_boot: int = 1000,
-        seed: int = 0,
-        level: float = 0.95,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        _check(n_boot, level)
-        self.higher_is_worse, self.n_boot, self.seed, self.level = (
-            higher_is_worse,
-            n_boot,
-            seed,
-            level,
-        )
-
-    def _options(self) -> dict[str, Any]:
-        return {
-            "higher_is_worse": self.higher_is_worse,
-            "n_boot": self.n_boot,
-            "seed": self.seed,
-            "level": self.level,
-        }
-
-
-class ClusteredAUROC(_ClusteredMetric):
-    """:func:`clustered_auroc` as a torchmetric. ``update(scores, labels, clusters)`` adds
-    items (label 0 = original, once per piece; 1 = perturbed copy) with their piece as cluster
-    (an int tensor, or names); ``compute`` gives the :class:`Estimate`."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.add_state("scores", default=[], dist_reduce_fx="cat")
-        self.add_state("labels", default=[], dist_reduce_fx="cat")
-        self.add_state("clusters", default=[], dist_reduce_fx="cat")
-
-    def update(self, scores: Tensor, labels: Tensor, clusters: Tensor | Sequence) -> None:
-        """Add items: scores, labels (0/1) and cluster ids, one each per item."""
-        s = torch.as_tensor(scores, dtype=torch.float64).detach().reshape(-1)
-        y = torch.as_tensor(labels, dtype=torch.float64).detach().reshape(-1)
-        if s.shape != y.shape:
-            raise ValueError(f"AUROC needs one label per score, got {s.numel()} and {y.numel()}")
-        self.scores.append(s)
-        self.labels.append(y)
-        self.clusters.append(_as_clusters(clusters, s.numel()))
-
-    def compute(self) -> Estimate:
-        """AUROC and its clustered interval over every row added (all ranks after a sync)."""
-        return clustered_auroc(
-            _cat(self.scores, torch.float64),
-            _cat(self.labels, torch.float64).astype(np.int64),
-            _cat(self.clusters, torch.int64),
-            **self._options(),
-        )
-
-
-class ClusteredAgreement(_ClusteredMetric):
-    """:func:`clustered_agreement` as a torchmetric. ``update(original, perturbed, clusters)``
-    adds pairs with their piece as cluster; ``compute`` gives the :class:`Estimate`."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.add_state("original", default=[], dist_reduce_fx="cat")
-        self.add_state("perturbed", default=[], dist_reduce_fx="cat")
-        self.add_state("clusters", default=[], dist_reduce_fx="cat")
-
-    def update(self, original: Tensor, perturbed: Tensor, clusters: Tensor | Sequence) -> None:
-        """Add pairs: each original's score, its perturbed copy's score and the pair's cluster."""
-        a = torch.as_tensor(original, dtype=torch.float64).detach().reshape(-1)
-        b = torch.as_tensor(perturbed, dtype=torch.float64).detach().reshape(-1)
-        if a.shape != b.shape:
-            raise ValueError(
-                f"agreement needs one perturbed score per original, got {a.numel()} and {b.numel()}"
-            )
-        self.original.append(a)
-        self.perturbed.append(b)
-        self.clusters.append(_as_clusters(clusters, a.numel()))
-
-    def compute(self) -> Estimate:
-        """Agreement and its clustered interval over every pair added."""
-        return clustered_agreement(
-            _cat(self.original, torch.float64),
-            _cat(self.perturbed, torch.float64),
-            _cat(self.clusters, torch.int64),
-            **self._options(),
-        )

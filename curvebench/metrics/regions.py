@@ -15,8 +15,8 @@ the default) is:
 - recovery = from the later of the two ends to the end of the curve.
 
 Each region is summarised by its mean Δℓ; a region with no valid step is NaN and is left out
-of dataset means. On a masked curve (the legacy "mean" alignment leaves empty steps NaN) the
-rule is curvebench's first one, kept so that option's numbers stay comparable: the settling
+of dataset means. A masked curve (the "mean" alignment leaves empty steps NaN) keeps a rule of
+its own, so that a "mean"-alignment number means the same in every results file: the settling
 search starts at the peak start, "0.1 s" means round(0.1 · hz) consecutive *valid* steps
 (5 at 50 Hz, which on a sparse symbolic curve can span seconds), and means skip masked steps.
 
@@ -130,8 +130,8 @@ def _check_rule(rule: str) -> None:
 
 def _settle_step(delta: np.ndarray, start: int, baseline: float, stable: int) -> int | None:
     """First step ≥ start from which Δℓ stays ≤ baseline for ``stable`` consecutive steps
-    (the window inside the curve), or None. On a masked curve (the legacy "mean" alignment)
-    the steps are consecutive *valid* steps, as in curvebench's first rule."""
+    (the window inside the curve), or None. On a masked curve (the "mean" alignment) the
+    steps are consecutive *valid* steps."""
     valid = ~np.isnan(delta)
     steps = np.flatnonzero(valid[start:]) + start
     if steps.size < stable:
@@ -150,7 +150,7 @@ def _curvebench_bounds(delta: np.ndarray, onset: int, length: int, k: RegionStep
     baseline = float(head.mean()) if head.size else 0.0
     start = max(0, onset - k.peak_lead)
     masked = bool(np.isnan(delta).any())
-    # the peak cannot end before the corruption starts (legacy masked curves: from its start)
+    # the peak cannot end before the corruption starts (a masked curve: from the peak start)
     end = _settle_step(delta, start if masked else max(start, onset), baseline, k.stable)
     if end is None:
         end = start + k.peak_fallback

@@ -83,6 +83,25 @@ class Perturbation:
         return np.random.default_rng([seed, self.seed])
 
 
+def window_record(
+    perturbation: Perturbation, notes_removed: int = 0, notes_added: int = 0
+) -> PerturbationRecord:
+    """The record of a perturbation that rewrote the notes of its fixed window: that window as
+    the acted region, token count and timing not kept."""
+    window = perturbation.window()
+    if window is None:
+        raise ValueError(f"{perturbation.kind} acts on no fixed window")
+    onset, duration = window
+    return PerturbationRecord(
+        kind=perturbation.kind,
+        onset_s=onset,
+        duration_s=duration,
+        preserves_tokens=False,
+        notes_removed=notes_removed,
+        notes_added=notes_added,
+    )
+
+
 _REGISTRY: dict[str, type[Perturbation]] = {}
 
 

@@ -25,7 +25,7 @@ from symusic import Note, Score, Track
 
 from curvebench.data.timing import TempoMap
 from curvebench.errors import ConfigError
-from curvebench.perturbations.base import PerturbationRecord, register
+from curvebench.perturbations.base import PerturbationRecord, register, window_record
 from curvebench.perturbations.notes import pitched_tracks
 from curvebench.perturbations.window import WindowPerturbation, drop_window_notes, window_ticks
 
@@ -82,12 +82,4 @@ class Drone(WindowPerturbation):
             if stop > start:
                 drone.notes.extend(Note(start, stop - start, p, velocity) for p in pitches)
         out.tracks.append(drone)
-        record = PerturbationRecord(
-            kind=self.kind,
-            onset_s=self.onset,
-            duration_s=self.duration,
-            preserves_tokens=False,
-            notes_removed=removed,
-            notes_added=len(drone.notes),
-        )
-        return out, record
+        return out, window_record(self, notes_removed=removed, notes_added=len(drone.notes))

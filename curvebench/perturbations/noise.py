@@ -13,18 +13,18 @@ new in pitch and timing but not in which velocity and duration values occur:
   piece's pitched notes, shifted by ``level_db`` on the General MIDI volume curve
   dB = 40·log10(v/127), i.e. multiplied by 10^(level_db/40), rounded and clipped to 1..127. The
   level is relative to the piece: at −12 dB the noise's median velocity sits 12 dB below the
-  piece's median velocity (half of it). ``velocity=absolute`` (the former behaviour): every
-  noise note has the velocity whose GM loudness is ``level_db`` relative to velocity 127
-  (−12 dB → 64), whatever the piece.
+  piece's median velocity (half of it). ``velocity=absolute``: every noise note has the
+  velocity whose GM loudness is ``level_db`` relative to velocity 127 (−12 dB → 64), whatever
+  the piece.
 - ``note_durations=piece``: each noise note takes the duration in ticks of a note drawn at
   random from the piece's pitched notes (a note may sound past the window's end, as the piece's
-  own notes do). ``note_durations=window`` (the former behaviour): every noise note lasts the
-  mean duration in seconds of the notes that started in the window (0.25 s if none), cut at the
-  window's end.
+  own notes do). ``note_durations=window``: every noise note lasts the mean duration in seconds
+  of the notes that started in the window (0.25 s if none), cut at the window's end.
 
-With ``velocity=absolute,note_durations=window`` the notes are exactly those of the former
-version for the same seed. The waveform recipe for audio models (``apply_audio``) ignores both
-options: there ``level_db`` is the noise's RMS relative to full scale.
+Onsets and pitches are drawn before velocities and durations, so for one seed every choice of
+the two options puts the noise notes at the same times and pitches. The waveform recipe for
+audio models (``apply_audio``) ignores both options: there ``level_db`` is the noise's RMS
+relative to full scale.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from symusic import Note, Score, Track
 
 from curvebench.data.timing import TempoMap
 from curvebench.errors import ConfigError
-from curvebench.perturbations.base import Perturbation, PerturbationRecord, register
+from curvebench.perturbations.base import Perturbation, PerturbationRecord, register, window_record
 from curvebench.perturbations.notes import pitched_tracks
 from curvebench.perturbations.window import check_window, drop_window_notes, window_ticks
 
@@ -168,15 +168,8 @@ class Noise(Perturbation):
         ):
             noise.notes.append(Note(int(on), int(length), int(pitch), int(velocity)))
         out.tracks.append(noise)
-        record = PerturbationRecord(
-            kind=self.kind,
-            onset_s=self.onset,
-            duration_s=self.duration,
-            preserves_tokens=False,
-            notes_removed=len(window) if self.mode == "replace" else 0,
-            notes_added=count,
-        )
-        return out, record
+        removed = len(window) if self.mode == "replace" else 0
+        return out, window_record(self, notes_removed=removed, notes_added=count)
 
     def _note_level_db(self, score: Score) -> float:
         """The noise notes' loudness (dB re velocity 127) with velocity=absolute: level_db, or
@@ -207,7 +200,4 @@ class Noise(Perturbation):
             self.rng(seed),
             snr_db=self.snr_db,
         )
-        record = PerturbationRecord(
-            kind=self.kind, onset_s=self.onset, duration_s=self.duration, preserves_tokens=False
-        )
-        return out, record
+        return out, window_record(self)

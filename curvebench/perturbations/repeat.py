@@ -19,7 +19,7 @@ from symusic import Note, Score
 
 from curvebench.data.timing import TempoMap
 from curvebench.errors import ConfigError, SkipItem
-from curvebench.perturbations.base import PerturbationRecord, register
+from curvebench.perturbations.base import PerturbationRecord, register, window_record
 from curvebench.perturbations.notes import pitched_tracks
 from curvebench.perturbations.window import WindowPerturbation, drop_window_notes, window_ticks
 
@@ -77,12 +77,4 @@ class Repeat(WindowPerturbation):
                     added += 1
                     time += length
             notes.sort()
-        record = PerturbationRecord(
-            kind=self.kind,
-            onset_s=self.onset,
-            duration_s=self.duration,
-            preserves_tokens=False,
-            notes_removed=removed,
-            notes_added=added,
-        )
-        return out, record
+        return out, window_record(self, notes_removed=removed, notes_added=added)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from symusic import Score
 
 from curvebench.data.timing import TempoMap
-from curvebench.perturbations.base import PerturbationRecord, register
+from curvebench.perturbations.base import PerturbationRecord, register, window_record
 from curvebench.perturbations.notes import pitched_tracks
 from curvebench.perturbations.window import WindowPerturbation, drop_window_notes, window_ticks
 
@@ -31,11 +31,4 @@ class Silence(WindowPerturbation):
         lo, hi = window_ticks(score, TempoMap(score), self.onset, self.duration, self.kind)
         out = score.copy()
         removed = drop_window_notes(out, tracks, lo, hi)
-        record = PerturbationRecord(
-            kind=self.kind,
-            onset_s=self.onset,
-            duration_s=self.duration,
-            preserves_tokens=False,
-            notes_removed=removed,
-        )
-        return out, record
+        return out, window_record(self, notes_removed=removed)

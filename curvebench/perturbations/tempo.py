@@ -1,6 +1,6 @@
 """Tempo changes: the paper's "structure change" as its released code makes it (``tempo-change``:
 short segments covering 80% of the piece, each at its own random tempo), and one contiguous span
-at a fixed factor (``tempo-span``, curvebench's former ``tempo-change``).
+at a fixed factor (``tempo-span``).
 
 The notes stay where they are in ticks, that is in beats, and the tempo map changes: every tempo
 in force inside a segment [t0, t1) is multiplied by the segment's factor (a Tempo event at t0

@@ -4,8 +4,8 @@
 (``processors/perturb/velocity_processor.py``: Python's ``random.randint(30, 120)``, whose
 bounds are both inclusive): each chosen note gets a velocity uniform over the 91 values
 30..120, its own value included, so a chosen note whose velocity is in that range keeps it with
-probability 1/91. ``velocities=full`` (the former behaviour) draws uniformly from 1..127 among
-the values other than the note's own, so every chosen note really changes.
+probability 1/91. ``velocities=full`` draws uniformly from 1..127 among the values other than
+the note's own, so every chosen note really changes.
 
 Times, durations and pitches stay, so a tokenizer gives the same number of tokens at the same
 times (velocity tokens change value, not count).

@@ -56,7 +56,7 @@ class TaskConfig(BaseModel):
     alignment: Literal["sum", "mean"] = Field(
         default="sum",
         description="Δℓ per grid step: sum of the surprisal of the tokens in it (an empty step "
-        "is 0, so inserted and removed tokens count), or the older per-step mean with empty "
+        "is 0, so inserted and removed tokens count), or the per-step mean with empty "
         "steps masked. Audio frames are the mean over codebooks either way.",
     )
     region_rule: Literal["curvebench", "paper"] = Field(

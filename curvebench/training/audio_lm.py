@@ -9,10 +9,8 @@ MusicGen adapter scores with (:func:`curvebench.adapters.musicgen_layouts.code_l
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -26,6 +24,7 @@ from transformers import (
 
 from curvebench.adapters.musicgen_layouts import code_losses
 from curvebench.training.audio_codec import CODEBOOK_SIZE, NUM_CODEBOOKS
+from curvebench.training.lm_module import SummedLossLM
 
 SPECIAL = CODEBOOK_SIZE
 """Start and pad id of the decoder (2048), as in MusicGen."""
@@ -120,44 +119,24 @@ def null_condition_losses(
     return code_losses("delay", decoder, codes, mask, SPECIAL)
 
 
-class AudioLM(L.LightningModule):
-    """Trains a MusicGen's decoder on code rows (mean loss per real code)."""
+class AudioLM(SummedLossLM):
+    """Trains a MusicGen's decoder on code rows (mean loss per real code); the text encoder
+    and the codec stay frozen."""
+
+    betas = (0.9, 0.95)
 
     def __init__(self, model: MusicgenForConditionalGeneration, recipe: AudioLMRecipe) -> None:
-        super().__init__()
-        self.model, self.recipe = model, recipe
+        super().__init__(model, recipe)
         for part in (model.text_encoder, model.audio_encoder):
             part.requires_grad_(False)
 
-    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_loss(
+        self, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         codes, mask = batch
         nll = null_condition_losses(self.model, codes, mask)
         count = mask.sum() * codes.shape[1]
         return nll.sum(), count
-
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> torch.Tensor:
-        total, count = self._loss(batch)
-        loss = total / count
-        self.log("train_loss", loss, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
-        total, count = self._loss(batch)
-        self.log("val_loss", total / count, prog_bar=True, batch_size=int(count))
-
-    def configure_optimizers(self):
-        r = self.recipe
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=r.lr, weight_decay=0.01, betas=(0.9, 0.95))
-
-        def schedule(step: int) -> float:
-            if step < r.warmup:
-                return (step + 1) / r.warmup
-            progress = (step - r.warmup) / max(1, r.max_steps - r.warmup)
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        return [opt], [{"scheduler": sched, "interval": "step"}]
 
 
 @torch.no_grad()

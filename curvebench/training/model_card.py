@@ -22,7 +22,7 @@ trained on it alone has never seen most Velocity, Tempo and Duration tokens of i
   Duration and Position tokens (eighth-note tunes gain sixteenths, chorales half notes);
 - articulation: every note's length times a piece-level factor from {art_low} (staccato) to
   {art_high} (legato), times a per-note log-normal jitter (sd {articulation_note_sd}); onsets
-  are unchanged, so durations now differ from the gap to the next note, as in played music;
+  are unchanged, so durations differ from the gap to the next note, as in played music;
 - tempo: the tempo map times a factor drawn log-uniformly in [{tempo_low}, {tempo_high}],
   clipped to the tokenizer's tempo range (40 to 250 BPM).
 """

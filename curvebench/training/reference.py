@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from curvebench.errors import ConfigError
+from curvebench.training.lm_module import SummedLossLM
 from curvebench.training.model_card import write_model_card
 from curvebench.training.packing import pack_rows
 from curvebench.training.token_file import file_name, read_token_file
@@ -87,16 +87,14 @@ class _Rows(Dataset):
         return self.rows[i]
 
 
-class ReferenceLM(L.LightningModule):
+class ReferenceLM(SummedLossLM):
     """A GPT-2 language model trained with next-token cross-entropy, padding masked."""
 
     def __init__(self, config: GPT2Config, recipe: ReferenceRecipe) -> None:
-        super().__init__()
-        self.model = GPT2LMHeadModel(config)
-        self.recipe = recipe
+        super().__init__(GPT2LMHeadModel(config), recipe)
         self.pad_id = config.pad_token_id
 
-    def _loss(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_loss(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mask = rows != self.pad_id
         logits = self.model(input_ids=rows, attention_mask=mask.long()).logits[:, :-1]
         target = rows[:, 1:].masked_fill(~mask[:, 1:], -100)
@@ -104,29 +102,6 @@ class ReferenceLM(L.LightningModule):
             logits.reshape(-1, logits.size(-1)).float(), target.reshape(-1), reduction="sum"
         )
         return nll, (target != -100).sum()
-
-    def training_step(self, rows: torch.Tensor, _: int) -> torch.Tensor:
-        nll, n = self._loss(rows)
-        loss = nll / n
-        self.log("train_loss", loss, prog_bar=True)
-        return loss
-
-    def validation_step(self, rows: torch.Tensor, _: int) -> None:
-        nll, n = self._loss(rows)
-        self.log("val_loss", nll / n, prog_bar=True, batch_size=int(n), reduce_fx="mean")
-
-    def configure_optimizers(self):
-        r = self.recipe
-        opt = torch.optim.AdamW(self.parameters(), lr=r.lr, weight_decay=0.01)
-
-        def schedule(step: int) -> float:
-            if step < r.warmup:
-                return (step + 1) / r.warmup
-            progress = (step - r.warmup) / max(1, r.max_steps - r.warmup)
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        return [opt], [{"scheduler": sched, "interval": "step"}]
 
 
 def recipe_for(name: str, max_steps: int | None = None) -> ReferenceRecipe:

@@ -8,11 +8,8 @@ import torch
 from torchmetrics import Metric
 
 from curvebench.metrics.agreement import (
-    AUROCWithCI,
     LengthCorrelation,
     LengthMeanCorrelation,
-    PairAgreement,
-    bootstrap_ci,
     correlations,
     kendall_tau,
     length_means,
@@ -39,97 +36,6 @@ def single(make: type[Metric], batches: list[tuple]) -> Metric:
     for batch in batches:
         m.update(*batch)
     return m
-
-
-def test_bootstrap_ci_is_deterministic_and_brackets_the_mean() -> None:
-    x = np.random.default_rng(0).normal(1.0, 1.0, 200)
-    low, high = bootstrap_ci(np.mean, x, n_boot=500, seed=3)
-    assert (low, high) == bootstrap_ci(np.mean, x, n_boot=500, seed=3)
-    assert low < x.mean() < high
-    assert high - low < 0.5
-    assert bootstrap_ci(np.mean, x, n_boot=500, seed=4) != (low, high)
-    assert all(math.isnan(v) for v in bootstrap_ci(np.mean, np.empty(0)))
-    with pytest.raises(ValueError):
-        bootstrap_ci(np.mean, x, x[:5])
-
-
-def test_auroc_is_one_when_perfectly_separated() -> None:
-    m = AUROCWithCI(n_boot=200)
-    m.update(torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0, 0, 0]))
-    m.update(torch.tensor([0.7, 0.8, 0.9, 1.0]), torch.tensor([1, 1, 1, 1]))
-    out = m.compute()
-    assert out["auroc"] == 1.0
-    assert out["ci_low"] == 1.0 and out["ci_high"] == 1.0
-    assert (out["n_pos"], out["n_neg"]) == (4, 3)
-
-
-def test_auroc_is_near_half_for_identical_distributions_and_ci_is_deterministic() -> None:
-    rng = np.random.default_rng(0)
-    scores = torch.from_numpy(rng.normal(size=400))
-    labels = torch.from_numpy(rng.integers(0, 2, 400))
-    m = AUROCWithCI(n_boot=200, seed=7)
-    m.update(scores, labels)
-    out = m.compute()
-    assert out["auroc"] == pytest.approx(0.5, abs=0.07)
-    assert out["ci_low"] <= out["auroc"] <= out["ci_high"]
-    assert out["ci_low"] < 0.5 < out["ci_high"]
-    again = AUROCWithCI(n_boot=200, seed=7)
-    again.update(scores, labels)
-    assert again.compute() == out
-
-
-EMPTY_COMPUTE = "ignore:The ``compute`` method"
-
-
-@pytest.mark.filterwarnings(EMPTY_COMPUTE)
-def test_auroc_with_one_class_is_undefined() -> None:
-    m = AUROCWithCI(n_boot=10)
-    m.update(torch.tensor([0.1, 0.2]), torch.tensor([0, 0]))
-    out = m.compute()
-    assert out["auroc"] is None and out["ci_low"] is None and out["n_neg"] == 2
-    assert AUROCWithCI().compute()["n_pos"] == 0
-    with pytest.raises(ValueError):
-        m.update(torch.tensor([0.1]), torch.tensor([2]))
-
-
-@pytest.mark.parametrize("reverse", [False, True])
-def test_auroc_merges_shards_like_one_process(reverse: bool) -> None:
-    rng = np.random.default_rng(2)
-    batches = [
-        (torch.from_numpy(rng.normal(size=30) + 0.5 * i), torch.from_numpy(rng.integers(0, 2, 30)))
-        for i in range(4)
-    ]
-
-    def make() -> AUROCWithCI:
-        return AUROCWithCI(n_boot=100)
-
-    assert sharded(make, batches, 1, reverse).compute() == single(make, batches).compute()
-
-
-@pytest.mark.filterwarnings(EMPTY_COMPUTE)
-def test_pair_agreement_on_a_hand_made_case_with_a_tie() -> None:
-    m = PairAgreement(n_boot=200)
-    m.update(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0, 1.0, 3.0]))  # win, loss, tie
-    m.update(torch.tensor([0.0, float("nan")]), torch.tensor([5.0, 1.0]))  # win, left out
-    out = m.compute()
-    assert out["n"] == 4
-    assert out["agree"] == pytest.approx(2.5 / 4)
-    assert 0.0 <= out["ci_low"] <= out["agree"] <= out["ci_high"] <= 1.0
-    assert PairAgreement().compute() == {"agree": None, "ci_low": None, "ci_high": None, "n": 0}
-
-
-@pytest.mark.parametrize("reverse", [False, True])
-def test_pair_agreement_merges_shards_like_one_process(reverse: bool) -> None:
-    rng = np.random.default_rng(3)
-    batches = [
-        (torch.from_numpy(rng.normal(size=20)), torch.from_numpy(rng.normal(size=20) + 0.3))
-        for _ in range(3)
-    ]
-
-    def make() -> PairAgreement:
-        return PairAgreement(n_boot=100)
-
-    assert sharded(make, batches, 2, reverse).compute() == single(make, batches).compute()
 
 
 def test_length_correlation_is_minus_one_for_a_decreasing_line() -> None:

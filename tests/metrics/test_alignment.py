@@ -5,9 +5,7 @@ import pytest
 
 from curvebench.metrics.absolute import PairedLoss
 from curvebench.metrics.alignment import (
-    cumulative_delta,
     delta_by_index,
-    delta_on_grid,
     frame_mean,
     grid_bins,
     grid_delta,
@@ -29,10 +27,10 @@ def test_to_grid_averages_tokens_in_a_bin_and_masks_empty_bins() -> None:
     assert np.isnan(grid[1]) and np.isnan(grid[3])
 
 
-def test_delta_on_grid_is_perturbed_minus_original_where_both_exist() -> None:
+def test_mean_delta_is_perturbed_minus_original_where_both_exist() -> None:
     orig = (np.array([1.0, 1.0]), np.array([0.0, 0.03]))
     pert = (np.array([2.0, 4.0]), np.array([0.0, 0.05]))
-    d = delta_on_grid(orig, pert, 3)
+    d = grid_delta(*orig, *pert, n_bins=3, mode="mean")
     assert d[0] == 1.0 and np.isnan(d[1]) and np.isnan(d[2])
 
 
@@ -70,12 +68,11 @@ def test_sum_delta_counts_inserted_and_removed_tokens() -> None:
     pert_sec = np.array([np.nan, 0.0, 0.025, 0.04, 0.05, 0.21])  # last one past a 5-step grid
     d = grid_delta(orig_loss, orig_sec, pert_loss, pert_sec, n_bins=5)
     assert d.tolist() == [0.0, 0.5, 1.75, -4.0, 0.0]
-    assert cumulative_delta(d).tolist() == [0.0, 0.5, 2.25, -1.75, -1.75]
-    # the old per-step mean sees neither the insertion nor the removal
+    assert d.sum() == -1.75  # the change in total timed surprisal on the grid
+    # the per-step mean sees neither the insertion nor the removal
     m = grid_delta(orig_loss, orig_sec, pert_loss, pert_sec, n_bins=5, mode="mean")
     assert m[0] == 0.0 and m[1] == 3.0 - 1.25
     assert np.isnan(m[2]) and np.isnan(m[3]) and np.isnan(m[4])
-    assert np.array_equal(m, delta_on_grid((orig_loss, orig_sec), (pert_loss, pert_sec), 5), True)
 
 
 def test_sum_delta_at_another_grid_rate() -> None:

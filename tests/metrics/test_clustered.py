@@ -6,8 +6,6 @@ import torch
 from torchmetrics.functional.classification import binary_auroc
 
 from curvebench.metrics.clustered import (
-    ClusteredAgreement,
-    ClusteredAUROC,
     Estimate,
     cluster_ids,
     clustered_agreement,
@@ -128,23 +126,3 @@ def test_cluster_ids_are_stable_and_names_work() -> None:
     e1 = clustered_agreement([0.0, 1.0, 0.0], [1.0, 0.0, 2.0], ["x", "y", "x"], n_boot=100)
     e2 = clustered_agreement([0.0, 1.0, 0.0], [1.0, 0.0, 2.0], ids[[0, 1, 0]], n_boot=100)
     assert e1.value == e2.value and e1.n_clusters == e2.n_clusters == 2
-
-
-def test_metrics_merge_like_ddp_and_match_the_functions() -> None:
-    original, perturbed, clusters = copies_data(copies=2)
-    half = original.size // 2
-    a, b = ClusteredAgreement(n_boot=200, seed=3), ClusteredAgreement(n_boot=200, seed=3)
-    a.update(torch.from_numpy(original[:half]), torch.from_numpy(perturbed[:half]),
-             torch.from_numpy(clusters[:half]))  # fmt: skip
-    b.update(torch.from_numpy(original[half:]), torch.from_numpy(perturbed[half:]),
-             torch.from_numpy(clusters[half:]))  # fmt: skip
-    b.merge_state(a)
-    assert b.compute() == clustered_agreement(original, perturbed, clusters, n_boot=200, seed=3)
-
-    m = ClusteredAUROC(n_boot=100, higher_is_worse=False)
-    m.update(torch.tensor([3.0, 1.0]), torch.tensor([0, 1]), ["p1", "p2"])
-    m.update(torch.tensor([2.0]), torch.tensor([1]), ["p1"])
-    out = m.compute()
-    assert out.value == 1.0 and out.n_clusters == 2
-    with pytest.raises(ValueError):
-        m.update(torch.tensor([1.0]), torch.tensor([1]), ["a", "b"])

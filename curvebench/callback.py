@@ -20,13 +20,15 @@ import torch
 
 from curvebench.adapters.in_memory import as_adapter
 from curvebench.metrics.catalog import headline_metrics
+from curvebench.metrics.registry import validity_metrics
 from curvebench.pipeline import RunOptions
 from curvebench.pipeline import run as run_pipeline
 
 log = logging.getLogger(__name__)
 
-EXTRA_METRICS = ("nats_per_second_original", "agree_abs_loss", "agree_shape")
-"""Logged besides the headline metrics (``metrics.catalog``)."""
+EXTRA_METRICS = ("nats_per_second_original",)
+"""Logged besides the headline metrics (``metrics.catalog``) and each validity metric's
+agreement (``metrics.registry``)."""
 QUIET = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
 """Loggers of the evaluator's own Trainer, kept to warnings while it scores."""
 DEFAULT_DATA = ("training=embedded:validation", "ood=embedded:ood")
@@ -106,6 +108,7 @@ class CurveBenchCallback(L.Callback):
             for logger, level in levels:
                 logger.setLevel(level)
         names = [m.name for m in headline_metrics()] + list(EXTRA_METRICS)
+        names += [m.agree_field for m in validity_metrics()]
         values = {}
         for task, per_dataset in output.results.results.items():
             for dataset, r in per_dataset.items():

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from curvebench.benchmark.group import GroupMetrics
 from curvebench.benchmark.pairs import (
     DECIMALS,
-    VALIDITY_METRICS,
     ItemStats,
     PairShape,
     item_stats,
@@ -23,6 +22,7 @@ from curvebench.benchmark.pairs import (
     pair_scores,
     pair_shape,
     rounded,
+    validity_specs,
 )
 from curvebench.benchmark.results import DatasetResult
 from curvebench.benchmark.samples import SampleLine
@@ -54,7 +54,7 @@ class Analysis:
         """The lines with their derived numbers filled in."""
         out = []
         for i, (line, stats) in enumerate(zip(lines, self.items, strict=True)):
-            update = dict(stats.__dict__)
+            update = stats.line_fields()
             shape = self.shapes.get(i)
             if shape is not None:
                 update |= {
@@ -112,5 +112,5 @@ def analyse(lines: Iterable[SampleLine], tasks: list[TaskConfig]) -> Analysis:
             everything.append(replace(scores, family=family))
         results.setdefault(task_name, {})[dataset] = metrics.result()
         curves.setdefault(task_name, {})[dataset] = metrics.mean_curve()
-    table = validity_table(everything, VALIDITY_METRICS) if everything else None
+    table = validity_table(everything, validity_specs()) if everything else None
     return Analysis(results, curves, items, shapes, table)

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from curvebench.benchmark.pairs import (
-    VALIDITY_METRICS,
     ItemStats,
     PairShape,
     as_float,
@@ -16,6 +15,7 @@ from curvebench.benchmark.pairs import (
     line_loss,
     line_seconds,
     rounded,
+    validity_specs,
 )
 from curvebench.benchmark.results import DatasetResult
 from curvebench.benchmark.samples import SampleLine
@@ -25,6 +25,7 @@ from curvebench.metrics.alignment import grid_bins
 from curvebench.metrics.mean_ci import clustered_mean_ci
 from curvebench.metrics.means import MeanCurve
 from curvebench.metrics.regions import RegionMeans
+from curvebench.metrics.registry import validity_metrics
 from curvebench.metrics.shape import CurveFeatureMeans
 from curvebench.metrics.token_types import (
     LossByType,
@@ -34,16 +35,6 @@ from curvebench.metrics.token_types import (
 )
 from curvebench.metrics.validity import PairScores, validity_table
 from curvebench.tasks import TaskConfig
-
-VALIDITY_FIELDS = {
-    "abs_loss": ("auroc_abs_loss", "agree_abs_loss"),
-    "nats_per_second": ("auroc_nats_per_second", "agree_nats_per_second"),
-    "shape": ("auroc_shape", "agree_shape"),
-    "change": ("auroc_change", "agree_change"),
-    "peak_evidence": ("auroc_peak_evidence", "agree_peak_evidence"),
-    "peak_area": ("auroc_peak_area", "agree_peak_area"),
-}
-"""Result fields (catalog names) of each validity metric: its AUROC and its agreement."""
 
 
 @dataclass
@@ -155,9 +146,10 @@ class GroupMetrics:
         out["shape_score_original"] = _mean(self.shape_scores[True])
         out["shape_score_perturbed"] = _mean(self.shape_scores[False])
         if self.validity:
-            (row,) = validity_table(self.validity, VALIDITY_METRICS).rows
+            (row,) = validity_table(self.validity, validity_specs()).rows
+            declared = {m.name: m for m in validity_metrics()}
             for m in row.metrics:
-                auroc, agree = VALIDITY_FIELDS[m.metric]
+                auroc, agree = declared[m.metric].auroc_field, declared[m.metric].agree_field
                 out[auroc], out[auroc + "_ci"] = _estimate(m.auroc)
                 out[agree], out[agree + "_ci"] = _estimate(m.agreement)
         if self.task.regions:

@@ -4,16 +4,21 @@ detector scores, and its scores by every validity metric."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from curvebench.benchmark.samples import SampleLine
-from curvebench.metrics.alignment import grid_bins, grid_delta, to_grid_sum
-from curvebench.metrics.change import change_score
-from curvebench.metrics.detectors import pair_detector_scores
+from curvebench.metrics.alignment import grid_bins, grid_delta
 from curvebench.metrics.regions import RegionBounds, region_bounds, region_means
-from curvebench.metrics.shape import curve_features, spike_score
+from curvebench.metrics.registry import (
+    ItemView,
+    PairView,
+    item_metrics,
+    pair_metrics,
+    validity_metrics,
+)
+from curvebench.metrics.shape import curve_features
 from curvebench.metrics.smoothing import nan_moving_average
 from curvebench.metrics.spread import robust_spread
 from curvebench.metrics.validity import MetricSpec, PairScores
@@ -29,17 +34,10 @@ thousands of numbers per clip). 1e-4 nats is ten times finer than the verifier's
 reads, and it keeps a board entry's samples file under half the size of one written to
 DECIMALS."""
 
-VALIDITY_METRICS = (
-    MetricSpec("abs_loss"),
-    MetricSpec("nats_per_second"),
-    MetricSpec("shape"),
-    MetricSpec("change"),
-    MetricSpec("peak_evidence", per_item=False),
-    MetricSpec("peak_area", per_item=False),
-)
-"""The metrics checked against the truth (the perturbed copy is worse music): absolute loss
-per token and per second, the reference-free spike and change scores of each item, and the
-Δℓ detectors of each pair (which read the clean original)."""
+def validity_specs() -> list[MetricSpec]:
+    """The metrics checked against the truth (the perturbed copy is worse music), from the
+    registry (:mod:`curvebench.metrics.registry`)."""
+    return [MetricSpec(m.name, m.higher_is_worse, m.per_item) for m in validity_metrics()]
 
 
 def rounded(value: float | None) -> float | None:
@@ -57,12 +55,25 @@ class ItemStats:
 
     abs_loss: float | None
     perplexity: float | None
-    shape_score: float | None
     nats_per_second: float | None
-    change_score: float | None = None
-    """Reference-free change score of the loss on the task's grid (seconds-based windows)."""
     abs_loss_per_codebook: list[float] | None = None
     """Audio: each codebook's mean."""
+    scores: dict[str, float | None] = field(default_factory=dict)
+    """Each item metric's score, by its samples line field."""
+
+    @property
+    def shape_score(self) -> float | None:
+        """The reference-free spike score (the results' ``shape_score_*`` means)."""
+        return self.scores.get("shape_score")
+
+    def line_fields(self) -> dict[str, object]:
+        """The numbers as a samples line holds them."""
+        return {
+            "abs_loss": self.abs_loss,
+            "perplexity": self.perplexity,
+            "nats_per_second": self.nats_per_second,
+            "abs_loss_per_codebook": self.abs_loss_per_codebook,
+        } | self.scores
 
 
 @dataclass(frozen=True)
@@ -97,32 +108,31 @@ def line_seconds(line: SampleLine) -> np.ndarray:
     return np.array([np.nan if s is None else s for s in line.seconds], dtype=np.float64)
 
 
-CHANGE_HZ = 10.0
-"""Rate of the curve the reference-free change score reads: surprisal per 0.1 s segment (a
-symbolic 50 Hz grid of sums is mostly empty steps, whose medians would all be 0)."""
-
-
-def loss_on_grid(line: SampleLine, task: TaskConfig, hz: float | None = None) -> np.ndarray:
-    """An item's surprisal per step of a grid at ``hz`` (default: the task's), the sum of its
-    tokens' losses in each step (audio: of its frames' means over codebooks)."""
-    hz = hz or task.grid_hz
-    n_bins = grid_bins(task.clip_seconds, hz)
-    return to_grid_sum(frame_loss(line_loss(line)), line_seconds(line), n_bins, hz)
+def item_view(line: SampleLine, task: TaskConfig) -> ItemView:
+    """What an item metric reads of a line: its loss per step (audio: per frame), their
+    times and its length, on the task's grid."""
+    return ItemView(
+        frame_loss(line_loss(line)),
+        line_seconds(line),
+        line.duration_s,
+        task.clip_seconds,
+        task.grid_hz,
+    )
 
 
 def item_stats(line: SampleLine, task: TaskConfig) -> ItemStats:
     """Numbers of one scored item, from its ``loss``, ``seconds`` and ``duration_s``."""
     loss = line_loss(line)
-    frames = frame_loss(loss)
-    per_second = rounded(frames.sum() / line.duration_s) if line.duration_s else None
+    view = item_view(line, task)
+    scores = {m.line_field: rounded(m.compute(view)) for m in item_metrics()}
+    per_second = rounded(view.loss.sum() / line.duration_s) if line.duration_s else None
     audio = loss.ndim == 2
     return ItemStats(
-        abs_loss=rounded(frames.mean()),
-        perplexity=rounded(np.exp(frames.mean())),
-        shape_score=rounded(spike_score(frames)),
+        abs_loss=rounded(view.loss.mean()),
+        perplexity=rounded(np.exp(view.loss.mean())),
         nats_per_second=per_second,
-        change_score=rounded(change_score(loss_on_grid(line, task, CHANGE_HZ), CHANGE_HZ)),
         abs_loss_per_codebook=[rounded(v) for v in loss.mean(axis=1)] if audio else None,
+        scores=scores,
     )
 
 
@@ -164,12 +174,12 @@ def pair_shape(
     length = round((record.duration_s or 0.0) * task.grid_hz)
     means = region_means(delta, onset, length, task.grid_hz, task.region_rule)
     features = curve_features(delta, onset, length, task.grid_hz)
-    scale = robust_spread(loss_on_grid(original, task))
-    detectors = pair_detector_scores(delta, record.onset_s, record.duration_s, task.grid_hz, scale)
+    scale = robust_spread(item_view(original, task).on_grid())
+    pair = PairView(delta, record.onset_s, record.duration_s, task.grid_hz, scale)
     return PairShape(
         regions={k: rounded(v) for k, v in means.items()},
         features={k: rounded(v) for k, v in features.items()},
-        detectors={k: [rounded(o), rounded(p)] for k, (o, p) in detectors.items()},
+        detectors={m.name: [rounded(v) for v in m.compute(pair)] for m in pair_metrics()},
         bounds=region_bounds(delta, onset, length, task.grid_hz, task.region_rule),
     )
 
@@ -180,13 +190,11 @@ def pair_scores(
     """One pair's scores by every validity metric (NaN where a metric has none)."""
     o, p = stats
     scores = {
-        "abs_loss": (as_float(o.abs_loss), as_float(p.abs_loss)),
-        "nats_per_second": (as_float(o.nats_per_second), as_float(p.nats_per_second)),
-        "shape": (as_float(o.shape_score), as_float(p.shape_score)),
-        "change": (as_float(o.change_score), as_float(p.change_score)),
+        m.name: (as_float(o.scores.get(m.line_field)), as_float(p.scores.get(m.line_field)))
+        for m in item_metrics()
     }
-    for name in ("peak_evidence", "peak_area"):
-        both = shape.detectors[name] if shape is not None else [None, None]
-        scores[name] = (as_float(both[0]), as_float(both[1]))
+    for m in pair_metrics():
+        both = shape.detectors.get(m.name, [None, None]) if shape is not None else [None, None]
+        scores[m.name] = (as_float(both[0]), as_float(both[1]))
     cluster = f"{original.dataset}/{original.piece_id}"
     return PairScores(family, original.role, cluster, scores)

@@ -17,10 +17,19 @@ import os
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from curvebench.errors import DataError, first_error
+from curvebench.metrics.registry import item_metrics
 from curvebench.perturbations import PerturbationRecord
 
 OPTIONAL = (
@@ -52,8 +61,9 @@ class Record(BaseModel):
         return cls(**record.__dict__)
 
 
-class SampleLine(BaseModel):
-    """One scored item (an original or a perturbed copy) of one task and dataset."""
+class _Line(BaseModel):
+    """One scored item (an original or a perturbed copy) of one task and dataset; the item
+    metrics' fields are added from the registry (:data:`SampleLine`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -75,11 +85,7 @@ class SampleLine(BaseModel):
     )
     abs_loss: float | None = Field(default=None, description="Mean nats per step.")
     perplexity: float | None = Field(default=None, description="exp(abs_loss).")
-    shape_score: float | None = Field(default=None, description="Reference-free spike score.")
     nats_per_second: float | None = Field(default=None, description="Total nats / duration_s.")
-    change_score: float | None = Field(
-        default=None, description="Reference-free change score (largest sustained rise)."
-    )
     abs_loss_per_codebook: list[float] | None = Field(
         default=None, description="Audio: mean loss of each codebook."
     )
@@ -97,10 +103,9 @@ class SampleLine(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _drop_legacy_fields(cls, data: object) -> object:
-        """Files written before the per-frame mean left the format still read: their
-        ``loss_mean`` (the mean of ``loss`` over codebooks, recomputed wherever it is used)
-        is dropped."""
+    def _drop_loss_mean(cls, data: object) -> object:
+        """A ``loss_mean`` field (an audio item's mean of ``loss`` over codebooks, which every
+        reader recomputes) is read and dropped."""
         if isinstance(data, dict) and "loss_mean" in data:
             data = {k: v for k, v in data.items() if k != "loss_mean"}
         return data
@@ -117,6 +122,23 @@ class SampleLine(BaseModel):
             if data[name] is None:
                 del data[name]
         return json.dumps(data)
+
+
+def _line_model() -> type[_Line]:
+    fields: dict[str, Any] = {
+        m.line_field: (
+            float | None,
+            Field(default=None, description=f"Item metric {m.name!r}: the {m.description}."),
+        )
+        for m in item_metrics()
+        if m.line_field not in _Line.model_fields
+    }
+    return create_model("SampleLine", __base__=_Line, **fields)
+
+
+SampleLine = _line_model()
+"""A samples line: the raw fields, the derived numbers and one field per item metric of the
+registry (:mod:`curvebench.metrics.registry`)."""
 
 
 def write_samples(lines: Iterable[SampleLine], path: Path) -> str:

@@ -297,14 +297,16 @@ def _agreement(entries: list[Entry]) -> str:
     if not comparisons:
         return "<p>Rankings need at least two submissions.</p>"
     shapes = shape_metrics()
-    head = "".join(f"<th>τ({ABSOLUTE}, {m})</th>" for m in shapes)
+    ranked = [m for m in board_metrics() if m.shape and m.rank]
+    head = "".join(f"<th>τ({ABSOLUTE}, {html.escape(m)})</th>" for m in shapes)
+    head += "<th>by absolute loss (lowest first)</th>"
+    head += "".join(f"<th>by {html.escape(m.header)} (highest first)</th>" for m in ranked)
     rows = []
     for c in comparisons:
         taus = [c.taus[(ABSOLUTE, m)] for m in shapes]
         cells = "".join(f'<td class="num">{"–" if t != t else f"{t:+.2f}"}</td>' for t in taus)
-        rankings = (
-            f"<td>{_ranking(c.values[ABSOLUTE], -1)}</td>"
-            f"<td>{_ranking(c.values['auroc_shape'], 1)}</td>"
+        rankings = f"<td>{_ranking(c.values[ABSOLUTE], -1)}</td>" + "".join(
+            f"<td>{_ranking(c.values[m.name], 1)}</td>" for m in ranked
         )
         rows.append(
             f'<tr data-role="{html.escape(c.dataset)}"><td>{html.escape(c.dataset)}</td>'
@@ -312,8 +314,7 @@ def _agreement(entries: list[Entry]) -> str:
         )
     return (
         '<table id="agreement-table"><thead><tr><th>role</th>'
-        f"{head}<th>by absolute loss (lowest first)</th><th>by auroc_shape (highest first)</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 

@@ -17,7 +17,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from curvebench.benchmark.aggregate import Analysis, analyse
 from curvebench.benchmark.results import SCHEMA_VERSION, DatasetResult, Results
@@ -158,6 +158,8 @@ def _check_counts(path: Path, results: Results, lines: list[SampleLine]) -> None
 
 
 def _same(a: object, b: object) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and math.isnan(a):
@@ -196,24 +198,16 @@ def _check_aggregates(
     return analysis
 
 
-DERIVED = (
-    "abs_loss",
-    "perplexity",
-    "shape_score",
-    "nats_per_second",
-    "abs_loss_per_codebook",
-    "regions",
-    "features",
-)
-"""The numbers of a line that follow from its raw fields."""
-
-
 def _check_lines(path: Path, lines: list[SampleLine], analysis: Analysis) -> None:
-    """Each line's own numbers (abs_loss, regions, ...) follow from the raw fields."""
+    """Each whole line equals the line annotated from its raw fields (every derived number:
+    abs_loss, each item metric's score, regions, features, detectors, ...)."""
     expected = analysis.annotated(lines)
     for i, (line, ours) in enumerate(zip(lines, expected, strict=True), 1):
-        for field in DERIVED:
-            if not _same(_plain(getattr(line, field)), _plain(getattr(ours, field))):
+        for field in type(line).model_fields:
+            theirs, mine = getattr(line, field), getattr(ours, field)
+            if theirs is mine:  # a raw field, carried over as it is
+                continue
+            if not _same(_plain(theirs), _plain(mine)):
                 raise SubmissionError(
                     f"{path}: line {i} of {SAMPLES_FILE} ({line.task} / {line.dataset} / "
                     f"{line.piece_id}): {field} does not follow from its losses"
@@ -221,8 +215,8 @@ def _check_lines(path: Path, lines: list[SampleLine], analysis: Analysis) -> Non
 
 
 def _plain(value: object) -> object:
-    """A dict of numbers as a sorted list of pairs (so _same compares it)."""
-    return sorted(value.items()) if isinstance(value, dict) else value
+    """A pydantic value as plain lists and dicts."""
+    return value.model_dump() if isinstance(value, BaseModel) else value
 
 
 def validate_submission(run_dir: Path) -> Results:

@@ -2,8 +2,41 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 from torchmetrics import Metric
+
+from curvebench.metrics.registry import ItemView, ValidityMetric, register
+
+
+def mean_loss(item: ItemView) -> float:
+    """An item's absolute loss: mean nats per step."""
+    return float(np.mean(item.loss)) if item.loss.size else math.nan
+
+
+def nats_per_second(item: ItemView) -> float:
+    """An item's total nats over its seconds of music (NaN when its length is unknown)."""
+    return float(item.loss.sum() / item.duration_s) if item.duration_s else math.nan
+
+
+register(
+    ValidityMetric(
+        "abs_loss", "loss", "absolute loss", mean_loss, headline=True, field="abs_loss", order=10
+    )
+)
+register(
+    ValidityMetric(
+        "nats_per_second",
+        "nats/s",
+        "nats per second of music",
+        nats_per_second,
+        headline=True,
+        field="nats_per_second",
+        order=20,
+    )
+)
 
 
 class PairedLoss(Metric):

@@ -2,14 +2,18 @@
 and whether it is a headline column.
 
 The results schema (``DatasetResult``), the CLI table, the run report, the leaderboard,
-``curvebench compare`` and W&B are all driven by this catalog, so adding a metric is one
-declaration here plus its computation.
+``curvebench compare`` and W&B are all driven by this catalog. The columns of the validity
+metrics (``auroc_<name>``, ``agree_<name>``) are generated from
+:mod:`curvebench.metrics.registry`; an aggregate of another kind is one declaration here plus
+its computation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from curvebench.metrics.registry import validity_metrics
 
 Better = Literal["higher", "lower"]
 
@@ -99,6 +103,37 @@ def headline_metrics() -> list[MetricInfo]:
 def rank_metrics() -> list[MetricInfo]:
     """The metrics ``compare`` ranks models by."""
     return [m for m in METRICS.values() if m.rank]
+
+
+def validity_columns() -> list[MetricInfo]:
+    """The AUROC and the pair agreement of every validity metric
+    (:mod:`curvebench.metrics.registry`)."""
+    out = []
+    for m in validity_metrics():
+        against = "originals vs. perturbed copies" if m.per_item else "pairs vs. swapped pairs"
+        out += [
+            MetricInfo(
+                m.auroc_field,
+                f"AUROC of the {m.description}: {against}.",
+                better="higher",
+                headline=m.headline,
+                label=f"auroc {m.label}",
+                digits=2,
+                interval=True,
+                rank=True,
+                shape=m.shape,
+            ),
+            MetricInfo(
+                m.agree_field,
+                f"Fraction of pairs whose {m.description} points at the perturbed copy.",
+                "fraction",
+                better="higher",
+                interval=True,
+                rank=True,
+                shape=m.shape,
+            ),
+        ]
+    return out
 
 
 for _info in (
@@ -215,120 +250,7 @@ for _info in (
     MetricInfo("nats_per_second_perturbed", "The same over perturbed copies.", "nats/s"),
     MetricInfo("shape_score_original", "Mean reference-free spike score of originals."),
     MetricInfo("shape_score_perturbed", "Mean spike score of perturbed copies."),
-    MetricInfo(
-        "auroc_abs_loss",
-        "AUROC of absolute loss: originals vs. perturbed copies.",
-        better="higher",
-        headline=True,
-        label="auroc loss",
-        digits=2,
-        interval=True,
-        rank=True,
-    ),
-    MetricInfo(
-        "auroc_shape",
-        "AUROC of the spike score: originals vs. perturbed copies.",
-        better="higher",
-        label="auroc shape",
-        digits=2,
-        interval=True,
-        rank=True,
-        shape=True,
-    ),
-    MetricInfo(
-        "agree_abs_loss",
-        "Fraction of pairs whose perturbed copy has the higher loss.",
-        "fraction",
-        better="higher",
-        interval=True,
-        rank=True,
-    ),
-    MetricInfo(
-        "agree_shape",
-        "Fraction of pairs whose perturbed copy has the higher spike.",
-        "fraction",
-        better="higher",
-        interval=True,
-        rank=True,
-        shape=True,
-    ),
-    MetricInfo(
-        "auroc_nats_per_second",
-        "AUROC of nats per second of music: originals vs. perturbed copies.",
-        better="higher",
-        headline=True,
-        label="auroc nats/s",
-        digits=2,
-        interval=True,
-        rank=True,
-    ),
-    MetricInfo(
-        "agree_nats_per_second",
-        "Fraction of pairs whose perturbed copy has more nats per second.",
-        "fraction",
-        better="higher",
-        interval=True,
-        rank=True,
-    ),
-    MetricInfo(
-        "auroc_change",
-        "AUROC of the reference-free change score (largest sustained rise, windows in seconds).",
-        better="higher",
-        headline=True,
-        label="auroc change",
-        digits=2,
-        interval=True,
-        rank=True,
-        shape=True,
-    ),
-    MetricInfo(
-        "agree_change",
-        "Fraction of pairs whose perturbed copy has the higher change score.",
-        "fraction",
-        better="higher",
-        interval=True,
-        rank=True,
-        shape=True,
-    ),
-    MetricInfo(
-        "auroc_peak_evidence",
-        "AUROC of the Δℓ peak evidence (peak mean over the baseline's spread): the pair "
-        "against the swapped pair.",
-        better="higher",
-        headline=True,
-        label="auroc Δℓ peak",
-        digits=2,
-        interval=True,
-        rank=True,
-        shape=True,
-    ),
-    MetricInfo(
-        "agree_peak_evidence",
-        "Fraction of pairs whose Δℓ peak evidence points at the perturbed copy.",
-        "fraction",
-        better="higher",
-        interval=True,
-        rank=True,
-        shape=True,
-    ),
-    MetricInfo(
-        "auroc_peak_area",
-        "AUROC of the positive Δℓ area of the peak region (nats·s per token).",
-        better="higher",
-        digits=2,
-        interval=True,
-        rank=True,
-        shape=True,
-    ),
-    MetricInfo(
-        "agree_peak_area",
-        "Fraction of pairs whose positive peak area points at the perturbed copy.",
-        "fraction",
-        better="higher",
-        interval=True,
-        rank=True,
-        shape=True,
-    ),
+    *validity_columns(),
     MetricInfo("shape_peak_height", "Max smoothed Δℓ in the peak region.", "nats"),
     MetricInfo("shape_peak_latency_s", "Onset to the peak's maximum.", "s"),
     MetricInfo("shape_assimilation_depth", "Min smoothed Δℓ in the assimilation region.", "nats"),

@@ -5,7 +5,7 @@ cannot be formed. A corruption still shows in the model's own per-step loss (sur
 sustained rise over what it was just predicting. :func:`change_score` measures that rise with
 every length defined in seconds, so a curve means the same at any token or frame rate, and with
 a spread floor taken from the model's own variation, so silence or a flat stretch cannot make
-it explode (the old spike score divided by 1e-6 there).
+it explode.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ import math
 
 import numpy as np
 
+from curvebench.metrics.registry import ItemView, ValidityMetric, register
 from curvebench.metrics.spread import robust_spread, row_medians, row_robust_spreads
+
+CHANGE_HZ = 10.0
+"""Rate of the curve an item's change score reads: surprisal per 0.1 s segment (a symbolic
+50 Hz grid of sums is mostly empty steps, whose medians would all be 0)."""
 
 SEGMENT_S = 0.1
 """The curve is read in segments this long, each summarised by the median of its steps."""
@@ -100,3 +105,22 @@ def change_score(
         z = np.where(denominator > 0.0, rise / np.where(denominator > 0, denominator, 1.0), 0.0)
     best = float(z.max())
     return float(best) if math.isfinite(best) else 0.0
+
+
+def item_change_score(item: ItemView) -> float:
+    """An item's change score, on its surprisal per CHANGE_HZ grid step."""
+    return change_score(item.on_grid(CHANGE_HZ), CHANGE_HZ)
+
+
+register(
+    ValidityMetric(
+        "change",
+        "change",
+        "change score (largest sustained rise, windows in seconds)",
+        item_change_score,
+        headline=True,
+        shape=True,
+        field="change_score",
+        order=40,
+    )
+)

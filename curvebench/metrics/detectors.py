@@ -9,30 +9,26 @@ worse music.
 - :func:`peak_area`: the positive Δℓ integrated over the peak region, over time.
 
 The peak region is the one of :func:`curvebench.metrics.regions.region_bounds`. To compare a
-pair score with the truth as a ranking (AUROC), :func:`pair_detector_scores` also scores the
+pair score with the truth as a ranking (AUROC), :func:`swapped_and_pair` also scores the
 *swapped* pair (the original seen as a corruption of the perturbed copy, i.e. −Δℓ): that is
 the score the original gets, and the perturbed copy should out-score it.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-from curvebench.metrics.means import NamedMeans
 from curvebench.metrics.regions import region_bounds
+from curvebench.metrics.registry import PairView, ValidityMetric, register
 from curvebench.metrics.spread import finite, robust_spread
 
 BASELINE_GAP_S = 1.0
 """The baseline of a pair's Δℓ ends this long before the onset (the regions' rule)."""
 EVIDENCE_FLOOR = 0.1
 """The baseline spread is floored at this fraction of the model's typical per-step spread."""
-DETECTOR_NAMES = ("peak_evidence", "peak_area")
-
-# region_bounds gains an ``hz`` argument (seconds-based constants); pass it once it has one.
-_REGIONS_TAKE_HZ = "hz" in inspect.signature(region_bounds).parameters
 
 
 def _steps(seconds: float, hz: float) -> int:
@@ -42,9 +38,7 @@ def _steps(seconds: float, hz: float) -> int:
 
 def _peak_range(delta: np.ndarray, onset: int, length: int, hz: float) -> tuple[int, int]:
     """[start, end) of the peak region of ``delta`` by the regions' rule."""
-    if _REGIONS_TAKE_HZ:
-        return region_bounds(delta, onset, length, hz=hz).peak
-    return region_bounds(delta, onset, length).peak
+    return region_bounds(delta, onset, length, hz=hz).peak
 
 
 def _peak_values(
@@ -114,34 +108,50 @@ def peak_area(
     return math.fsum(peak[peak > 0.0]) / hz
 
 
-def pair_detector_scores(
-    delta: np.ndarray,
-    onset_s: float,
-    duration_s: float | None,
-    hz: float = 50.0,
-    scale: float | None = None,
-) -> dict[str, tuple[float, float]]:
-    """Every Δℓ detector of one pair, as (original's score, perturbed copy's score).
-
-    The perturbed copy's score reads Δℓ; the original's reads −Δℓ, the same pair with the roles
-    swapped (the original scored as a corruption of the perturbed copy). The perturbed copy
-    should score higher, so these pairs go into agreement and AUROC like any per-item score.
-    Keys are :data:`DETECTOR_NAMES`.
-    """
+def swapped_and_pair(
+    score: Callable[[np.ndarray], float], delta: np.ndarray
+) -> tuple[float, float]:
+    """A detector's (swapped pair's score, pair's score): the pair's reads Δℓ, the swapped
+    pair's reads −Δℓ (the original scored as a corruption of the perturbed copy). The
+    perturbed copy should score higher, so these go into agreement and AUROC like any
+    per-item score."""
     delta = np.asarray(delta, dtype=np.float64)
-    out = {}
-    for sign_name, d in (("original", -delta), ("perturbed", delta)):
-        evidence = peak_evidence(d, onset_s, duration_s, hz, scale)
-        area = peak_area(d, onset_s, duration_s, hz)
-        out[sign_name] = (evidence, area)
-    return {
-        name: (out["original"][i], out["perturbed"][i]) for i, name in enumerate(DETECTOR_NAMES)
-    }
+    return score(-delta), score(delta)
 
 
-class DetectorMeans(NamedMeans):
-    """Mean over pairs of each Δℓ detector (``detector_peak_evidence``, ...); NaN left out.
-    ``update`` takes a dict of the perturbed copy's scores keyed by :data:`DETECTOR_NAMES`."""
+def _evidence(pair: PairView) -> tuple[float, float]:
+    return swapped_and_pair(
+        lambda d: peak_evidence(d, pair.onset_s, pair.duration_s, pair.grid_hz, pair.scale),
+        pair.delta,
+    )
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(DETECTOR_NAMES, "detector_", **kwargs)
+
+def _area(pair: PairView) -> tuple[float, float]:
+    return swapped_and_pair(
+        lambda d: peak_area(d, pair.onset_s, pair.duration_s, pair.grid_hz), pair.delta
+    )
+
+
+register(
+    ValidityMetric(
+        "peak_evidence",
+        "Δℓ peak",
+        "Δℓ peak evidence (the peak's mean over the baseline's spread)",
+        _evidence,
+        per_item=False,
+        headline=True,
+        shape=True,
+        order=50,
+    )
+)
+register(
+    ValidityMetric(
+        "peak_area",
+        "Δℓ area",
+        "positive Δℓ area of the peak region (nats·s per token)",
+        _area,
+        per_item=False,
+        shape=True,
+        order=60,
+    )
+)

@@ -19,6 +19,7 @@ import numpy as np
 
 from curvebench.metrics.means import NamedMeans
 from curvebench.metrics.regions import region_bounds, region_steps
+from curvebench.metrics.registry import ValidityMetric, register
 from curvebench.metrics.smoothing import nan_moving_average
 
 FEATURE_NAMES = (
@@ -131,7 +132,7 @@ def spike_score(loss_grid: np.ndarray, baseline_steps: int = 50, smooth: int = 5
     to subtract. Generated music has none. A corruption shows up in the model's own loss as a
     sudden rise over what it was just predicting, so this score lets any single piece be
     judged: a perturbed copy should score higher than its original (AUROC with originals as
-    negatives, see :class:`~curvebench.metrics.agreement.AUROCWithCI`). A flat, noise-free
+    negatives, see :func:`~curvebench.metrics.clustered.clustered_auroc`). A flat, noise-free
     window has std 0, so any rise after it is divided by SPIKE_EPS and scores very high.
     """
     if baseline_steps < 1:
@@ -162,3 +163,16 @@ class CurveFeatureMeans(NamedMeans):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(FEATURE_NAMES, "shape_", **kwargs)
+
+
+register(
+    ValidityMetric(
+        "shape",
+        "spike",
+        "spike score",
+        lambda item: spike_score(item.loss),
+        shape=True,
+        field="shape_score",
+        order=30,
+    )
+)

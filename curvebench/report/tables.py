@@ -10,6 +10,7 @@ from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine
 from curvebench.metrics.catalog import METRICS
 from curvebench.metrics.regions import REGION_NAMES
+from curvebench.metrics.registry import item_metrics
 
 ITEM_COLUMNS = (
     "task",
@@ -22,9 +23,8 @@ ITEM_COLUMNS = (
     "abs_loss",
     "perplexity",
     "nats_per_second",
-    "shape_score",
 )
-"""Per-item columns taken from a samples line as they are."""
+"""Per-item columns taken from a samples line as they are (then each item metric's score)."""
 
 
 def result_rows(results: Results) -> list[dict[str, Any]]:
@@ -44,6 +44,7 @@ def item_rows(lines: Iterable[SampleLine]) -> list[dict[str, Any]]:
     rows = []
     for line in lines:
         row = {c: getattr(line, c) for c in ITEM_COLUMNS}
+        row |= {m.line_field: getattr(line, m.line_field) for m in item_metrics()}
         regions = line.regions or {}
         row |= {f"region_{r}": regions.get(r) for r in REGION_NAMES}
         rows.append(row)

@@ -9,15 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-LABELS = {
-    "abs_loss": "loss/token",
-    "nats_per_second": "nats/s",
-    "shape": "spike",
-    "change": "change",
-    "peak_evidence": "Δℓ peak",
-    "peak_area": "Δℓ area",
-}
-"""Short names of the validity metrics."""
+from curvebench.metrics.registry import label
 
 
 def _rows(table: dict) -> list[dict]:
@@ -73,11 +65,11 @@ def validity_text(table: dict) -> list[str]:
     interval is above 0.5, ``!`` below: the metric ranks the corrupted copy as better, ``?``
     undecided) and the winner of each row."""
     names = [m["name"] for m in table["metrics"]]
-    header = ("family", "role", "n", *(LABELS.get(n, n) for n in names), "best")
+    header = ("family", "role", "n", *(label(n) for n in names), "best")
     lines = [header]
     for row in _rows(table):
         cells = [_cell(m) for m in row["metrics"]]
-        best = ",".join(LABELS.get(w, w) for w in row["winner"]) or "-"
+        best = ",".join(label(w) for w in row["winner"]) or "-"
         lines.append((row["family"], row["role"], str(row["n_pairs"]), *cells, best))
     widths = [max(len(r[i]) for r in lines) for i in range(len(header))]
     return [
@@ -92,7 +84,7 @@ def validity_text(table: dict) -> list[str]:
 def validity_html(table: dict) -> str:
     """The table as HTML: agreement [95% interval] per metric, the winner in bold."""
     names = [m["name"] for m in table["metrics"]]
-    head = "".join(f"<th>{escape(LABELS.get(n, n))}</th>" for n in names)
+    head = "".join(f"<th>{escape(label(n))}</th>" for n in names)
     body = []
     for row in _rows(table):
         cells = []
@@ -138,7 +130,7 @@ def validity_figure(table: dict, path: Path) -> Path:
             ax.text(j, i, text, ha="center", va="center", fontsize=6.5)
     image = ax.imshow(grid, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(families)), families, rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(len(names)), [LABELS.get(n, n) for n in names], fontsize=8)
+    ax.set_yticks(range(len(names)), [label(n) for n in names], fontsize=8)
     fig.colorbar(image, ax=ax, label="AUROC (perturbed = worse)")
     ax.set_title("Which metric agrees with the truth (roles pooled)", fontsize=9)
     fig.tight_layout()

@@ -3,13 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curvebench.metrics.detectors import (
-    DETECTOR_NAMES,
-    DetectorMeans,
-    pair_detector_scores,
-    peak_area,
-    peak_evidence,
-)
+from curvebench.metrics.detectors import peak_area, peak_evidence
+from curvebench.metrics.registry import PairView, pair_metrics
 from curvebench.metrics.spread import MAD_TO_STD
 
 HZ, ONSET_S, N_S = 50, 5.0, 15.0
@@ -53,15 +48,11 @@ def test_peak_area_in_seconds_is_the_same_at_two_grid_rates() -> None:
 
 
 def test_pair_scores_put_the_perturbed_copy_above_the_swapped_pair() -> None:
-    scores = pair_detector_scores(bump_curve(), ONSET_S, 1.0, HZ, scale=1.0)
-    assert set(scores) == set(DETECTOR_NAMES)
+    pair = PairView(bump_curve(), ONSET_S, 1.0, HZ, scale=1.0)
+    scores = {m.name: m.compute(pair) for m in pair_metrics()}
+    assert {"peak_evidence", "peak_area"} <= set(scores)
     for original, perturbed in scores.values():
         assert perturbed > original
     assert scores["peak_area"][1] == pytest.approx(0.6)
-
-
-def test_detector_means() -> None:
-    m = DetectorMeans()
-    m.update({"peak_evidence": 2.0, "peak_area": np.nan})
-    m.update({"peak_evidence": 4.0, "peak_area": 1.0})
-    assert m.compute() == {"detector_peak_evidence": 3.0, "detector_peak_area": 1.0}
+    evidence = [peak_evidence(d, ONSET_S, 1.0, HZ, 1.0) for d in (-bump_curve(), bump_curve())]
+    assert scores["peak_evidence"] == pytest.approx(tuple(evidence))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from curvebench.metrics.change import change_score
-from curvebench.metrics.detectors import pair_detector_scores
+from curvebench.metrics.registry import PairView, pair_metrics
 from curvebench.metrics.spread import robust_spread
 from curvebench.metrics.validity import (
     ALL,
@@ -41,9 +41,8 @@ def misleading_pairs(pieces: int = 24, copies: int = 3, seed: int = 0) -> list[P
             perturbed[onset + length :] = np.maximum(perturbed[onset + length :] - 1.0, 0.05)
             assert perturbed.mean() < original.mean()
             delta = perturbed - original
-            scores = pair_detector_scores(
-                delta, ONSET_S, LENGTH_S, HZ, scale=robust_spread(original)
-            )
+            pair = PairView(delta, ONSET_S, LENGTH_S, HZ, robust_spread(original))
+            scores = {m.name: m.compute(pair) for m in pair_metrics()}
             scores["abs_loss"] = (original.mean(), perturbed.mean())
             scores["change_score"] = (change_score(original, HZ), change_score(perturbed, HZ))
             out.append(PairScores("repeat", "training", f"set/{piece}", scores))

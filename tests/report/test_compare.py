@@ -59,5 +59,5 @@ def test_compare_command_prints_the_table(tmp_path, capsys) -> None:
     assert main(["compare", *files]) == 0
     out = capsys.readouterr().out
     assert "  auroc_shape: +1.00" in out
-    assert "abs_loss_orig" in out and "  agree_change" not in out  # undefined taus left out
+    assert "loss orig" in out and "  agree_change" not in out  # undefined taus left out
     assert main(["compare", files[0]]) == 2

@@ -169,7 +169,7 @@ def _item(path: Path, what: Callable[..., T], *args: object) -> T:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from curvebench.adapters import load_adapter
+    from curvebench.adapters import AudioAdapter, load_adapter
     from curvebench.benchmark.scoring import score_sequences
     from curvebench.data.audio import read_audio
     from curvebench.data.files import checked_file, printable
@@ -183,7 +183,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         path = Path(file)
         kind = checked_file(path, limits)
         if kind == "audio":
-            if adapter.modality != "audio":
+            if not isinstance(adapter, AudioAdapter):
                 raise CurvebenchError(f"{printable(path)}: {args.model} scores MIDI, not audio")
             wave, sr = read_audio(path, limits=limits)
             encoded.append(_item(path, adapter.encode_audio, wave, sr, printable(path)))

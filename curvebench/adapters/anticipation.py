@@ -27,11 +27,10 @@ from curvebench.adapters.anticipation_tokens import (
     event_losses,
     slot_of,
 )
-from curvebench.adapters.base import Adapter, Encoded, accelerator_for
+from curvebench.adapters.base import Adapter, Encoded, GeneratedSample, accelerator_for
 from curvebench.adapters.causal_lm import (
     COMMON_OPTIONS,
     CausalLMParts,
-    causal_nll,
     load_causal_lm,
     model_fingerprint,
 )
@@ -96,11 +95,8 @@ class AnticipationAdapter(CausalLMParts, Adapter):
         events = encode_events(score, name)
         return Encoded(ids=events.ids, seconds=events.seconds, duration_s=events.duration_s)
 
-    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return causal_nll(self.model, ids, mask)
-
     @torch.no_grad()
-    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
         """``n`` pieces sampled from ``[AUTOREGRESS]`` under the event grammar, cut at
         ``seconds``."""
         torch.manual_seed(seed)
@@ -119,9 +115,10 @@ class AnticipationAdapter(CausalLMParts, Adapter):
             pad_token_id=AUTOREGRESS,
         )
         limit = min(seconds, MAX_TIME / RESOLUTION)
-        return [clip_seconds(decode_events(row), limit) for row in out.cpu().numpy()]
+        rows = out.cpu().numpy()
+        return [GeneratedSample(score=clip_seconds(decode_events(r), limit)) for r in rows]
 
-    def fingerprint(self) -> str:
+    def compute_fingerprint(self) -> str:
         return model_fingerprint(self.model, b"anticipation-arrival-v1")
 
 

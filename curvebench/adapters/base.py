@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
 from symusic import Score
 
 from curvebench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from curvebench.adapters.code_cache import CodeCache
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,32 @@ class Encoded:
         return hashlib.sha256(np.ascontiguousarray(self.ids, dtype=np.int64).tobytes()).hexdigest()
 
 
+@dataclass(frozen=True, eq=False)
+class GeneratedSample:
+    """One piece a model sampled: notes (symbolic models) or a mono waveform (audio models)."""
+
+    score: Score | None = None
+    """The sampled notes; None for a waveform."""
+    wave: np.ndarray | None = None
+    """float32 mono audio [samples] in [-1, 1]; None for notes."""
+    sampling_rate: int | None = None
+    """Hz of ``wave``; None for notes."""
+
+    def __post_init__(self) -> None:
+        if (self.score is None) == (self.wave is None):
+            raise ValueError("a generated sample holds either a score or a waveform")
+        if self.wave is not None:
+            if self.wave.ndim != 1:
+                raise ValueError(f"a generated waveform is mono, not of shape {self.wave.shape}")
+            if not self.sampling_rate or self.sampling_rate <= 0:
+                raise ValueError("a generated waveform needs its sampling rate")
+
+    @property
+    def is_audio(self) -> bool:
+        """True for a waveform, False for notes."""
+        return self.wave is not None
+
+
 class Adapter(ABC):
     """One model family behind a small interface.
 
@@ -55,9 +84,7 @@ class Adapter(ABC):
     name: str = ""
     """Registry name of the adapter."""
     modality: str = "symbolic"
-    """symbolic (``encode_score`` takes notes) or audio (``encode_audio(wave, sr, name, codes=
-    None)`` takes a mono waveform, notes being rendered first; ``codes``, a run's
-    :class:`~curvebench.adapters.code_cache.CodeCache`, keeps the codec's codes by content)."""
+    """symbolic (``encode_score`` takes notes) or audio (an :class:`AudioAdapter`)."""
     supports_prefix: ClassVar[bool] = False
     """True when ``loss_from_prefix(prefix, continuations, mask)`` scores several sequences that
     share their first tokens from one pass over them (a key-value cache); the losses equal
@@ -104,14 +131,23 @@ class Adapter(ABC):
         sequence, [n, K, P] (a codebook's last prefix codes may be predicted after a change)."""
         raise NotImplementedError(f"{self.name} cannot score from a shared prefix")
 
-    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
         """``n`` pieces sampled with top-k sampling, each about ``seconds`` long (adapters with
-        ``can_generate``)."""
+        ``can_generate``): scores from a symbolic model, waveforms from an audio one."""
         raise NotImplementedError(f"{self.name} cannot generate")
 
-    @abstractmethod
+    _fingerprint: str | None = None
+
     def fingerprint(self) -> str:
-        """sha256 of weights, tokenizer and config: the cache key's model half."""
+        """sha256 of weights, tokenizer and config: the cache key's model half. Computed once
+        per adapter (by :meth:`compute_fingerprint`): its weights are fixed while it lives."""
+        if self._fingerprint is None:
+            self._fingerprint = self.compute_fingerprint()
+        return self._fingerprint
+
+    @abstractmethod
+    def compute_fingerprint(self) -> str:
+        """The hash :meth:`fingerprint` returns, computed from the weights."""
 
     def settings(self) -> dict[str, str]:
         """Options that change what is scored but not the weights (MusicGen's layout and
@@ -131,6 +167,26 @@ class Adapter(ABC):
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 """The ``dtype=`` option's values."""
+
+
+class AudioAdapter(Adapter):
+    """An adapter whose model reads audio: notes are rendered first, and waveforms (files,
+    renders, the audio perturbations' output) are encoded by :meth:`encode_audio`."""
+
+    modality = "audio"
+
+    @property
+    @abstractmethod
+    def sampling_rate(self) -> int:
+        """Hz of the waveforms the model reads and generates."""
+
+    @abstractmethod
+    def encode_audio(
+        self, wave: np.ndarray, sr: int, name: str, codes: CodeCache | None = None
+    ) -> Encoded:
+        """Codes of a waveform ([samples] or [samples, channels]) at ``sr`` Hz; ``codes``, a
+        run's :class:`~curvebench.adapters.code_cache.CodeCache`, keeps the codec's codes by
+        content (None: encode every time)."""
 
 
 def torch_dtype(name: str) -> torch.dtype:

@@ -1,16 +1,16 @@
-"""Loading a Hugging Face causal LM and its per-token loss: shared by the adapters whose models
-are plain causal LMs over their own token streams (anticipation, hf-abc, yue)."""
+"""Loading a Hugging Face causal LM, its context, per-token loss and fingerprint: shared by the
+adapters whose models are plain causal LMs over their own token streams (hf-causal,
+anticipation, hf-abc, yue)."""
 
 from __future__ import annotations
 
 import json
+import pickle
 
 import torch
 
-from curvebench.adapters.base import hash_state
-from curvebench.errors import ConfigError
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from curvebench.adapters.base import hash_state, torch_dtype
+from curvebench.errors import ConfigError, one_line
 
 COMMON_OPTIONS = {
     "path": "model folder or hub id (required)",
@@ -33,23 +33,23 @@ def load_causal_lm(
     dtype: str = "float32",
     trust_remote_code: str | bool = False,
 ) -> torch.nn.Module:
-    """``AutoModelForCausalLM`` from a folder or hub id, in eval mode; a ConfigError names the
-    path when it is not a model."""
+    """``AutoModelForCausalLM`` from a folder or hub id, in eval mode; a one-line ConfigError
+    names the path when it cannot be loaded (a missing folder or config, a config that asks for
+    remote code, unsafe weights)."""
     from transformers import AutoModelForCausalLM
 
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype={dtype!r}: use one of {', '.join(DTYPES)}")
+    torch_type = torch_dtype(dtype)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             path,
             revision=revision,
-            dtype=DTYPES[dtype],
-            use_safetensors=None,
+            dtype=torch_type,
+            use_safetensors=None,  # safetensors when there, else torch.load(weights_only)
             trust_remote_code=truthy(trust_remote_code),
         )
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, pickle.UnpicklingError) as exc:
         raise ConfigError(
-            f"model path {path!r}: not a Hugging Face model folder or reachable hub id ({exc})"
+            f"model path {path!r}: cannot load it as a Hugging Face causal LM ({one_line(exc)})"
         ) from exc
     return model.eval()
 
@@ -63,11 +63,10 @@ def context_of(model: torch.nn.Module, path: str) -> int:
     raise ConfigError(f"{path}: cannot tell the model's context length from its config")
 
 
-def causal_nll(model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """ids [B, T] → [B, T-1]: ``out[b, i] = -log p(ids[b, i+1] | ids[b, :i+1])`` in nats;
-    0 where the target is padding."""
-    logits = model(input_ids=ids, attention_mask=mask.long()).logits[:, :-1].float()
-    logp = torch.log_softmax(logits, dim=-1)
+def next_token_nll(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Logits [B, T, V] of ids [B, T] → [B, T-1]: ``out[b, i] = -log p(ids[b, i+1] |
+    ids[b, :i+1])`` in nats; 0 where the target is padding."""
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
     nll = -logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
     return nll.masked_fill(~mask[:, 1:], 0.0)
 
@@ -79,8 +78,9 @@ def model_fingerprint(model: torch.nn.Module, *extra: bytes) -> str:
 
 
 class CausalLMParts:
-    """The ``module`` and ``context_length`` of an adapter that holds a Hugging Face causal LM
-    in ``self.model``, loaded from ``self.path`` (mixed in before :class:`Adapter`)."""
+    """The ``module``, ``context_length``, ``logits`` and ``loss`` of an adapter that holds a
+    Hugging Face causal LM in ``self.model``, loaded from ``self.path`` (mixed in before
+    :class:`Adapter`)."""
 
     model: torch.nn.Module
     path: str
@@ -94,3 +94,11 @@ class CausalLMParts:
     def context_length(self) -> int:
         """The model's context, from its config."""
         return context_of(self.model, self.path)
+
+    def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Next-token logits [B, T, V] of a right-padded batch."""
+        return self.model(input_ids=ids, attention_mask=mask.long()).logits
+
+    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """ids [B, T] → [B, T-1]: the next-token loss in nats, 0 where the target is padding."""
+        return next_token_nll(self.logits(ids, mask), ids, mask)

@@ -19,11 +19,10 @@ from symusic import Score
 
 from curvebench.adapters.abc_convert import abc_to_score, score_to_abc
 from curvebench.adapters.abc_timing import abc_times
-from curvebench.adapters.base import Adapter, Encoded, accelerator_for
+from curvebench.adapters.base import Adapter, Encoded, GeneratedSample, accelerator_for
 from curvebench.adapters.causal_lm import (
     COMMON_OPTIONS,
     CausalLMParts,
-    causal_nll,
     load_causal_lm,
     model_fingerprint,
     truthy,
@@ -117,11 +116,8 @@ class HFAbcAdapter(CausalLMParts, Adapter):
         end = float(tempo.seconds(score.end()))
         return Encoded(ids=ids, seconds=seconds, duration_s=end)
 
-    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return causal_nll(self.model, ids, mask)
-
     @torch.no_grad()
-    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
         """``n`` tunes sampled after the prompt and ``X:1``, made MIDI by abc2midi and cut at
         ``seconds`` (a tune abc2midi cannot read gives an empty score)."""
         torch.manual_seed(seed)
@@ -140,10 +136,10 @@ class HFAbcAdapter(CausalLMParts, Adapter):
         scores = []
         for row in out[:, start.shape[1] :].cpu().tolist():
             tune = TUNE_START + self.tokenizer.decode(row, skip_special_tokens=True)
-            scores.append(clip_seconds(abc_to_score(tune), seconds))
+            scores.append(GeneratedSample(score=clip_seconds(abc_to_score(tune), seconds)))
         return scores
 
-    def fingerprint(self) -> str:
+    def compute_fingerprint(self) -> str:
         vocab = json.dumps(self.tokenizer.get_vocab(), sort_keys=True)
         return model_fingerprint(self.model, vocab.encode(), self.prompt.encode(), b"midi2abc")
 

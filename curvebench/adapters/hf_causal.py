@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,8 @@ import torch
 from miditok import MusicTokenizer
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded, accelerator_for, hash_state, torch_dtype
+from curvebench.adapters.base import Adapter, Encoded, GeneratedSample, accelerator_for
+from curvebench.adapters.causal_lm import CausalLMParts, load_causal_lm, model_fingerprint
 from curvebench.adapters.midi_tokens import (
     TOKENIZER_FILE,
     detokenize,
@@ -44,7 +44,7 @@ def _fetch_tokenizer(location: str, revision: str | None) -> Path:
         ) from exc
 
 
-class HFCausalAdapter(Adapter):
+class HFCausalAdapter(CausalLMParts, Adapter):
     """``AutoModelForCausalLM`` scoring miditok token sequences (BOS first)."""
 
     modality = "symbolic"
@@ -61,26 +61,10 @@ class HFCausalAdapter(Adapter):
         trust_remote_code: str | bool = False,
         name: str = "hf-causal",
     ) -> None:
-        from transformers import AutoModelForCausalLM
-
         self.accelerator = accelerator_for(device)
         self.name = name
         self.path = path
-        try:
-            self.model = AutoModelForCausalLM.from_pretrained(
-                path,
-                revision=revision,
-                dtype=torch_dtype(dtype),
-                use_safetensors=None,  # safetensors when there, else torch.load(weights_only)
-                trust_remote_code=str(trust_remote_code).lower() in ("1", "true", "yes"),
-            )
-        except (OSError, ValueError, pickle.UnpicklingError) as exc:
-            # a missing folder or config, a config that asks for remote code, unsafe weights
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(
-                f"model path {path!r}: cannot load it as a Hugging Face causal LM ({first})"
-            ) from exc
-        self.model.eval()
+        self.model = load_causal_lm(path, revision, dtype, trust_remote_code)
         tokenizer_path = _fetch_tokenizer(tokenizer or path, revision)
         self._set_tokenizer(load_tokenizer(tokenizer_path))
 
@@ -97,35 +81,12 @@ class HFCausalAdapter(Adapter):
         self._tokenizer_blob = f"{type(tokenizer).__name__}|{vocab_json}".encode()
 
     @property
-    def module(self) -> torch.nn.Module:
-        return self.model
-
-    @property
-    def context_length(self) -> int:
-        cfg = self.model.config
-        for key in ("n_positions", "max_position_embeddings", "n_ctx"):
-            value = getattr(cfg, key, None)
-            if value:
-                return int(value)
-        raise ConfigError(f"{self.path}: cannot tell the model's context length from its config")
-
-    @property
     def pad_id(self) -> int:
         return int(self.tokenizer.pad_token_id)
 
     def encode_score(self, score: Score, name: str) -> Encoded:
         tokens = tokenize_score(self.tokenizer, score, name)
         return Encoded(ids=tokens.ids, seconds=tokens.seconds, duration_s=tokens.duration_s)
-
-    def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Next-token logits [B, T, V] of a right-padded batch."""
-        return self.model(input_ids=ids, attention_mask=mask.long()).logits
-
-    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        logits = self.logits(ids, mask)[:, :-1].float()
-        logp = torch.log_softmax(logits, dim=-1)
-        nll = -logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
-        return nll.masked_fill(~mask[:, 1:], 0.0)
 
     def loss_from_prefix(
         self, prefix: torch.Tensor, continuations: torch.Tensor, mask: torch.Tensor
@@ -154,7 +115,7 @@ class HFCausalAdapter(Adapter):
         return prefix_nll, cont_nll.masked_fill(~mask, 0.0)
 
     @torch.no_grad()
-    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
         bos = self.tokenizer.vocab["BOS_None"]
         eos = self.tokenizer.vocab.get("EOS_None")
         torch.manual_seed(seed)
@@ -173,15 +134,15 @@ class HFCausalAdapter(Adapter):
         for row in out.cpu().numpy():
             if eos is not None and eos in row[1:]:
                 row = row[: 1 + int(np.argmax(row[1:] == eos))]
-            scores.append(clip_seconds(detokenize(self.tokenizer, row), seconds))
+            score = clip_seconds(detokenize(self.tokenizer, row), seconds)
+            scores.append(GeneratedSample(score=score))
         return scores
 
     def token_type_names(self) -> list[str]:
         return token_types(self.tokenizer)
 
-    def fingerprint(self) -> str:
-        config = json.dumps(self.model.config.to_dict(), sort_keys=True, default=str)
-        return hash_state(self.model, config.encode(), self._tokenizer_blob)
+    def compute_fingerprint(self) -> str:
+        return model_fingerprint(self.model, self._tokenizer_blob)
 
 
 def reference(variant: str = "reference", **options: str) -> HFCausalAdapter:

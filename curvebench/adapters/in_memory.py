@@ -82,7 +82,7 @@ class TransformersModelAdapter(HFCausalAdapter):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    def fingerprint(self) -> str:
+    def compute_fingerprint(self) -> str:
         config = getattr(self.model, "config", None)
         settings = config.to_dict() if config is not None else {}
         blob = json.dumps(settings, sort_keys=True, default=str)

@@ -27,11 +27,16 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded, hash_state, torch_dtype
+from curvebench.adapters.base import (
+    AudioAdapter,
+    Encoded,
+    GeneratedSample,
+    hash_state,
+    torch_dtype,
+)
 from curvebench.adapters.musicgen_codec import EncodecCodes
 from curvebench.adapters.musicgen_layouts import LAYOUTS, code_losses, code_losses_from_prefix
 from curvebench.adapters.registry import AdapterInfo, register_adapter
@@ -48,12 +53,11 @@ DEFAULT_CONDITION = {"delay": "null", "paper": "none"}
 """The condition each layout uses unless one is asked for."""
 
 
-class MusicGenAdapter(EncodecCodes, Adapter):
+class MusicGenAdapter(EncodecCodes, AudioAdapter):
     """``MusicgenForConditionalGeneration`` scoring EnCodec codes in a layout, under a
     condition."""
 
     name = "musicgen"
-    modality = "audio"
     can_generate = True
     supports_prefix = True
 
@@ -89,7 +93,7 @@ class MusicGenAdapter(EncodecCodes, Adapter):
             raise ConfigError(f"{path}: stereo MusicGen models are not supported; use a mono one")
         codec = self.model.config.audio_encoder
         self.num_codebooks = int(decoder.num_codebooks)
-        self.sampling_rate = int(codec.sampling_rate)
+        self._sampling_rate = int(codec.sampling_rate)
         self.frame_rate = float(codec.frame_rate)
         self.bandwidth = self._bandwidth()
         gen = self.model.generation_config
@@ -148,6 +152,11 @@ class MusicGenAdapter(EncodecCodes, Adapter):
     @property
     def pad_id(self) -> int:
         return self._pad_id
+
+    @property
+    def sampling_rate(self) -> int:
+        """The EnCodec rate (32 kHz for the released models)."""
+        return self._sampling_rate
 
     def encode_score(self, score: Score, name: str) -> Encoded:
         wave = render_midi(score.dumps_midi(), sr=self.sampling_rate, name=name)
@@ -210,10 +219,10 @@ class MusicGenAdapter(EncodecCodes, Adapter):
         )
 
     @torch.no_grad()
-    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[np.ndarray]:
-        """``n`` waveforms at ``sampling_rate``, ``seconds`` long, sampled in the delay layout
-        under the condition (``none`` generates from the null condition: MusicGen's decoder
-        cannot sample audio without cross-attention states)."""
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
+        """``n`` mono float32 waveforms at ``sampling_rate``, ``seconds`` long, sampled in the
+        delay layout under the condition (``none`` generates from the null condition:
+        MusicGen's decoder cannot sample audio without cross-attention states)."""
         torch.manual_seed(seed)
         frames = max(1, math.ceil(seconds * self.frame_rate))
         device = next(self.model.parameters()).device
@@ -228,9 +237,13 @@ class MusicGenAdapter(EncodecCodes, Adapter):
             max_new_tokens=frames + self.num_codebooks - 1,
         )
         samples = max(1, round(seconds * self.sampling_rate))
-        return [a[0, :samples].float().cpu().numpy() for a in audio]
+        rate = self.sampling_rate
+        return [
+            GeneratedSample(wave=a[0, :samples].float().cpu().numpy(), sampling_rate=rate)
+            for a in audio
+        ]
 
-    def fingerprint(self) -> str:
+    def compute_fingerprint(self) -> str:
         """sha256 of weights and config, and of the settings when they are not the defaults
         (they change the losses, and the fingerprint keys the score cache)."""
         config = json.dumps(self.model.config.to_dict(), sort_keys=True, default=str)

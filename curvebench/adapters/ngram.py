@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded
+from curvebench.adapters.base import Adapter, Encoded, GeneratedSample
 from curvebench.adapters.kneser_ney import SMOOTHING, KneserNey, check_order
 from curvebench.adapters.midi_tokens import (
     detokenize,
@@ -129,7 +129,6 @@ class NGramAdapter(Adapter):
             _save(model, self.cache_file)
         self.model = model
         self._module = torch.nn.Module()  # nothing to place: the tables stay in numpy
-        self._fingerprint: str | None = None
 
     @property
     def module(self) -> torch.nn.Module:
@@ -161,7 +160,7 @@ class NGramAdapter(Adapter):
         nll = torch.from_numpy(-self.model.log_prob(array)).to(ids.device)
         return nll.masked_fill(~mask[:, 1:].bool(), 0.0)
 
-    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
         """Token-by-token top-k sampling (PAD and BOS never drawn; EOS ends a sample), all
         samples in step; stops when every sample lasts ``seconds`` or after a token budget."""
         rng = np.random.default_rng(seed)
@@ -188,18 +187,19 @@ class NGramAdapter(Adapter):
                     done[i] = duration_seconds(detokenize(self.tokenizer, rows[i])) >= seconds
             if done.all():
                 break
-        return [clip_seconds(detokenize(self.tokenizer, row), seconds) for row in rows]
+        return [
+            GeneratedSample(score=clip_seconds(detokenize(self.tokenizer, row), seconds))
+            for row in rows
+        ]
 
     def token_type_names(self) -> list[str]:
         return token_types(self.tokenizer)
 
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            h = hashlib.sha256(f"ngram|order={self.order}|{SMOOTHING}|".encode())
-            h.update(json.dumps(self.tokenizer.vocab, sort_keys=True).encode())
-            h.update(self.model.digest().encode())
-            self._fingerprint = h.hexdigest()
-        return self._fingerprint
+    def compute_fingerprint(self) -> str:
+        h = hashlib.sha256(f"ngram|order={self.order}|{SMOOTHING}|".encode())
+        h.update(json.dumps(self.tokenizer.vocab, sort_keys=True).encode())
+        h.update(self.model.digest().encode())
+        return h.hexdigest()
 
 
 register_adapter(

@@ -18,14 +18,12 @@ import hashlib
 import json
 
 import numpy as np
-import torch
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded, accelerator_for
+from curvebench.adapters.base import AudioAdapter, Encoded, GeneratedSample, accelerator_for
 from curvebench.adapters.causal_lm import (
     COMMON_OPTIONS,
     CausalLMParts,
-    causal_nll,
     load_causal_lm,
     model_fingerprint,
 )
@@ -86,10 +84,9 @@ class TextTokenizer:
         return self._blob
 
 
-class YuEAdapter(CausalLMParts, Adapter):
+class YuEAdapter(CausalLMParts, AudioAdapter):
     """A YuE stage-1 or stage-2 model scoring X-Codec codes of the rendered audio."""
 
-    modality = "audio"
     supports_prefix = False
     can_generate = False
 
@@ -135,6 +132,11 @@ class YuEAdapter(CausalLMParts, Adapter):
     def pad_id(self) -> int:
         return EOA
 
+    @property
+    def sampling_rate(self) -> int:
+        """The codec's rate (waveforms at other rates are resampled to it)."""
+        return int(self.codec.sampling_rate)
+
     def codec_id(self) -> str:
         """The identity of the codec step (its fingerprint, rate, codebooks and bandwidth): the
         codes cache's key, computed once."""
@@ -173,16 +175,12 @@ class YuEAdapter(CausalLMParts, Adapter):
         wave = render_midi(score.dumps_midi(), sr=DEFAULT_SR, name=name)
         return self.encode_audio(wave, DEFAULT_SR, name)
 
-    def loss(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """ids [B, T] → [B, T-1], as for any causal LM: the stream is flat."""
-        return causal_nll(self.model, ids, mask)
-
-    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
         raise ConfigError(
             f"{self.name}: YuE makes audio, not MIDI; it cannot supply the generated role"
         )
 
-    def fingerprint(self) -> str:
+    def compute_fingerprint(self) -> str:
         options = f"stage={self.stage}|vocal={self.vocal}|{self.text_ids}".encode()
         return model_fingerprint(self.model, self.codec.fingerprint(), self._text_blob, options)
 

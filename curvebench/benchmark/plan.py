@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import errno
-import inspect
 import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded
+from curvebench.adapters.base import Adapter, AudioAdapter, Encoded
 from curvebench.adapters.code_cache import CodeCache
 from curvebench.benchmark.aggregate import rounded
 from curvebench.benchmark.samples import Record, SampleLine
@@ -162,15 +161,13 @@ class _Encoder:
         self.adapter, self.task, self.renders = adapter, task, renders
         self.stage = "read"
         """The stage under way (named in the skip record of an item that fails)."""
-        self.audio = adapter.modality == "audio"
-        # an audio adapter written before the codes cache takes no ``codes``: it encodes itself
-        takes = self.audio and "codes" in inspect.signature(adapter.encode_audio).parameters
-        self.codes = codes if takes else None
+        self.audio = isinstance(adapter, AudioAdapter)
+        self.codes = codes if self.audio else None
 
     def _encode_audio(self, wave: np.ndarray, name: str) -> Encoded:
         self.stage = "encode"
-        if self.codes is None:
-            return self.adapter.encode_audio(wave, DEFAULT_SR, name)
+        if not isinstance(self.adapter, AudioAdapter):
+            raise TypeError(f"{self.adapter.name} reads notes, not audio")
         return self.adapter.encode_audio(wave, DEFAULT_SR, name, codes=self.codes)
 
     def _checked(self, encoded: Encoded, name: str) -> Encoded:

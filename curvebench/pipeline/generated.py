@@ -16,11 +16,12 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from curvebench.adapters import Adapter
+from curvebench.adapters import Adapter, AudioAdapter, GeneratedSample
 from curvebench.cache import cache_root
 from curvebench.data.piece import Piece
 from curvebench.data.render import write_wav
 from curvebench.data.sources import GeneratedSpec
+from curvebench.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,20 @@ CHUNK = 8
 def _chunk_seed(seed: int, top_k: int, chunk: int) -> int:
     digest = hashlib.sha256(f"generate|{seed}|{top_k}|{chunk}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def _write(sample: GeneratedSample, path: Path, audio: bool, model: str) -> None:
+    """A sample as WAV (audio models) or MIDI (symbolic models); a ConfigError names the model
+    when its ``generate`` gives anything else."""
+    if not isinstance(sample, GeneratedSample) or sample.is_audio != audio:
+        wanted = "waveforms" if audio else "scores"
+        raise ConfigError(
+            f"{model}: generate must return GeneratedSample {wanted}, not {sample!r:.80}"
+        )
+    if sample.score is not None:
+        path.write_bytes(sample.score.dumps_midi())
+    else:
+        write_wav(path, sample.wave, sample.sampling_rate)
 
 
 def generated_pieces(
@@ -51,7 +66,7 @@ def generated_pieces(
     )
     folder.mkdir(parents=True, exist_ok=True)
     pieces = []
-    audio = adapter.modality == "audio"
+    audio = isinstance(adapter, AudioAdapter)
     suffix = ".wav" if audio else ".mid"
     chunks = range(first // CHUNK, (spec.n + CHUNK - 1) // CHUNK)
 
@@ -74,10 +89,7 @@ def generated_pieces(
             for path, sample in zip(paths, samples, strict=True):
                 # a unique temporary name: processes sampling side by side never collide
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                if audio:
-                    write_wav(tmp, sample, adapter.sampling_rate)
-                else:
-                    tmp.write_bytes(sample.dumps_midi())
+                _write(sample, tmp, audio, adapter.name)
                 tmp.replace(path)
             bar.update(CHUNK)
         for index, path in enumerate(paths, chunk * CHUNK):

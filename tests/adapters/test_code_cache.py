@@ -154,26 +154,3 @@ def test_yue_shares_one_entry_per_audio_between_stages(tmp_path: Path) -> None:
     np.testing.assert_array_equal(two.ids, stage2.encode_audio(wave, 32000, "x").ids)
     assert stage1.encode_audio(wave, 32000, "x", codes=cache).ids.tolist() == one.ids.tolist()
     assert (cache.hits, cache.misses) == (3, 2)
-
-
-@pytest.mark.slow
-def test_an_audio_adapter_without_the_codes_argument_still_runs(
-    folder: Path, midi_folder: Path, tmp_path: Path
-) -> None:
-    class Older(MusicGenAdapter):
-        def encode_audio(self, wave, sr, name):  # written before the codes cache
-            return super().encode_audio(wave, sr, name)
-
-    older = Older(path=str(folder))
-    out = run(
-        RunOptions(
-            model=older,
-            data=(f"ood={midi_folder}",),
-            limit=1,
-            wandb=False,
-            out=tmp_path / "out",
-            cache_dir=tmp_path / "cache",
-        )
-    )
-    assert out.results.results["noise-at-5s"]
-    assert not (tmp_path / "cache" / "codes").exists()

@@ -139,13 +139,15 @@ def test_padding_is_masked_and_does_not_change_losses(adapter: MusicGenAdapter) 
 
 
 def test_generate_is_seeded(adapter: MusicGenAdapter) -> None:
-    waves = adapter.generate(2, top_k=5, seconds=0.2, seed=3)
-    assert len(waves) == 2
+    samples = adapter.generate(2, top_k=5, seconds=0.2, seed=3)
+    assert len(samples) == 2
+    assert all(s.is_audio and s.score is None and s.sampling_rate == 32000 for s in samples)
+    waves = [s.wave for s in samples]
     assert all(w.shape == (int(0.2 * 32000),) and w.dtype == np.float32 for w in waves)
-    again = adapter.generate(2, top_k=5, seconds=0.2, seed=3)
+    again = [s.wave for s in adapter.generate(2, top_k=5, seconds=0.2, seed=3)]
     for a, b in zip(waves, again, strict=True):
         np.testing.assert_array_equal(a, b)
-    other = adapter.generate(2, top_k=5, seconds=0.2, seed=4)
+    other = [s.wave for s in adapter.generate(2, top_k=5, seconds=0.2, seed=4)]
     assert not all(np.array_equal(a, b) for a, b in zip(waves, other, strict=True))
 
 

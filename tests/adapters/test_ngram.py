@@ -178,9 +178,9 @@ def music_model() -> NGramAdapter:
 
 
 def test_generate_returns_n_seeded_pieces(music_model: NGramAdapter) -> None:
-    first = music_model.generate(3, top_k=5, seconds=4.0, seed=7)
-    again = music_model.generate(3, top_k=5, seconds=4.0, seed=7)
-    other = music_model.generate(3, top_k=5, seconds=4.0, seed=8)
+    first = [s.score for s in music_model.generate(3, top_k=5, seconds=4.0, seed=7)]
+    again = [s.score for s in music_model.generate(3, top_k=5, seconds=4.0, seed=7)]
+    other = [s.score for s in music_model.generate(3, top_k=5, seconds=4.0, seed=8)]
     assert len(first) == 3
     dumps = [s.dumps_midi() for s in first]
     assert dumps == [s.dumps_midi() for s in again]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from symusic import Score
 
-from curvebench.adapters.base import Adapter, Encoded
+from curvebench.adapters.base import Adapter, Encoded, GeneratedSample
 from curvebench.adapters.midi_tokens import detokenize, reference_tokenizer, tokenize_score
 from curvebench.adapters.registry import AdapterInfo
 from curvebench.data.timing import clip_seconds
@@ -56,17 +56,18 @@ class UnigramAdapter(Adapter):
         nll = -self._module.log_probs[ids[:, 1:]]
         return nll.masked_fill(~mask[:, 1:], 0.0).float()
 
-    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[Score]:
+    def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
         rng = np.random.default_rng(seed)
         probs = self._module.log_probs.exp().cpu().numpy()
         top = np.argsort(probs)[::-1][:top_k]
         p = probs[top] / probs[top].sum()
+        rows = [rng.choice(top, size=400, p=p) for _ in range(n)]
         return [
-            clip_seconds(detokenize(self.tokenizer, rng.choice(top, size=400, p=p)), seconds)
-            for _ in range(n)
+            GeneratedSample(score=clip_seconds(detokenize(self.tokenizer, row), seconds))
+            for row in rows
         ]
 
-    def fingerprint(self) -> str:
+    def compute_fingerprint(self) -> str:
         return hashlib.sha256(self._module.log_probs.cpu().numpy().tobytes()).hexdigest()
 
     def num_parameters(self) -> int:

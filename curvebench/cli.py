@@ -280,13 +280,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     comparisons = compare(runs)
     if not comparisons:
         raise CurvebenchError("no task and dataset is shared by two or more of these runs")
+    from curvebench.metrics.catalog import METRICS
+    from curvebench.metrics.registry import validity_metrics
+
     directions = rank_directions()
-    shown = [m for m in directions if m == "abs_loss_original" or m.startswith("auroc_")]
+    aurocs = {m.auroc_field for m in validity_metrics()}
+    shown = [m for m in directions if m == "abs_loss_original" or m in aurocs]
     for c in comparisons:
         models = sorted({m for vals in c.values.values() for m in vals})
         print(f"\n{c.task} / {c.dataset}")
         width = max(len(m) for m in models)
-        print(" " * width + "  " + "  ".join(f"{m.removeprefix('auroc_')[:13]:>13}" for m in shown))
+        print(" " * width + "  " + "  ".join(f"{METRICS[m].header[:13]:>13}" for m in shown))
         for model in models:
             cells = [_fmt(c.values[m].get(model)) for m in shown]
             print(model.ljust(width) + "  " + "  ".join(f"{v:>13}" for v in cells))
@@ -301,8 +305,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _print_validity_by_model(runs) -> None:
     """Beside the rankings, each model's validity: pooled agreement of every metric with the
     truth (perturbed copy = worse music) over all families and roles of its run."""
+    from curvebench.metrics.registry import label
     from curvebench.report.compare import model_label
-    from curvebench.report.validity import LABELS
 
     pooled = {}
     for run in runs:
@@ -316,7 +320,7 @@ def _print_validity_by_model(runs) -> None:
     names = list(next(iter(pooled.values())))
     width = max(len(m) for m in pooled)
     print("\nvalidity: pooled agreement with the truth (all families and roles of each run)")
-    print(" " * width + "  " + "  ".join(f"{LABELS.get(n, n):>10}" for n in names))
+    print(" " * width + "  " + "  ".join(f"{label(n):>10}" for n in names))
     for model, values in sorted(pooled.items()):
         cells = [_fmt(values.get(n), 2) for n in names]
         print(model.ljust(width) + "  " + "  ".join(f"{v:>10}" for v in cells))

@@ -25,7 +25,7 @@ from curvebench.metrics.alignment import grid_bins
 from curvebench.metrics.mean_ci import clustered_mean_ci
 from curvebench.metrics.means import MeanCurve
 from curvebench.metrics.regions import RegionMeans
-from curvebench.metrics.registry import validity_metrics
+from curvebench.metrics.registry import item_metrics, validity_metrics
 from curvebench.metrics.shape import CurveFeatureMeans
 from curvebench.metrics.token_types import (
     LossByType,
@@ -58,7 +58,9 @@ class GroupMetrics:
     """Token types met in the group (typed tokenizers), for the by-type losses."""
     per_second: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
     """Keyed by "is the item an original"."""
-    shape_scores: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
+    scores: dict[tuple[str, bool], list[float]] = field(default_factory=dict)
+    """(item metric's field, is the item an original) → its defined scores, for the means the
+    metric asks for."""
     codebooks: dict[bool, list[list[float]]] = field(default_factory=lambda: {True: [], False: []})
     curve: MeanCurve = field(init=False)
     by_type: dict[bool, LossByType] = field(init=False)
@@ -75,8 +77,11 @@ class GroupMetrics:
             self.by_type[original].update(loss_by_type(line_loss(line), line.types))
         if stats.nats_per_second is not None:
             self.per_second[original].append(stats.nats_per_second)
-        if stats.shape_score is not None:
-            self.shape_scores[original].append(stats.shape_score)
+        for m in item_metrics():
+            if m.means and stats.scores.get(m.line_field) is not None:
+                self.scores.setdefault((m.line_field, original), []).append(
+                    stats.scores[m.line_field]
+                )
         if stats.abs_loss_per_codebook is not None:
             self.codebooks[original].append(stats.abs_loss_per_codebook)
 
@@ -143,8 +148,12 @@ class GroupMetrics:
         if out["nats_per_second_original"] is not None:
             out["bits_per_second_original"] = out["nats_per_second_original"] / np.log(2)
         out |= self._intervals()
-        out["shape_score_original"] = _mean(self.shape_scores[True])
-        out["shape_score_perturbed"] = _mean(self.shape_scores[False])
+        for m in item_metrics():
+            if m.means:
+                for original, side in ((True, "original"), (False, "perturbed")):
+                    out[f"{m.line_field}_{side}"] = _mean(
+                        self.scores.get((m.line_field, original), [])
+                    )
         if self.validity:
             (row,) = validity_table(self.validity, validity_specs()).rows
             declared = {m.name: m for m in validity_metrics()}

@@ -34,6 +34,7 @@ thousands of numbers per clip). 1e-4 nats is ten times finer than the verifier's
 reads, and it keeps a board entry's samples file under half the size of one written to
 DECIMALS."""
 
+
 def validity_specs() -> list[MetricSpec]:
     """The metrics checked against the truth (the perturbed copy is worse music), from the
     registry (:mod:`curvebench.metrics.registry`)."""
@@ -61,17 +62,11 @@ class ItemStats:
     scores: dict[str, float | None] = field(default_factory=dict)
     """Each item metric's score, by its samples line field."""
 
-    @property
-    def shape_score(self) -> float | None:
-        """The reference-free spike score (the results' ``shape_score_*`` means)."""
-        return self.scores.get("shape_score")
-
     def line_fields(self) -> dict[str, object]:
-        """The numbers as a samples line holds them."""
+        """The numbers as a samples line holds them (the item metrics' scores include the
+        absolute loss and nats per second)."""
         return {
-            "abs_loss": self.abs_loss,
             "perplexity": self.perplexity,
-            "nats_per_second": self.nats_per_second,
             "abs_loss_per_codebook": self.abs_loss_per_codebook,
         } | self.scores
 

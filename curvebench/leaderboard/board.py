@@ -51,8 +51,13 @@ def board_metrics() -> list[MetricInfo]:
 
 
 def board_columns() -> tuple[str, ...]:
-    """Every column of the board's table."""
+    """Every column of the board's table (field names)."""
     return ("model", "params", "role", *(m.name for m in board_metrics()))
+
+
+def board_headers() -> tuple[str, ...]:
+    """The headers of those columns (the catalog's labels)."""
+    return ("model", "params", "role", *(m.header for m in board_metrics()))
 
 
 def shape_metrics() -> list[str]:
@@ -167,9 +172,9 @@ def write_readme(
 def board_tables(entries: list[Entry], heading: str = "##") -> list[str]:
     """The board's Markdown tables: the task's rows per model and role, then which metric
     agrees with the truth per model (the body of README.md, also spliced into other files)."""
-    metrics, columns = board_metrics(), board_columns()
+    metrics, columns = board_metrics(), board_headers()
     lines = [
-        "| " + " | ".join(columns) + " |",
+        "| " + " | ".join(_md(c) for c in columns) + " |",
         "|---|---:|---|" + "---:|" * len(metrics),
     ]
     for e in entries:
@@ -341,8 +346,9 @@ def write_page(entries: list[Entry], path: Path) -> Path:
         script=SCRIPT,
         task=TASK,
         headers="".join(
-            f'<th data-key="{c}" aria-sort="none"><button type="button">{c}</button></th>'
-            for c in columns
+            f'<th data-key="{html.escape(c)}" aria-sort="none"><button type="button">'
+            f"{html.escape(h)}</button></th>"
+            for c, h in zip(columns, board_headers(), strict=True)
         ),
         rows=rows or f'<tr><td colspan="{len(columns)}">no submissions yet</td></tr>',
         role_options="".join(f"<option>{html.escape(r)}</option>" for r in roles),

@@ -105,6 +105,17 @@ def rank_metrics() -> list[MetricInfo]:
     return [m for m in METRICS.values() if m.rank]
 
 
+def score_means() -> list[MetricInfo]:
+    """The mean score of originals and of perturbed copies of the item metrics that ask for
+    them (:mod:`curvebench.metrics.registry`)."""
+    return [
+        MetricInfo(f"{m.line_field}_{side}", f"Mean {m.description} of {side} items.")
+        for m in validity_metrics()
+        if m.per_item and m.means
+        for side in ("original", "perturbed")
+    ]
+
+
 def validity_columns() -> list[MetricInfo]:
     """The AUROC and the pair agreement of every validity metric
     (:mod:`curvebench.metrics.registry`)."""
@@ -248,8 +259,7 @@ for _info in (
         interval=True,
     ),
     MetricInfo("nats_per_second_perturbed", "The same over perturbed copies.", "nats/s"),
-    MetricInfo("shape_score_original", "Mean reference-free spike score of originals."),
-    MetricInfo("shape_score_perturbed", "Mean spike score of perturbed copies."),
+    *score_means(),
     *validity_columns(),
     MetricInfo("shape_peak_height", "Max smoothed Δℓ in the peak region.", "nats"),
     MetricInfo("shape_peak_latency_s", "Onset to the peak's maximum.", "s"),

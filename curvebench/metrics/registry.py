@@ -90,6 +90,9 @@ class ValidityMetric:
     """Reads the shape of the loss curve rather than its mean."""
     field: str = ""
     """Item metric: the samples line's field holding its score (default ``<name>_score``)."""
+    means: bool = False
+    """Item metric: results also hold its mean score over originals and over perturbed copies
+    (``<field>_original``, ``<field>_perturbed``)."""
     order: int = 100
     """Position among the metrics (columns and table rows follow it)."""
 
@@ -109,8 +112,12 @@ class ValidityMetric:
         return f"agree_{self.name}"
 
 
+READERS = ("catalog", "registry")
+"""Modules of :mod:`curvebench.metrics` that read the registry rather than declare into it
+(not imported by the discovery, which they trigger)."""
+
 _METRICS: dict[str, ValidityMetric] = {}
-_loaded = False
+_state = "unloaded"
 
 
 def register(metric: ValidityMetric) -> ValidityMetric:
@@ -122,16 +129,20 @@ def register(metric: ValidityMetric) -> ValidityMetric:
 
 
 def _load() -> None:
-    global _loaded
-    if _loaded:
+    global _state
+    if _state == "loaded":
         return
-    _loaded = True
+    if _state == "loading":
+        raise RuntimeError("a metric module read the registry while the metrics were loading")
+    _state = "loading"
     import curvebench.metrics as package
 
     for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{info.name}")
+        if info.name not in READERS:
+            importlib.import_module(f"{package.__name__}.{info.name}")
     for entry in entry_points(group=ENTRY_POINTS):
         entry.load()
+    _state = "loaded"
 
 
 def validity_metrics() -> list[ValidityMetric]:

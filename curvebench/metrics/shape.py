@@ -173,6 +173,7 @@ register(
         lambda item: spike_score(item.loss),
         shape=True,
         field="shape_score",
+        means=True,
         order=30,
     )
 )

@@ -54,7 +54,7 @@ def results_table(results: Results) -> str:
     parts = []
     for task, per_dataset in results.results.items():
         head = "".join(
-            f'<th title="{escape(m.description)}">{escape(m.name)}</th>' for m in metrics
+            f'<th title="{escape(m.description)}">{escape(m.header)}</th>' for m in metrics
         )
         rows = "".join(
             "<tr>"

@@ -20,9 +20,7 @@ ITEM_COLUMNS = (
     "variant",
     "n_tokens",
     "duration_s",
-    "abs_loss",
     "perplexity",
-    "nats_per_second",
 )
 """Per-item columns taken from a samples line as they are (then each item metric's score)."""
 

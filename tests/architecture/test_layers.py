@@ -2,7 +2,8 @@
 
 cli/api → leaderboard, report, training → pipeline → benchmark → tasks → adapters,
 perturbations → data → metrics → the foundation (errors, cache, specs). Every import counts,
-including those inside functions (a lazy import is how a cycle hides).
+including those inside functions (a lazy import is how a cycle hides), except those under
+``if TYPE_CHECKING:``, which only name types for annotations.
 """
 
 from __future__ import annotations
@@ -46,8 +47,17 @@ def _area(module: str) -> str:
 def _imports(path: Path) -> list[tuple[str, int]]:
     """(imported curvebench module, line) of every import in a file."""
     tree = ast.parse(path.read_text())
+    typing_only = {  # `if TYPE_CHECKING:` imports name types for annotations, never run
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
     out = []
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
         elif isinstance(node, ast.Import):

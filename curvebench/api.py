@@ -19,7 +19,6 @@ from curvebench.benchmark.samples import SampleLine
 from curvebench.errors import ConfigError
 from curvebench.pipeline import RunOptions, RunOutput
 from curvebench.pipeline import run as run_pipeline
-from curvebench.pipeline.outputs import private_paths
 from curvebench.report.figures import write_run_figures
 from curvebench.report.tables import frame, item_rows, result_rows
 from curvebench.report.wandb_log import WandbSettings
@@ -45,7 +44,7 @@ def run(
         from curvebench.report.wandb_log import log_run
 
         clock = time.perf_counter()
-        logged = log_run(output, out, wandb or WandbSettings(), private_paths(options))
+        logged = log_run(output, out, wandb or WandbSettings(), output.private)
         output.wandb_dir, output.wandb_url = logged.folder, logged.url
         output.timings["wandb"] = time.perf_counter() - clock
     return output

@@ -1,5 +1,6 @@
 """Where curvebench keeps what it computed once (generated samples, renders, codec codes,
-scores), and the checksummed entry format of the codes and score caches.
+scores): :class:`RunCaches`, the one place a cache folder is decided; and the checksummed
+entry format of the codes and score caches.
 
 An entry is ``MAGIC``, the length and JSON text of a small header naming the key it was stored
 under and its owner (the model fingerprint and settings it belongs to), the sha256 of header
@@ -19,6 +20,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,69 @@ CACHE_ENV = "CURVEBENCH_CACHE"
 def cache_root() -> Path:
     """``$CURVEBENCH_CACHE``, or ``~/.cache/curvebench``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "curvebench")
+
+
+@dataclass(frozen=True)
+class RunCaches:
+    """Where a run keeps what it computed, decided here and nowhere else: the cache folder is
+    ``--cache-dir``, else ``$CURVEBENCH_CACHE``, else ``~/.cache/curvebench``. Under
+    ``--no-cache`` nothing is read back or stored there; what must still pass through disk
+    (generated pieces, the scores the processes of a multi-device run hand over) goes to the
+    run folder.
+
+    Each location is the root its cache is given; the cache keeps its entries in its own
+    subfolder of it (``scores/``, ``codes/``, ``render/``, ``generated/``)."""
+
+    root: Path
+    """The cache folder."""
+    keep: bool = True
+    """False under ``--no-cache``: nothing read back or stored in ``root``."""
+    out: Path | None = None
+    """The run folder (needed under ``--no-cache``)."""
+
+    def __post_init__(self) -> None:
+        if not self.keep and self.out is None:
+            raise ValueError("RunCaches without keeping needs the run folder (out)")
+
+    @classmethod
+    def of(
+        cls, cache_dir: Path | None = None, keep: bool = True, out: Path | None = None
+    ) -> RunCaches:
+        """The caches of a run given ``--cache-dir`` (None: ``$CURVEBENCH_CACHE``, read now),
+        ``keep`` (False: ``--no-cache``) and its folder."""
+        root = Path(cache_dir) if cache_dir is not None else cache_root()
+        return cls(root, keep, None if out is None else Path(out))
+
+    @property
+    def scores(self) -> Path | None:
+        """Root of the score cache; None under ``--no-cache``."""
+        return self.root if self.keep else None
+
+    @property
+    def shared_scores(self) -> Path:
+        """Root through which the processes of a multi-device run hand over their scores: the
+        score cache, or under ``--no-cache`` the run folder's ``.scores`` (deleted once read)."""
+        return self.root if self.keep else self._run_folder() / ".scores"
+
+    @property
+    def codes(self) -> Path | None:
+        """Root of the audio codec's codes cache; None under ``--no-cache``."""
+        return self.root if self.keep else None
+
+    @property
+    def renders(self) -> Path | None:
+        """Root of the renders; None under ``--no-cache`` (every piece rendered afresh)."""
+        return self.root if self.keep else None
+
+    @property
+    def generated(self) -> Path:
+        """Root of the generated pieces: the cache folder, or under ``--no-cache`` the run
+        folder's ``generated`` (the pieces are read back from their files)."""
+        return self.root if self.keep else self._run_folder() / "generated"
+
+    def _run_folder(self) -> Path:
+        assert self.out is not None  # __post_init__: never None without keeping
+        return self.out
 
 
 MAGIC = b"CBCACHE2\n"

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from curvebench.data.files import DEFAULT_LIMITS, Limits
-from curvebench.errors import ConfigError, CurvebenchError
+from curvebench.errors import ConfigError
 from curvebench.yaml_mapping import read_mapping
 
 DEFAULT_TASK = "noise-at-5s"
@@ -41,11 +41,9 @@ def model_spec(model: str, model_args: list[str] | None) -> str:
 
 
 def device_accelerator(device: str) -> str:
-    """``--device`` (lm-eval's one device: cpu, cuda, cuda:N, mps) as an accelerator."""
-    name, _, index = device.partition(":")
-    if name not in ("cpu", "cuda", "gpu", "mps", "auto") or (index and not index.isdigit()):
-        raise CurvebenchError(f"--device {device}: give cpu, cuda, cuda:N or mps")
-    return device if index else {"cuda": "gpu"}.get(name, name)
+    """``--device`` (lm-eval's one device: cpu, cuda, cuda:N, mps) as the ``--accelerator`` it
+    means (``cuda`` is ``gpu``); the run's options check it."""
+    return {"cuda": "gpu"}.get(device, device)
 
 
 def batch_size(text: str) -> int | str:

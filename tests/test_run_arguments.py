@@ -107,6 +107,33 @@ def test_an_accelerator_that_is_not_there_is_one_line(monkeypatch, capsys) -> No
     assert "this machine has 1 GPU" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("given", ["foo", "cpu:0", "cuda:x", "tpu9"])
+def test_an_unknown_accelerator_is_the_same_line_from_the_cli_and_the_api(
+    given, tmp_path, capsys
+) -> None:
+    from curvebench.adapters import load_adapter
+    from curvebench.api import RunOptions, evaluate
+
+    expected = (
+        f"--accelerator {given}: use one of auto, cpu, gpu, cuda, mps, tpu (cuda:N for GPU "
+        "number N)"
+    )
+    for flag in ("--accelerator", "--device"):
+        assert main(["run", flag, given, "--no-wandb", "--out", str(tmp_path / "o")]) == 2
+        assert capsys.readouterr().err.splitlines() == [f"curvebench: error: {expected}"]
+    for build in (
+        lambda: RunOptions(accelerator=given, out=tmp_path / "o"),
+        lambda: evaluate("reference", accelerator=given, out=tmp_path / "o"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            build()
+        assert str(caught.value) == expected
+    with pytest.raises(ConfigError) as caught:  # a model's device= option: the same set
+        load_adapter(f"hf-causal:path={tmp_path},device={given}")
+    assert str(caught.value) == expected.replace(f"--accelerator {given}", f"device={given}")
+    assert not (tmp_path / "o").exists()
+
+
 def test_deeply_nested_yaml_is_one_line(tmp_path, capsys) -> None:
     from curvebench.cli import main
 

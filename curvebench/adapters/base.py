@@ -196,30 +196,28 @@ def torch_dtype(name: str) -> torch.dtype:
     return DTYPES[name]
 
 
-DEVICES = {"cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps", "auto": None}
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+"""What ``--accelerator``, ``--device`` and a model's ``device=`` option take (Lightning's
+accelerators; ``cuda:N`` or ``gpu:N`` is GPU number N)."""
 
 
-def accelerator_for(device: str | None) -> str | None:
-    """The Lightning accelerator of a ``device=`` option (cuda → gpu; ``cuda:N`` → ``gpu:N``,
-    GPU number N)."""
-    if device is None:
-        return None
-    name, _, index = device.partition(":")
-    if name not in DEVICES or (index and not (DEVICES[name] == "gpu" and index.isdigit())):
-        raise ConfigError(f"device={device!r}: use one of {', '.join(DEVICES)} or cuda:N")
-    if DEVICES[name] is None:
-        return None
-    accelerator = f"{DEVICES[name]}:{index}" if index else DEVICES[name]
-    check_present(accelerator, shown=f"device={device}")
-    return accelerator
-
-
-def check_present(accelerator: str, devices: int = 1, shown: str | None = None) -> None:
-    """ConfigError (one line, naming the option as ``shown``) when the accelerator or GPU
-    asked for is not on this machine, so a run fails before it loads anything, and not only
-    when something is left to score."""
-    shown = shown or f"--accelerator/--device {accelerator}"
+def check_accelerator(
+    accelerator: str, devices: int = 1, num_nodes: int = 1, shown: str | None = None
+) -> str:
+    """The Lightning accelerator an ``--accelerator``/``--device`` value or a model's
+    ``device=`` names (``cuda`` → ``gpu``, ``cuda:N`` → ``gpu:N``). A one-line ConfigError,
+    naming the option as ``shown``, refuses one outside :data:`ACCELERATORS`, a GPU number
+    with more than one device, and an accelerator or GPU (``devices`` per node) this machine
+    lacks, so a run fails before it loads anything, and not only when something is left to
+    score."""
+    shown = shown or f"--accelerator {accelerator}"
     name, _, index = accelerator.partition(":")
+    if name not in ACCELERATORS or (index and not (name in ("gpu", "cuda") and index.isdigit())):
+        raise ConfigError(
+            f"{shown}: use one of {', '.join(ACCELERATORS)} (cuda:N for GPU number N)"
+        )
+    if index and devices * num_nodes > 1:
+        raise ConfigError(f"{shown}: one GPU; drop --devices")
     if name in ("gpu", "cuda"):
         found = torch.cuda.device_count()
         if found == 0:
@@ -237,6 +235,17 @@ def check_present(accelerator: str, devices: int = 1, shown: str | None = None) 
             )
     if name == "mps" and not torch.backends.mps.is_available():
         raise ConfigError(f"{shown}: no Apple MPS device here")
+    name = "gpu" if name == "cuda" else name
+    return f"{name}:{index}" if index else name
+
+
+def accelerator_for(device: str | None) -> str | None:
+    """The Lightning accelerator of a model's ``device=`` option (:func:`check_accelerator`);
+    None when there is none or it is ``auto`` (the run's accelerator then)."""
+    if device is None:
+        return None
+    accelerator = check_accelerator(device, shown=f"device={device}")
+    return None if accelerator == "auto" else accelerator
 
 
 def lightning_devices(accelerator: str, devices: int) -> tuple[str, int | list[int]]:

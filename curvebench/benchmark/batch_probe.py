@@ -9,6 +9,7 @@ import torch
 
 from curvebench.adapters.base import Adapter, lightning_devices
 from curvebench.benchmark.scoring import score_sequences
+from curvebench.benchmark.scoring_config import ScoringConfig
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +19,12 @@ LARGEST = 256
 """The first batch size tried on CUDA."""
 
 
-def probe_batch_size(adapter: Adapter, sequences: list[np.ndarray], options) -> int:
+def probe_batch_size(adapter: Adapter, sequences: list[np.ndarray], config: ScoringConfig) -> int:
     """On CUDA: try a batch of ``LARGEST`` copies of the longest sequence (cut to the model's
     context), halving after every out-of-memory error, and return the first that fits, halved
-    once more (padding and prefix groups need room besides). Elsewhere ``CPU_BATCH``."""
-    accelerator, _ = lightning_devices(adapter.accelerator or options.accelerator, 1)
+    once more (padding and prefix groups need room besides). Elsewhere ``CPU_BATCH``. The
+    accelerator is the adapter's own, else ``config``'s."""
+    accelerator, _ = lightning_devices(adapter.accelerator or config.accelerator, 1)
     cuda = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
     if not cuda or not sequences:
         return CPU_BATCH
@@ -34,7 +36,7 @@ def probe_batch_size(adapter: Adapter, sequences: list[np.ndarray], options) -> 
                 adapter,
                 [longest] * size,
                 batch_size=size,
-                accelerator=adapter.accelerator or options.accelerator,
+                accelerator=adapter.accelerator or config.accelerator,
             )
             break
         except torch.cuda.OutOfMemoryError:

@@ -15,8 +15,8 @@ Install (Debian/Ubuntu): ``apt-get install --no-install-recommends fluidsynth fl
 (or ``timgm6mb-soundfont``, 6 MB instead of 148 MB). ``$CURVEBENCH_SOUNDFONT`` picks another
 ``.sf2``/``.sf3`` file. Renders are cached in ``$CURVEBENCH_CACHE/render/`` (default
 ``~/.cache/curvebench/render/``), keyed by the MIDI bytes, sample rate, gain and soundfont; a
-run keeps them where its cache settings say (:class:`RenderCache`: ``--cache-dir``, nowhere
-under ``--no-cache``).
+run keeps them where its :class:`~curvebench.cache.RunCaches` say (:class:`RenderCache`:
+``--cache-dir``, nowhere under ``--no-cache``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from curvebench.cache import cache_root
+from curvebench.cache import RunCaches
 from curvebench.data.files import Limits
 from curvebench.data.piece import parse_midi
 from curvebench.errors import ConfigError, DataError
@@ -69,23 +69,28 @@ RECIPE_VERSION = 1
 """Bumped whenever the rendering recipe changes, so old cache entries are not reused."""
 
 
-def cache_dir_default() -> Path:
-    """``$CURVEBENCH_CACHE/render``, where ``CURVEBENCH_CACHE`` defaults to ~/.cache/curvebench."""
-    return cache_root() / "render"
-
-
 @dataclass(frozen=True)
 class RenderCache:
-    """Where a run keeps its renders: under ``root/render`` (None: ``$CURVEBENCH_CACHE``), or,
-    when ``keep`` is False, nowhere (every piece rendered again, nothing written)."""
+    """Where a run keeps its renders: under ``root/render`` (None: the default cache folder of
+    :class:`~curvebench.cache.RunCaches`), or, when ``keep`` is False, nowhere (every piece
+    rendered again, nothing written)."""
 
     root: Path | None = None
     keep: bool = True
 
+    @classmethod
+    def of(cls, caches: RunCaches) -> RenderCache:
+        """The renders of a run's caches."""
+        return cls(caches.renders, keep=caches.renders is not None)
+
+    @property
+    def folder(self) -> Path:
+        """The folder the renders are kept in."""
+        return Path(self.root if self.root is not None else RunCaches.of().root) / "render"
+
     def render(self, midi_bytes: bytes, sr: int, name: str | None = None) -> np.ndarray:
         """:func:`render_midi` under these settings."""
-        folder = None if self.root is None else Path(self.root) / "render"
-        return render_midi(midi_bytes, sr, folder, keep=self.keep, name=name)
+        return render_midi(midi_bytes, sr, self.folder, keep=self.keep, name=name)
 
 
 DEFAULT_RENDERS = RenderCache()
@@ -245,7 +250,7 @@ def render_midi(
         raise ConfigError(f"render gain {gain}: FluidSynth takes a gain in (0, 10]")
     seconds = _parse(midi_bytes, name)
     soundfont = _check_soundfont(Path(soundfont), "given") if soundfont else find_soundfont()
-    folder = Path(cache_dir) if cache_dir is not None else cache_dir_default()
+    folder = Path(cache_dir) if cache_dir is not None else RenderCache().folder
     entry = folder / f"{_cache_key(midi_bytes, sr, gain, soundfont)}.npy"
     if keep and entry.is_file():
         try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from curvebench.adapters import Adapter, AudioAdapter, GeneratedSample
-from curvebench.cache import cache_root
+from curvebench.cache import RunCaches
 from curvebench.data.piece import Piece
 from curvebench.data.render import write_wav
 from curvebench.data.sources import GeneratedSpec
@@ -56,13 +56,12 @@ def generated_pieces(
     progress: bool = False,
 ) -> list[Piece]:
     """Pieces ``first`` to ``spec.n − 1`` of ``adapter``'s samples with top-k sampling,
-    generated once and then read from disk; ``progress`` shows a bar of the pieces drawn (the
-    slowest step of a cold run on a CPU)."""
+    generated once and then read from disk under ``cache_dir`` (a run's
+    :attr:`RunCaches.generated`; None: the default cache folder's); ``progress`` shows a bar of
+    the pieces drawn (the slowest step of a cold run on a CPU)."""
+    root = cache_dir if cache_dir is not None else RunCaches.of().generated
     folder = (
-        (cache_dir or cache_root())
-        / "generated"
-        / adapter.fingerprint()[:16]
-        / f"k{spec.top_k}-seed{spec.seed}"
+        Path(root) / "generated" / adapter.fingerprint()[:16] / f"k{spec.top_k}-seed{spec.seed}"
     )
     folder.mkdir(parents=True, exist_ok=True)
     pieces = []

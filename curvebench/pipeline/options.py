@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curvebench.adapters import Adapter
-from curvebench.adapters.base import check_present
+from curvebench.adapters.base import check_accelerator
 from curvebench.benchmark.results import DatasetInfo
+from curvebench.benchmark.scoring_config import ScoringConfig
+from curvebench.cache import RunCaches
 from curvebench.data.files import DEFAULT_LIMITS, Limits
 from curvebench.data.piece import Piece
 from curvebench.data.sources import DataSpec, GeneratedSpec, Skip
@@ -16,9 +18,6 @@ from curvebench.errors import ConfigError
 from curvebench.specs import public_location
 from curvebench.tasks import TaskConfig
 from curvebench.tasks.loader import Protocol
-
-ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
-"""Lightning accelerators ``--accelerator`` takes."""
 
 
 @dataclass
@@ -39,7 +38,8 @@ class RunOptions:
     batch_size: int | str = 16
     """Sequences per model pass, or ``auto`` (probed on the device: benchmark.batch_probe)."""
     accelerator: str = "auto"
-    """A Lightning accelerator; ``cuda:N`` (or ``gpu:N``) is GPU number N."""
+    """A Lightning accelerator (``adapters.base.ACCELERATORS``); ``cuda:N`` (or ``gpu:N``) is
+    GPU number N."""
     progress: bool = False
     stride: int | None = None
     """Rolling-window stride for sequences longer than the context (default: half of it)."""
@@ -78,16 +78,23 @@ class RunOptions:
             self.limit = int(self.limit)
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"--seed {self.seed}: give 0 or more")
-        name, _, index = self.accelerator.partition(":")
-        gpu_number = name in ("gpu", "cuda") and index.isdigit()
-        if name not in ACCELERATORS or (index and not gpu_number):
-            raise ConfigError(
-                f"--accelerator {self.accelerator}: use one of {', '.join(ACCELERATORS)} "
-                "(cuda:N for GPU number N)"
-            )
-        if index and self.devices * self.num_nodes > 1:
-            raise ConfigError(f"--accelerator {self.accelerator}: one GPU; drop --devices")
-        check_present(self.accelerator, self.devices)
+        check_accelerator(self.accelerator, self.devices, self.num_nodes)
+
+    def scoring(self) -> ScoringConfig:
+        """The settings scoring reads."""
+        return ScoringConfig(
+            batch_size=self.batch_size,
+            accelerator=self.accelerator,
+            devices=self.devices,
+            num_nodes=self.num_nodes,
+            stride=self.stride,
+            share_prefixes=self.share_prefixes,
+            progress=self.progress,
+        )
+
+    def caches(self) -> RunCaches:
+        """Where the run keeps what it computes (``$CURVEBENCH_CACHE`` read now)."""
+        return RunCaches.of(self.cache_dir, self.use_cache, self.out)
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,10 @@ class Loaded:
     adapter: Adapter
     fingerprint: str
     datasets: list[Dataset]
+    scoring: ScoringConfig
+    """How the run scores its sequences."""
+    caches: RunCaches
+    """Where the run keeps what it computes."""
     passed_over: list[Skip] = field(default_factory=list)
     """Files of the datasets' folders that were not read (item, reason, stage)."""
     protocol: tuple[str, Protocol] | None = None

@@ -19,7 +19,8 @@ from curvebench.benchmark.results import (
     RunConfig,
     SkippedItem,
 )
-from curvebench.cache import cache_root
+from curvebench.benchmark.scoring_config import ScoringConfig
+from curvebench.cache import RunCaches
 from curvebench.data.render import DEFAULT_SR, write_wav
 from curvebench.data.sources import HUB_PREFIX
 from curvebench.pipeline.options import Loaded, RunOptions
@@ -43,12 +44,13 @@ def build_results(
     plan: Plan,
     analysis: Analysis,
     samples_sha: str,
-    settings: dict[str, object],
+    scoring: ScoringConfig,
 ) -> Results:
-    """The results file's model: aggregates plus config, provenance and hashes."""
+    """The results file's model: aggregates plus config, provenance and hashes (``scoring``:
+    the settings the sequences were scored with, a probed batch size included)."""
     tasks = {t.name: t for t in loaded.tasks}
     adapter = loaded.adapter
-    private = [d.spec.location for d in loaded.datasets] + private_paths(options)
+    private = [d.spec.location for d in loaded.datasets] + private_paths(options, loaded.caches)
     return Results(
         curvebench_version=curvebench.__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -63,10 +65,10 @@ def build_results(
         ),
         config=RunConfig(
             seed=loaded.tasks[0].seed,
-            devices=options.devices,
-            batch_size=options.batch_size,
+            devices=scoring.devices,
+            batch_size=scoring.batch_size,
             limit=options.limit,
-            stride=settings["stride"],
+            stride=scoring.loss_settings(adapter.context_length)["stride"],
             protocol=loaded.protocol[0] if loaded.protocol else None,
             protocol_version=loaded.protocol[1].version if loaded.protocol else None,
             tasks={n: t.model_dump(mode="json") for n, t in tasks.items()},
@@ -85,16 +87,16 @@ def build_results(
     )
 
 
-def private_paths(options: RunOptions) -> list[str]:
+def private_paths(options: RunOptions, caches: RunCaches) -> list[str]:
     """Every path of this machine a run was given or uses (its data folders, ``hf:`` folders
-    too, the model's path options, --out, the cache and the home folder), absolute and
+    too, the model's path options, --out, the cache folder and the home folder), absolute and
     resolved: none may reach anything the run writes (:func:`curvebench.specs.scrub`
     replaces them)."""
     given = [d.partition("=")[2] or d for d in options.data]
     given = [g.removeprefix(HUB_PREFIX).split("#")[0].split("@")[0] for g in given]
     if isinstance(options.model, str):
         given += list(parse_spec(options.model, "model")[1].values())
-    given += [str(options.out), str(options.cache_dir or cache_root()), str(Path.home())]
+    given += [str(options.out), str(caches.root), str(Path.home())]
     out = []
     for g in given:
         if g and is_local_path(g):

@@ -30,10 +30,10 @@ from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, write_samples
 from curvebench.benchmark.score_cache import ScoreCache, loss_bound
 from curvebench.benchmark.scoring import score_sequences
-from curvebench.benchmark.windows import effective_stride
-from curvebench.cache import cache_root
+from curvebench.benchmark.scoring_config import ScoringConfig
+from curvebench.cache import RunCaches
 from curvebench.data.files import DEFAULT_LIMITS, Limits
-from curvebench.data.render import DEFAULT_RENDERS, RenderCache
+from curvebench.data.render import RenderCache
 from curvebench.data.sources import (
     DataSpec,
     GeneratedSpec,
@@ -47,7 +47,12 @@ from curvebench.data.sources import (
 from curvebench.errors import ConfigError
 from curvebench.pipeline.generated import generated_pieces
 from curvebench.pipeline.options import Dataset, Loaded, RunOptions
-from curvebench.pipeline.outputs import build_results, write_examples, write_results
+from curvebench.pipeline.outputs import (
+    build_results,
+    private_paths,
+    write_examples,
+    write_results,
+)
 from curvebench.specs import public_spec
 from curvebench.stopping import held
 from curvebench.tasks import TaskConfig, expand_tasks, protocol_of
@@ -78,6 +83,9 @@ class RunOutput:
     """Seconds per stage (and per consumer, added by the caller)."""
     cached: int = 0
     """Unique sequences whose losses came from the cache."""
+    private: list[str] = field(default_factory=list)
+    """Every path of this machine the run was given or used (``outputs.private_paths``): none
+    may reach what is logged."""
 
 
 @contextmanager
@@ -89,7 +97,9 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
 
 
 def load(options: RunOptions) -> Loaded:
-    """Tasks, the model, and the pieces of every dataset (the generated role drawn)."""
+    """Tasks, the model, the pieces of every dataset (the generated role drawn), and the
+    run's scoring settings and caches, built here once from the options and handed on."""
+    caches = options.caches()
     tasks = expand_tasks(options.tasks)
     if options.seed is not None:
         tasks = [t.model_copy(update={"seed": options.seed}) for t in tasks]
@@ -108,8 +118,16 @@ def load(options: RunOptions) -> Loaded:
         datasets.append(Dataset(spec, list(pieces)))
         passed_over += refused
     if not options.data and any("generated" in t.roles for t in tasks):
-        datasets += _generated(tasks, adapter, options)
-    return Loaded(tasks, adapter, adapter.fingerprint(), datasets, passed_over)
+        datasets += _generated(tasks, adapter, options, caches)
+    return Loaded(
+        tasks,
+        adapter,
+        adapter.fingerprint(),
+        datasets,
+        scoring=options.scoring(),
+        caches=caches,
+        passed_over=passed_over,
+    )
 
 
 def sample_seed(options: RunOptions) -> int:
@@ -179,7 +197,9 @@ def generator_for(adapter: Adapter, options: RunOptions) -> tuple[str, Adapter, 
     return FALLBACK, load_adapter(FALLBACK), reason
 
 
-def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -> list[Dataset]:
+def _generated(
+    tasks: list[TaskConfig], adapter: Adapter, options: RunOptions, caches: RunCaches
+) -> list[Dataset]:
     spec_text, generator, fallback = generator_for(adapter, options)
     out = []
     for k in sorted({k for t in tasks for k in t.generated_top_k}):
@@ -193,42 +213,17 @@ def _generated(tasks: list[TaskConfig], adapter: Adapter, options: RunOptions) -
         )
         data = DataSpec(f"{generator.name}-topk{k}", "generated", spec.location)
         pieces = generated_pieces(
-            generator, spec, data.name, generated_dir(options), progress=options.progress
+            generator, spec, data.name, caches.generated, progress=options.progress
         )
         out.append(Dataset(data, pieces, spec))
     return out
 
 
-def generated_dir(options: RunOptions) -> Path:
-    """Where generated pieces are kept: --cache-dir, the run folder under --no-cache, else
-    ``$CURVEBENCH_CACHE``."""
-    if not options.use_cache:
-        return options.out / "generated"
-    return options.cache_dir or cache_root()
-
-
-def code_cache(options: RunOptions) -> CodeCache | None:
-    """The audio codec's codes cache of a run: under --cache-dir, else ``$CURVEBENCH_CACHE``;
-    none under --no-cache."""
-    return CodeCache(options.cache_dir or cache_root()) if options.use_cache else None
-
-
-def render_cache(options: RunOptions) -> RenderCache:
-    """Where a run keeps its renders: under --cache-dir, else ``$CURVEBENCH_CACHE``; nowhere
-    under --no-cache."""
-    return RenderCache(options.cache_dir, keep=options.use_cache)
-
-
-def prepare(
-    loaded: Loaded,
-    progress: bool = False,
-    codes: CodeCache | None = None,
-    renders: RenderCache = DEFAULT_RENDERS,
-    limits: Limits = DEFAULT_LIMITS,
-) -> Plan:
+def prepare(loaded: Loaded, progress: bool = False, limits: Limits = DEFAULT_LIMITS) -> Plan:
     """Every piece cut, perturbed and encoded: the unique sequences and the pairs using them
-    (an audio model's codec codes through ``codes``, the run's :func:`code_cache`, its renders
-    kept as ``renders`` says, the run's :func:`render_cache`)."""
+    (an audio model's codec codes and the renders kept where ``loaded.caches`` says)."""
+    codes = CodeCache(loaded.caches.codes) if loaded.caches.codes is not None else None
+    renders = RenderCache.of(loaded.caches)
     plan = Plan()
     jobs = [
         (task, dataset.pieces)
@@ -250,14 +245,8 @@ def prepare(
     return plan
 
 
-def scoring_settings(adapter: Adapter, options: RunOptions) -> dict[str, object]:
-    """The settings besides the model and the input that change a loss (part of the cache
-    key and recorded in results.json): the rolling-window stride actually used."""
-    return {"stride": effective_stride(adapter.context_length, options.stride)}
-
-
 def score(
-    plan: Plan, adapter: Adapter, fingerprint: str, options: RunOptions
+    plan: Plan, adapter: Adapter, fingerprint: str, config: ScoringConfig, caches: RunCaches
 ) -> tuple[dict[str, np.ndarray] | None, int]:
     """Losses of every unique sequence: from the cache where stored, the rest scored (and
     stored the moment each is done, so an interrupted run loses nothing). Several devices
@@ -266,20 +255,13 @@ def score(
 
     The batches are laid out over every sequence, cached or not (see ``score_sequences``'s
     ``skip``), so a resumed run's losses are bit-identical to an uninterrupted run's."""
-    shared = options.devices * options.num_nodes > 1
-    root = options.cache_dir or cache_root()
-    if shared and not options.use_cache:
-        root = options.out / ".scores"
-    settings = scoring_settings(adapter, options)
+    root = caches.shared_scores if config.shared else caches.scores
+    settings = config.loss_settings(adapter.context_length)
     keys = list(plan.sequences)
     vocab = 1 + max((int(plan.sequences[k].ids.max(initial=0)) for k in keys), default=0)
-    cache = (
-        ScoreCache(root, fingerprint, settings, loss_bound(vocab))
-        if options.use_cache or shared
-        else None
-    )
+    cache = None if root is None else ScoreCache(root, fingerprint, settings, loss_bound(vocab))
     shape = {k: _loss_shape(plan.sequences[k].ids) for k in keys}
-    found = {k: cache.get(k, shape[k]) for k in keys} if cache and options.use_cache else {}
+    found = {k: cache.get(k, shape[k]) for k in keys} if cache and caches.keep else {}
     loss_of = {k: v for k, v in found.items() if v is not None}
     cached = len(loss_of)
     if len(loss_of) < len(keys):
@@ -293,21 +275,21 @@ def score(
         scored = score_sequences(
             adapter,
             [plan.sequences[k].ids for k in keys],
-            batch_size=options.batch_size,
-            accelerator=options.accelerator,
-            progress=options.progress,
+            batch_size=config.batch_size,
+            accelerator=config.accelerator,
+            progress=config.progress,
             on_done=store,
-            stride=options.stride,
-            share_prefixes=list(groups.values()) if options.share_prefixes else None,
-            devices=options.devices,
-            num_nodes=options.num_nodes,
+            stride=config.stride,
+            share_prefixes=list(groups.values()) if config.share_prefixes else None,
+            devices=config.devices,
+            num_nodes=config.num_nodes,
             skip={index[k] for k in loss_of},
         )
         if not scored.main:
             return None, cached
-        if shared:  # every rank's share is in the cache now
+        if config.shared:  # every rank's share is in the cache now
             fresh = {k: cache.get(k, shape[k]) for k in keys if k not in loss_of}
-            if not options.use_cache:
+            if not caches.keep:
                 shutil.rmtree(root, ignore_errors=True)
         else:
             fresh = {k: scored.losses[index[k]] for k in keys if k not in loss_of}
@@ -385,18 +367,14 @@ def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> R
         if protocol is not None:
             check_pinned(loaded, protocol)
     with timed(timings, "prepare"):
-        plan = prepare(
-            loaded,
-            options.progress,
-            code_cache(options),
-            render_cache(options),
-            options.limits,
-        )
-    if options.batch_size == "auto":
+        plan = prepare(loaded, options.progress, options.limits)
+    scoring = loaded.scoring
+    if scoring.batch_size == "auto":
         sequences = [s.ids for s in plan.sequences.values()]
-        options = replace(options, batch_size=probe_batch_size(loaded.adapter, sequences, options))
+        size = probe_batch_size(loaded.adapter, sequences, scoring)
+        scoring = replace(scoring, batch_size=size)
     with timed(timings, "score"):
-        loss_of, cached = score(plan, loaded.adapter, loaded.fingerprint, options)
+        loss_of, cached = score(plan, loaded.adapter, loaded.fingerprint, scoring, loaded.caches)
     if loss_of is None:  # an extra DDP process: its share is stored, rank 0 goes on
         return None
     with timed(timings, "aggregate"):
@@ -408,9 +386,16 @@ def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> R
         options.out.mkdir(parents=True, exist_ok=True)
         samples_path = options.out / "samples.jsonl.gz"
         samples_sha = write_samples(lines, samples_path)
-        results = build_results(
-            options, loaded, plan, analysis, samples_sha, scoring_settings(loaded.adapter, options)
-        )
+        results = build_results(options, loaded, plan, analysis, samples_sha, scoring)
         write_examples(plan, options.out / "examples")
         results_path = write_results(results, options.out / "results.json")
-    return RunOutput(results, lines, results_path, samples_path, timings=timings, cached=cached)
+    private = private_paths(options, loaded.caches)
+    return RunOutput(
+        results,
+        lines,
+        results_path,
+        samples_path,
+        timings=timings,
+        cached=cached,
+        private=private,
+    )

@@ -233,11 +233,9 @@ def test_out_that_is_a_file_or_read_only_is_refused_before_scoring(
 
 
 def test_generated_pieces_follow_cache_dir_and_no_cache(tmp_path) -> None:
-    from curvebench.pipeline.run import generated_dir
-
-    assert generated_dir(RunOptions(cache_dir=tmp_path / "c")) == tmp_path / "c"
+    assert RunOptions(cache_dir=tmp_path / "c").caches().generated == tmp_path / "c"
     no_cache = RunOptions(use_cache=False, out=tmp_path / "o")
-    assert generated_dir(no_cache) == tmp_path / "o" / "generated"
+    assert no_cache.caches().generated == tmp_path / "o" / "generated"
 
 
 def test_every_file_passed_over_is_listed_without_private_paths(tiny_model, tmp_path) -> None:

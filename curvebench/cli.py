@@ -155,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _item(path: Path, what: Callable[..., T], *args: object) -> T:
     """``what(*args)`` for one input file, any failure that is the file's (not the machine's)
     a one-line DataError naming it."""
-    from curvebench.benchmark.plan import item_failure
+    from curvebench.benchmark.encode import item_failure
     from curvebench.data.files import printable
 
     try:
@@ -310,11 +310,9 @@ def _print_validity_by_model(runs) -> None:
 
     pooled = {}
     for run in runs:
-        if run.validity and run.validity["pooled"]:
-            row = run.validity["pooled"][-1]
-            pooled[model_label(run)] = {
-                m["metric"]: m["agreement"]["value"] for m in row["metrics"]
-            }
+        if run.validity and run.validity.pooled:
+            row = run.validity.pooled[-1]
+            pooled[model_label(run)] = {m.metric: m.agreement.value for m in row.metrics}
     if not pooled:
         return
     names = list(next(iter(pooled.values())))

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from curvebench.benchmark.group import GroupMetrics
-from curvebench.benchmark.pairs import (
+from curvebench.benchmark.derived import (
     DECIMALS,
     ItemStats,
     PairShape,
@@ -24,6 +23,7 @@ from curvebench.benchmark.pairs import (
     rounded,
     validity_specs,
 )
+from curvebench.benchmark.group import GroupMetrics
 from curvebench.benchmark.results import DatasetResult
 from curvebench.benchmark.samples import SampleLine
 from curvebench.metrics.validity import PairScores, ValidityTable, validity_table

@@ -1,13 +1,13 @@
-"""The torchmetrics of one (task, dataset) group, fed pair by pair, and its aggregates."""
+"""One (task, dataset) group's table of items and pairs, fed pair by pair, and its aggregates
+(pure functions of the table)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from curvebench.benchmark.pairs import (
+from curvebench.benchmark.derived import (
     ItemStats,
     PairShape,
     as_float,
@@ -19,19 +19,20 @@ from curvebench.benchmark.pairs import (
 )
 from curvebench.benchmark.results import DatasetResult
 from curvebench.benchmark.samples import SampleLine
-from curvebench.metrics.absolute import PairedLoss
-from curvebench.metrics.agreement import LengthCorrelation, LengthMeanCorrelation
+from curvebench.metrics.absolute import paired_loss
+from curvebench.metrics.agreement import length_correlation, length_mean_correlation
 from curvebench.metrics.alignment import grid_bins
 from curvebench.metrics.mean_ci import clustered_mean_ci
-from curvebench.metrics.means import MeanCurve
-from curvebench.metrics.regions import RegionMeans
+from curvebench.metrics.means import named_means, nan_means
+from curvebench.metrics.regions import REGION_NAMES
 from curvebench.metrics.registry import item_metrics, validity_metrics
-from curvebench.metrics.shape import CurveFeatureMeans
+from curvebench.metrics.shape import FEATURE_NAMES
 from curvebench.metrics.token_types import (
-    LossByType,
-    RegionLossByType,
+    TypeTotals,
     loss_by_type,
     loss_by_type_in_regions,
+    region_type_means,
+    type_means,
 )
 from curvebench.metrics.validity import PairScores, validity_table
 from curvebench.tasks import TaskConfig
@@ -39,42 +40,42 @@ from curvebench.tasks import TaskConfig
 
 @dataclass
 class GroupMetrics:
-    """The torchmetrics of one (task, dataset) group."""
+    """One (task, dataset) group's table of items and pairs, filled pair by pair; its
+    aggregates are pure functions of the table (:meth:`result`)."""
 
     task: TaskConfig
     role: str
-    paired: PairedLoss = field(default_factory=PairedLoss)
-    regions: RegionMeans = field(default_factory=RegionMeans)
-    features: CurveFeatureMeans = field(default_factory=CurveFeatureMeans)
+    types: tuple[str, ...] = ()
+    """Token types met in the group (typed tokenizers), for the by-type losses."""
     validity: list[PairScores] = field(default_factory=list)
     """Every pair's scores by each validity metric."""
+    losses: list[tuple[float, float, bool]] = field(default_factory=list)
+    """(original's absolute loss, perturbed copy's, first copy of its original) per pair."""
     per_original: list[tuple[str, float, float]] = field(default_factory=list)
     """(cluster, absolute loss, nats/s) of each original, for the intervals of the means."""
     per_pair: list[tuple[str, dict[str, float]]] = field(default_factory=list)
     """(cluster, {field: value}) of each pair, for the intervals of the means over pairs."""
-    lengths: LengthCorrelation = field(default_factory=LengthCorrelation)
-    length_means: LengthMeanCorrelation = field(default_factory=LengthMeanCorrelation)
-    types: tuple[str, ...] = ()
-    """Token types met in the group (typed tokenizers), for the by-type losses."""
+    lengths: list[tuple[float, float]] = field(default_factory=list)
+    """(perturbation's duration, Δ absolute loss) of each pair with a duration."""
     per_second: dict[bool, list[float]] = field(default_factory=lambda: {True: [], False: []})
     """Keyed by "is the item an original"."""
     scores: dict[tuple[str, bool], list[float]] = field(default_factory=dict)
     """(item metric's field, is the item an original) → its defined scores, for the means the
     metric asks for."""
     codebooks: dict[bool, list[list[float]]] = field(default_factory=lambda: {True: [], False: []})
-    curve: MeanCurve = field(init=False)
-    by_type: dict[bool, LossByType] = field(init=False)
-    region_by_type: dict[bool, RegionLossByType] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.curve = MeanCurve(grid_bins(self.task.clip_seconds, self.task.grid_hz))
-        self.by_type = {o: LossByType(self.types) for o in (True, False)}
-        self.region_by_type = {o: RegionLossByType(self.types) for o in (True, False)}
+    curves: list[np.ndarray] = field(default_factory=list)
+    """Each pair's Δℓ on the task's grid."""
+    regions: list[dict[str, float]] = field(default_factory=list)
+    features: list[dict[str, float]] = field(default_factory=list)
+    by_type: dict[bool, list[TypeTotals]] = field(default_factory=lambda: {True: [], False: []})
+    region_by_type: dict[bool, list[dict[str, TypeTotals]]] = field(
+        default_factory=lambda: {True: [], False: []}
+    )
 
     def add_item(self, stats: ItemStats, original: bool, line: SampleLine) -> None:
         """One original (once) or perturbed copy."""
         if self.types and line.types is not None:
-            self.by_type[original].update(loss_by_type(line_loss(line), line.types))
+            self.by_type[original].append(loss_by_type(line_loss(line), line.types))
         if stats.nats_per_second is not None:
             self.per_second[original].append(stats.nats_per_second)
         for m in item_metrics():
@@ -89,7 +90,7 @@ class GroupMetrics:
         self, original: ItemStats, perturbed: ItemStats, new_original: bool, line: SampleLine
     ) -> None:
         """One (original, perturbed) pair."""
-        self.paired.update(original.abs_loss, perturbed.abs_loss, new_original)
+        self.losses.append((original.abs_loss, perturbed.abs_loss, new_original))
         cluster = f"{line.dataset}/{line.piece_id}"
         if new_original:
             self.per_original.append(
@@ -104,10 +105,7 @@ class GroupMetrics:
         }
         self.per_pair.append((cluster, values))
         if line.record is not None and line.record.duration_s is not None:
-            duration = torch.tensor([line.record.duration_s])
-            delta = torch.tensor([perturbed.abs_loss - original.abs_loss])
-            self.lengths.update(duration, delta)
-            self.length_means.update(duration, delta)
+            self.lengths.append((line.record.duration_s, delta))
 
     def add_shape(
         self,
@@ -118,12 +116,12 @@ class GroupMetrics:
     ) -> None:
         """One pair's Δℓ curve, its regions and features, and the loss by token type of each
         side's tokens inside the regions."""
-        self.curve.update(delta)
+        self.curves.append(np.asarray(delta, dtype=np.float64))
         if shape is None:
             return
-        self.regions.update({k: as_float(v) for k, v in shape.regions.items()})
+        self.regions.append({k: as_float(v) for k, v in shape.regions.items()})
         self.per_pair[-1][1].update({f"region_{k}": as_float(v) for k, v in shape.regions.items()})
-        self.features.update({k: as_float(v) for k, v in shape.features.items()})
+        self.features.append({k: as_float(v) for k, v in shape.features.items()})
         if self.types and shape.bounds is not None and original.types and perturbed.types:
             for side, line in ((True, original), (False, perturbed)):
                 totals = loss_by_type_in_regions(
@@ -133,11 +131,10 @@ class GroupMetrics:
                     shape.bounds,
                     self.task.grid_hz,
                 )
-                self.region_by_type[side].update(totals)
+                self.region_by_type[side].append(totals)
 
     def result(self) -> DatasetResult:
-        out: dict = self.paired.compute()
-        out["n_originals"] = int(self.paired.n_originals)
+        out: dict = paired_loss(self.losses)
         if out["abs_loss_original"] is not None:
             out["perplexity_original"] = float(np.exp(out["abs_loss_original"]))
             out["perplexity_perturbed"] = float(np.exp(out["abs_loss_perturbed"]))
@@ -162,21 +159,23 @@ class GroupMetrics:
                 out[auroc], out[auroc + "_ci"] = _estimate(m.auroc)
                 out[agree], out[agree + "_ci"] = _estimate(m.agreement)
         if self.task.regions:
-            out.update(self.regions.compute())
-            out.update(self.features.compute())
+            out.update(named_means(self.regions, REGION_NAMES, "region_"))
+            out.update(named_means(self.features, FEATURE_NAMES, "shape_"))
         if "duration" in self.task.swept():
-            r = self.lengths.compute()
+            durations, deltas = np.array(self.lengths, dtype=np.float64).reshape(-1, 2).T
+            r = length_correlation(durations, deltas)
             out["length_delta_pearson"] = r["pearson"]
             out["length_delta_spearman"] = r["spearman"]
-            r = self.length_means.compute()
+            r = length_mean_correlation(durations, deltas)
             out["length_delta_pearson_means"] = r["pearson"]
             out["length_delta_spearman_means"] = r["spearman"]
         if self.types:
-            out["abs_loss_by_type_original"] = _rounded_map(self.by_type[True].compute())
-            out["abs_loss_by_type_perturbed"] = _rounded_map(self.by_type[False].compute())
+            for side, name in ((True, "original"), (False, "perturbed")):
+                means = type_means(self.by_type[side], self.types)
+                out[f"abs_loss_by_type_{name}"] = _rounded_map(means)
             if self.task.regions:
                 for side, name in ((True, "original"), (False, "perturbed")):
-                    per_region = self.region_by_type[side].compute()
+                    per_region = region_type_means(self.region_by_type[side], self.types)
                     out[f"region_loss_by_type_{name}"] = {
                         region: _rounded_map(means) for region, means in per_region.items()
                     }
@@ -205,7 +204,9 @@ class GroupMetrics:
         return out
 
     def mean_curve(self) -> list[float | None]:
-        return [rounded(v) for v in self.curve.compute().numpy()]
+        """Mean Δℓ per grid step over pairs, masked steps left out (the paper's Figure 1)."""
+        n_bins = grid_bins(self.task.clip_seconds, self.task.grid_hz)
+        return [rounded(v) for v in nan_means(self.curves, n_bins)]
 
 
 def _rounded_map(values: dict[str, float | None]) -> dict[str, float | None]:

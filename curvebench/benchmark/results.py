@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from curvebench.data.sources import GeneratedSpec
 from curvebench.metrics.catalog import METRICS, MetricInfo
+from curvebench.metrics.validity import ValidityTable
+from curvebench.tasks import TaskConfig
 
-SCHEMA_VERSION = 2
-"""2: datasets carry a typed ``generated`` spec; per-line derived numbers are checked."""
+SCHEMA_VERSION = 3
+"""3: skipped items are structured (dataset, piece, task, variant); version 2 files, whose
+skipped items are one string each, are read and converted."""
+READ_VERSIONS = (2, SCHEMA_VERSION)
+"""Versions of results.json this curvebench reads."""
 
 
 class _Strict(BaseModel):
@@ -71,13 +76,24 @@ class DatasetInfo(_Strict):
 class SkippedItem(_Strict):
     """An item left out, and why."""
 
-    item: str
-    """task/dataset/piece[/variant], or dataset/file for a file never read."""
+    dataset: str
+    """The dataset it belongs to."""
+    piece: str
+    """The piece's id, or the file's name for a file passed over when the dataset was read."""
+    task: str | None = None
+    """The task that refused it; None for a file passed over when its dataset was read."""
+    variant: str | None = None
+    """The perturbed copy's spec id when one copy was refused; None for the whole piece."""
     reason: str
     """Why, in one line."""
     stage: str | None = None
-    """Where it was refused: list, read, clip, render, perturb or encode (None in files
-    written before stages were recorded)."""
+    """Where it was refused: list, read, clip, render, perturb or encode (None when the file
+    does not say)."""
+
+    @property
+    def item(self) -> str:
+        """task/dataset/piece[/variant], or dataset/file: the item as one string."""
+        return "/".join(p for p in (self.task, self.dataset, self.piece, self.variant) if p)
 
 
 class RunConfig(_Strict):
@@ -96,7 +112,7 @@ class RunConfig(_Strict):
         default=None, description="The protocol group followed (``board``), if any."
     )
     protocol_version: int | None = Field(default=None, description="Its version.")
-    tasks: dict[str, dict] = Field(description="Full config of every task, by name.")
+    tasks: dict[str, TaskConfig] = Field(description="Full config of every task, by name.")
     task_versions: dict[str, int]
 
 
@@ -115,12 +131,42 @@ class Results(_Strict):
     curves: dict[str, dict[str, list[float | None]]] = Field(
         default_factory=dict, description="Mean Δℓ per grid step, by task and dataset."
     )
-    validity: dict | None = Field(
+    validity: ValidityTable | None = Field(
         default=None,
         description="Every metric against the truth (the perturbed copy is worse music), per "
-        "perturbation family and dataset role, with 95% intervals clustered by original piece "
-        "(curvebench.metrics.validity.ValidityTable).",
+        "perturbation family and dataset role, with 95% intervals clustered by original piece.",
     )
     skipped: list[SkippedItem]
     samples_sha256: str = Field(description="sha256 of samples.jsonl.gz.")
     env: dict[str, str] = Field(description="Versions of Python and the libraries used.")
+
+    @field_validator("skipped", mode="before")
+    @classmethod
+    def _structured_skips(cls, skipped: object, info: ValidationInfo) -> object:
+        """A version 2 file's skipped items (``item``: task/dataset/piece[/variant], or
+        dataset/file) split into their parts, by the run's own task and dataset names."""
+        config, datasets = info.data.get("config"), info.data.get("datasets")
+        if not isinstance(skipped, list) or config is None or datasets is None:
+            return skipped
+        names = sorted((d.name for d in datasets), key=len, reverse=True)
+        return [_split_item(s, set(config.tasks), names) for s in skipped]
+
+
+def _split_item(skip: object, tasks: set[str], datasets: list[str]) -> object:
+    if not isinstance(skip, dict) or not isinstance(skip.get("item"), str):
+        return skip
+    rest = {k: v for k, v in skip.items() if k != "item"}
+    item = skip["item"]
+    head, _, tail = item.partition("/")
+    task = head if head in tasks and any(tail.startswith(d + "/") for d in datasets) else None
+    if task is None:
+        tail = item
+    dataset = next((d for d in datasets if tail.startswith(d + "/")), None)
+    if dataset is None:
+        return skip  # refused by the schema: no dataset of the run
+    piece, variant = tail[len(dataset) + 1 :], None
+    if task is not None:
+        first, _, last = piece.rpartition("/")
+        if first and ":" in last:  # one perturbed copy: piece/spec
+            piece, variant = first, last
+    return rest | {"dataset": dataset, "piece": piece, "task": task, "variant": variant}

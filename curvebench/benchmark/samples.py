@@ -43,24 +43,6 @@ OPTIONAL = (
 """Fields left out of a line when they do not apply (audio-only, perturbed-only)."""
 
 
-class Record(BaseModel):
-    """Where and how a perturbation acted (a :class:`PerturbationRecord` on disk)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: str = Field(description="The perturbation's kind.")
-    onset_s: float | None = Field(description="Start of the acted region; None when global.")
-    duration_s: float | None = Field(description="Length of the acted region; None when global.")
-    preserves_tokens: bool = Field(description="Token count and timing unchanged.")
-    notes_removed: int = Field(default=0, description="Notes taken out.")
-    notes_added: int = Field(default=0, description="Notes put in.")
-
-    @classmethod
-    def of(cls, record: PerturbationRecord) -> Record:
-        """The on-disk form of a perturbation's record."""
-        return cls(**record.__dict__)
-
-
 class _Line(BaseModel):
     """One scored item (an original or a perturbed copy) of one task and dataset; the item
     metrics' fields are added from the registry (:data:`SampleLine`)."""
@@ -89,7 +71,9 @@ class _Line(BaseModel):
     abs_loss_per_codebook: list[float] | None = Field(
         default=None, description="Audio: mean loss of each codebook."
     )
-    record: Record | None = Field(default=None, description="Perturbed copies: the record.")
+    record: PerturbationRecord | None = Field(
+        default=None, description="Perturbed copies: where and how the perturbation acted."
+    )
     regions: dict[str, float | None] | None = Field(
         default=None, description="Perturbed copies: mean Δℓ of the paper's regions."
     )

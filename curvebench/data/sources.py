@@ -135,11 +135,23 @@ class Reading:
 
 
 class Skip(NamedTuple):
-    """An item left out: its name, the one-line reason, and the stage that refused it."""
+    """An item left out: where it was (dataset, piece; the task and the perturbed copy when it
+    was refused inside a task), the one-line reason, and the stage that refused it."""
 
-    item: str
+    dataset: str
+    piece: str
+    """The piece's id, or the file's name for a file passed over when the dataset was read."""
     reason: str
     stage: str
+    task: str | None = None
+    """The task, or None for a file passed over when its dataset was read."""
+    variant: str | None = None
+    """The perturbed copy's spec id, or None for the whole piece."""
+
+    @property
+    def item(self) -> str:
+        """task/dataset/piece[/variant], or dataset/file: the item as one string."""
+        return "/".join(p for p in (self.task, self.dataset, self.piece, self.variant) if p)
 
 
 def load_split(
@@ -225,7 +237,7 @@ def read_folder(
     recording stays in its file (``audio_path``, hashed as it is read) and is decoded later,
     only as far as a task's clip. Names that are not UTF-8 are kept as ``\\xNN``; links to
     folders are not followed."""
-    prefix = f"{dataset or folder.name}/"
+    name_of_set = dataset or folder.name
     rows: dict[str, list] = {
         "id": [],
         "midi": [],
@@ -252,14 +264,16 @@ def read_folder(
             else:
                 audio = path.read_bytes()
         except CurvebenchError as exc:
-            skipped.append(Skip(prefix + name, str(exc).removeprefix(f"{name}: "), "read"))
+            reason = str(exc).removeprefix(f"{name}: ")
+            skipped.append(Skip(name_of_set, name, reason, "read"))
             continue
         except OSError as exc:
-            skipped.append(Skip(prefix + name, f"cannot be read ({exc.strerror or exc})", "read"))
+            reason = f"cannot be read ({exc.strerror or exc})"
+            skipped.append(Skip(name_of_set, name, reason, "read"))
             continue
         for column, value in zip(rows, (name, midi, audio, name, lazy, sha), strict=True):
             rows[column].append(value)
-    skipped += [Skip(prefix + n, why, "list") for n, why in passed_over]
+    skipped += [Skip(name_of_set, n, why, "list") for n, why in passed_over]
     if not rows["id"] and not skipped:
         raise DataError(f"{folder}: no MIDI (.mid, .midi) or audio (.wav, .flac, .ogg, .mp3) files")
     return datasets.Dataset.from_dict(rows), skipped

@@ -101,8 +101,8 @@ def _check_items(
     or in every copy), and every perturbed line's record is the one its perturbation spec
     gives."""
     by_name = {t.name: t for t in tasks}
-    skipped = {s.item for s in results.skipped}  # a piece, or one perturbed copy of it
-    skipped |= {item.rsplit("/", 1)[0] for item in skipped}
+    # a piece counts as skipped when it, or one perturbed copy of it, is recorded as skipped
+    skipped = {(s.task, s.dataset, s.piece) for s in results.skipped if s.task is not None}
     seen: dict[tuple[str, str], set[str]] = {}
     for line in lines:
         task = by_name[line.task]
@@ -127,7 +127,7 @@ def _check_items(
             if role not in task.roles:
                 continue
             have = seen.get((task.name, dataset), set())
-            lost = {i for i in ids - have if f"{task.name}/{dataset}/{i}" not in skipped}
+            lost = {i for i in ids - have if (task.name, dataset, i) not in skipped}
             extra = have - ids
             if lost or extra:
                 which = sorted(lost or extra)[0]

@@ -33,7 +33,6 @@ from curvebench.leaderboard.submission import (
 )
 from curvebench.pipeline.generated import generated_pieces
 from curvebench.specs import parse_spec
-from curvebench.tasks import TaskConfig
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ def _rescore_line(
     adapter: Adapter, results: Results, line: SampleLine, data: dict[str, str] | None = None
 ) -> Rescored:
     item = "/".join((line.task, line.dataset, line.piece_id, line.variant))
-    task = TaskConfig.model_validate(results.config.tasks[line.task])
+    task = results.config.tasks[line.task]
     plan = Plan()
     plan_task(plan, task, adapter, [_piece(results, line.dataset, line.piece_id, data, adapter)])
     wanted = [
@@ -186,19 +185,12 @@ def check_skips(
     """Each item the submission says it skipped is rebuilt and must be skipped again (a piece
     left out of the results on purpose is caught here)."""
     out = []
-    datasets = sorted((d.name for d in results.datasets), key=len, reverse=True)
     for skipped in results.skipped:
-        task_name, _, rest = skipped.item.partition("/")
-        dataset = next((d for d in datasets if rest.startswith(d + "/")), None)
-        if task_name not in results.config.tasks or dataset is None:
-            continue  # a file passed over while loading, not an item
-        piece_id = rest[len(dataset) + 1 :]
-        head, _, last = piece_id.rpartition("/")
-        if ":" in last:  # one perturbed copy: piece/spec
-            piece_id = head
-        task = TaskConfig.model_validate(results.config.tasks[task_name])
+        task = results.config.tasks.get(skipped.task or "")
+        if task is None:
+            continue  # a file passed over while loading, not an item of a task
         try:
-            piece = _piece(results, dataset, piece_id, data, adapter)
+            piece = _piece(results, skipped.dataset, skipped.piece, data, adapter)
         except SubmissionError as exc:
             out.append(Rescored(skipped.item, False, None, str(exc)))
             continue

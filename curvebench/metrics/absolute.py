@@ -39,56 +39,72 @@ register(
 )
 
 
+TOTALS = ("original_sum", "n_originals", "perturbed_sum", "delta_sum", "n_pairs", "n_lowered")
+"""What the paired loss summary is computed from."""
+
+
+def pair_totals(original: float, perturbed: float, new_original: bool = True) -> dict[str, float]:
+    """One (original, perturbed) pair's share of each total. ``new_original`` is False for the
+    second and later copies of the same original, which counts once in the original mean."""
+    return {
+        "original_sum": original if new_original else 0.0,
+        "n_originals": float(new_original),
+        "perturbed_sum": perturbed,
+        "delta_sum": perturbed - original,
+        "n_pairs": 1.0,
+        "n_lowered": float(perturbed < original),
+    }
+
+
+def loss_summary(totals: dict[str, float]) -> dict[str, float | int | None]:
+    """Mean absolute loss of originals and of perturbed copies, the mean paired difference and
+    the fraction of pairs whose loss fell, from the totals."""
+    n, m = int(totals["n_pairs"]), int(totals["n_originals"])
+    if n == 0 or m == 0:
+        return {
+            "n_pairs": n,
+            "abs_loss_original": None,
+            "abs_loss_perturbed": None,
+            "abs_loss_delta": None,
+            "frac_loss_lowered": None,
+        }
+    return {
+        "n_pairs": n,
+        "abs_loss_original": totals["original_sum"] / m,
+        "abs_loss_perturbed": totals["perturbed_sum"] / n,
+        "abs_loss_delta": totals["delta_sum"] / n,
+        "frac_loss_lowered": totals["n_lowered"] / n,
+    }
+
+
+def paired_loss(pairs: list[tuple[float, float, bool]]) -> dict[str, float | int | None]:
+    """:func:`loss_summary` of (original loss, perturbed loss, new original) pairs, with the
+    number of originals."""
+    totals = dict.fromkeys(TOTALS, 0.0)
+    for pair in pairs:
+        for name, value in pair_totals(*pair).items():
+            totals[name] += value
+    return loss_summary(totals) | {"n_originals": int(totals["n_originals"])}
+
+
 class PairedLoss(Metric):
     """Dataset means of absolute loss (mean per-token nats of an item) over originals and
-    perturbed copies, the mean paired difference and the fraction of pairs whose loss fell."""
+    perturbed copies, the mean paired difference and the fraction of pairs whose loss fell
+    (:func:`loss_summary`; states are its totals, summed across ranks)."""
 
     full_state_update = False
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        for name in (
-            "original_sum",
-            "n_originals",
-            "perturbed_sum",
-            "delta_sum",
-            "n_pairs",
-            "n_lowered",
-        ):
+        for name in TOTALS:
             self.add_state(
                 name, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
             )
 
     def update(self, original: float, perturbed: float, new_original: bool = True) -> None:
-        """Add one (original, perturbed) pair of absolute losses.
-
-        ``new_original`` is False for the second and later copies of the same original, which
-        is counted once in the original mean however many copies it has.
-        """
-        if new_original:
-            self.original_sum += original
-            self.n_originals += 1
-        self.perturbed_sum += perturbed
-        self.n_pairs += 1
-        self.delta_sum += perturbed - original
-        self.n_lowered += float(perturbed < original)
+        """Add one (original, perturbed) pair of absolute losses (see :func:`pair_totals`)."""
+        for name, value in pair_totals(original, perturbed, new_original).items():
+            setattr(self, name, getattr(self, name) + value)
 
     def compute(self) -> dict[str, float | int | None]:
-        n, m = int(self.n_pairs), int(self.n_originals)
-        if n == 0 or m == 0:
-            return {
-                "n_pairs": n,
-                "abs_loss_original": None,
-                "abs_loss_perturbed": None,
-                "abs_loss_delta": None,
-                "frac_loss_lowered": None,
-            }
-        original = float(self.original_sum / m)
-        perturbed = float(self.perturbed_sum / n)
-        return {
-            "n_pairs": n,
-            "abs_loss_original": original,
-            "abs_loss_perturbed": perturbed,
-            "abs_loss_delta": float(self.delta_sum / n),
-            "frac_loss_lowered": float(self.n_lowered / n),
-        }
+        return loss_summary({name: float(getattr(self, name)) for name in TOTALS})

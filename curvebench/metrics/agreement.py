@@ -60,18 +60,9 @@ class LengthCorrelation(Metric):
         self.durations.append(durations)
         self.deltas.append(deltas)
 
-    def _pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(durations, Δℓ) of the pairs without NaN, in a canonical order (sorted), so sums do
-        not depend on how shards were merged."""
-        x, y = _rows(self.durations), _rows(self.deltas)
-        keep = ~(np.isnan(x) | np.isnan(y))
-        order = np.lexsort((y[keep], x[keep]))
-        return x[keep][order], y[keep][order]
-
     def compute(self) -> dict[str, float | int | None]:
         """Both correlations and the number of points."""
-        x, y = self._pairs()
-        return {**correlations(x, y), "n": int(x.size)}
+        return length_correlation(_rows(self.durations), _rows(self.deltas))
 
 
 class LengthMeanCorrelation(LengthCorrelation):
@@ -87,9 +78,34 @@ class LengthMeanCorrelation(LengthCorrelation):
 
     def compute(self) -> dict[str, float | int | None]:
         """Both correlations over the per-length means, and the numbers of pairs and lengths."""
-        x, y = self._pairs()
-        lengths, means = length_means(x, y, self.decimals)
-        return {**correlations(lengths, means), "n": int(x.size), "n_lengths": int(lengths.size)}
+        return length_mean_correlation(_rows(self.durations), _rows(self.deltas), self.decimals)
+
+
+def _pairs(durations: np.ndarray, deltas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(durations, Δℓ) of the pairs without NaN, in a canonical order (sorted), so sums do not
+    depend on the order the pairs came in (or how shards were merged)."""
+    x = np.asarray(durations, dtype=np.float64).reshape(-1)
+    y = np.asarray(deltas, dtype=np.float64).reshape(-1)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    order = np.lexsort((y[keep], x[keep]))
+    return x[keep][order], y[keep][order]
+
+
+def length_correlation(durations: np.ndarray, deltas: np.ndarray) -> dict[str, float | int | None]:
+    """Pearson and Spearman correlation of corruption length against Δℓ over pairs (None with
+    fewer than 3 points or a constant input), and the number of points."""
+    x, y = _pairs(durations, deltas)
+    return {**correlations(x, y), "n": int(x.size)}
+
+
+def length_mean_correlation(
+    durations: np.ndarray, deltas: np.ndarray, decimals: int = 3
+) -> dict[str, float | int | None]:
+    """The same over the mean Δℓ of the pairs of each length (the paper's), with the numbers
+    of pairs and lengths."""
+    x, y = _pairs(durations, deltas)
+    lengths, means = length_means(x, y, decimals)
+    return {**correlations(lengths, means), "n": int(x.size), "n_lengths": int(lengths.size)}
 
 
 def length_means(

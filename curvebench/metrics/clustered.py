@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
 
 _CHUNK = 128  # resamples computed at once (bounds memory to _CHUNK × rows floats)
 
@@ -32,6 +33,8 @@ _CHUNK = 128  # resamples computed at once (bounds memory to _CHUNK × rows floa
 @dataclass
 class Estimate:
     """A statistic, its clustered bootstrap interval and what it was computed from."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     value: float | None
     """The statistic on all rows (None when undefined: no rows, or one AUROC class empty)."""

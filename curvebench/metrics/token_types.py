@@ -10,7 +10,7 @@ type). States are sums and counts with ``dist_reduce_fx="sum"``: shards merge ex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -71,6 +71,34 @@ def loss_by_type_in_regions(
     return out
 
 
+def _mean(total: float, count: float) -> float | None:
+    return total / count if count > 0 else None
+
+
+def type_means(items: Iterable[TypeTotals], types: Sequence[str]) -> dict[str, float | None]:
+    """Mean nats per token of each of ``types`` over items (total nats of the type over all
+    items over its token count; None when no token of it was seen)."""
+    sums, counts = dict.fromkeys(types, 0.0), dict.fromkeys(types, 0)
+    for totals in items:
+        for name, (total, count) in totals.items():
+            if name not in sums:
+                raise ValueError(f"token type {name!r} is not among the types ({', '.join(types)})")
+            sums[name] += total
+            counts[name] += count
+    return {name: _mean(sums[name], counts[name]) for name in sums}
+
+
+def region_type_means(
+    items: Iterable[dict[str, TypeTotals]], types: Sequence[str]
+) -> dict[str, dict[str, float | None]]:
+    """:func:`type_means` region by region."""
+    items = list(items)
+    return {
+        region: type_means((totals.get(region, {}) for totals in items), types)
+        for region in REGION_NAMES
+    }
+
+
 class _TypedTotals(Metric):
     """Sums and counts of losses per (group, type), pooled over items."""
 
@@ -98,7 +126,7 @@ class _TypedTotals(Metric):
 
     def _means(self, group: int) -> dict[str, float | None]:
         return {
-            name: (float(self.sums[group, k] / c) if (c := self.counts[group, k]) > 0 else None)
+            name: _mean(float(self.sums[group, k]), float(self.counts[group, k]))
             for k, name in enumerate(self.types)
         }
 

@@ -17,10 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from pydantic import ConfigDict
 
 from curvebench.metrics.agreement import kendall_tau
 from curvebench.metrics.clustered import Estimate, clustered_agreement, clustered_auroc
 
+STRICT = ConfigDict(extra="forbid")
+"""Read back from results.json, the table's types refuse unknown fields."""
 TRUTH = "the perturbed copy is worse music"
 """What every family's table is scored against."""
 ALL = "all"
@@ -32,6 +35,8 @@ TIE_TOL = 1e-12
 @dataclass(frozen=True)
 class MetricSpec:
     """A metric of the table and which way it points."""
+
+    __pydantic_config__ = STRICT
 
     name: str
     """Key of the metric in each record's ``scores``."""
@@ -62,6 +67,8 @@ class PairScores:
 class MetricValidity:
     """How one metric does against the truth on one group of pairs."""
 
+    __pydantic_config__ = STRICT
+
     metric: str
     """Metric name."""
     higher_is_worse: bool
@@ -78,6 +85,8 @@ class MetricValidity:
 @dataclass(frozen=True)
 class ValidityRow:
     """Every metric on one (family, role) group; ``"all"`` marks a pooled family or role."""
+
+    __pydantic_config__ = STRICT
 
     family: str
     """Perturbation family, or ``"all"`` for families pooled."""
@@ -100,6 +109,8 @@ class ValidityRow:
 @dataclass(frozen=True)
 class ValidityTable:
     """The whole table: per-group rows, pooled rows and a count of wins."""
+
+    __pydantic_config__ = STRICT
 
     truth: str
     """What the table is scored against (:data:`TRUTH`)."""

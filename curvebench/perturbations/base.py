@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any, ClassVar, get_type_hints
 
 import numpy as np
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 from symusic import Score
 
 from curvebench.errors import ConfigError
@@ -24,7 +24,9 @@ from curvebench.specs import parse_spec
 
 @dataclass(frozen=True)
 class PerturbationRecord:
-    """Where and how a perturbation acted on one piece."""
+    """Where and how a perturbation acted on one piece (a samples line's ``record``)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     kind: str
     """The perturbation's kind (``noise``, ...)."""

@@ -1,23 +1,16 @@
-"""What a run is given (its options) and what its load stage hands on."""
+"""What a run is given: its options."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from curvebench.adapters import Adapter
 from curvebench.adapters.base import check_accelerator
-from curvebench.benchmark.results import DatasetInfo
 from curvebench.benchmark.scoring_config import ScoringConfig
 from curvebench.cache import RunCaches
 from curvebench.data.files import DEFAULT_LIMITS, Limits
-from curvebench.data.piece import Piece
-from curvebench.data.sources import DataSpec, GeneratedSpec, Skip
 from curvebench.errors import ConfigError
-from curvebench.specs import public_location
-from curvebench.tasks import TaskConfig
-from curvebench.tasks.loader import Protocol
 
 
 @dataclass
@@ -95,44 +88,3 @@ class RunOptions:
     def caches(self) -> RunCaches:
         """Where the run keeps what it computes (``$CURVEBENCH_CACHE`` read now)."""
         return RunCaches.of(self.cache_dir, self.use_cache, self.out)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """One dataset of a run and its pieces."""
-
-    spec: DataSpec
-    pieces: list[Piece]
-    generated: GeneratedSpec | None = None
-    """How the pieces were drawn, for the generated role."""
-
-    def info(self) -> DatasetInfo:
-        """Its entry in results.json."""
-        return DatasetInfo(
-            name=self.spec.name,
-            role=self.spec.role,
-            location=public_location(self.spec.location),
-            generated=self.generated,
-            n_pieces=len(self.pieces),
-            content_sha256=hashlib.sha256(
-                "\n".join(sorted(p.sha256 for p in self.pieces)).encode()
-            ).hexdigest(),
-        )
-
-
-@dataclass
-class Loaded:
-    """The load stage's output."""
-
-    tasks: list[TaskConfig]
-    adapter: Adapter
-    fingerprint: str
-    datasets: list[Dataset]
-    scoring: ScoringConfig
-    """How the run scores its sequences."""
-    caches: RunCaches
-    """Where the run keeps what it computes."""
-    passed_over: list[Skip] = field(default_factory=list)
-    """Files of the datasets' folders that were not read (item, reason, stage)."""
-    protocol: tuple[str, Protocol] | None = None
-    """The protocol group the run follows (name, protocol), if any."""

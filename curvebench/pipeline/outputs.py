@@ -23,7 +23,8 @@ from curvebench.benchmark.scoring_config import ScoringConfig
 from curvebench.cache import RunCaches
 from curvebench.data.render import DEFAULT_SR, write_wav
 from curvebench.data.sources import HUB_PREFIX
-from curvebench.pipeline.options import Loaded, RunOptions
+from curvebench.pipeline.options import RunOptions
+from curvebench.pipeline.stages import Loaded
 from curvebench.specs import is_local_path, parse_spec, public_spec, scrub
 
 ENV_DISTRIBUTIONS = (
@@ -71,15 +72,22 @@ def build_results(
             stride=scoring.loss_settings(adapter.context_length)["stride"],
             protocol=loaded.protocol[0] if loaded.protocol else None,
             protocol_version=loaded.protocol[1].version if loaded.protocol else None,
-            tasks={n: t.model_dump(mode="json") for n, t in tasks.items()},
+            tasks=dict(tasks),
             task_versions={n: t.version for n, t in tasks.items()},
         ),
         datasets=[d.info() for d in loaded.datasets],
         results=analysis.results,
         curves=analysis.curves,
-        validity=analysis.validity.to_dict() if analysis.validity is not None else None,
+        validity=analysis.validity,
         skipped=[
-            SkippedItem(item=scrub(s.item, private), reason=scrub(s.reason, private), stage=s.stage)
+            SkippedItem(
+                dataset=s.dataset,
+                piece=scrub(s.piece, private),
+                task=s.task,
+                variant=s.variant,
+                reason=scrub(s.reason, private),
+                stage=s.stage,
+            )
             for s in loaded.passed_over + plan.skipped
         ],
         samples_sha256=samples_sha,

@@ -1,7 +1,8 @@
 """``curvebench run``, as named stages: load → prepare → score → aggregate → write.
 
 Each stage is a function of the previous ones' outputs and is timed. Figures and W&B are not
-stages: they consume the written outputs (``curvebench.report``), called by the CLI.
+stages: they consume the written outputs (``curvebench.report``), called by
+:func:`curvebench.api.run`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from curvebench.adapters import Adapter, load_adapter
 from curvebench.adapters.code_cache import CodeCache
 from curvebench.benchmark.aggregate import analyse
 from curvebench.benchmark.batch_probe import probe_batch_size
-from curvebench.benchmark.pairs import written_loss
+from curvebench.benchmark.derived import written_loss
 from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, write_samples
@@ -46,13 +47,14 @@ from curvebench.data.sources import (
 )
 from curvebench.errors import ConfigError
 from curvebench.pipeline.generated import generated_pieces
-from curvebench.pipeline.options import Dataset, Loaded, RunOptions
+from curvebench.pipeline.options import RunOptions
 from curvebench.pipeline.outputs import (
     build_results,
     private_paths,
     write_examples,
     write_results,
 )
+from curvebench.pipeline.stages import Dataset, Loaded
 from curvebench.specs import public_spec
 from curvebench.stopping import held
 from curvebench.tasks import TaskConfig, expand_tasks, protocol_of

@@ -27,7 +27,7 @@ SMOOTH_STEPS = 10
 
 
 def _task(results: Results, name: str) -> TaskConfig:
-    return TaskConfig.model_validate(results.config.tasks[name])
+    return results.config.tasks[name]
 
 
 def _save(fig: Figure, path: Path) -> Path:

@@ -112,7 +112,7 @@ def write_report(run_dir: Path) -> Path:
         original, perturbed = lines.get((*key, "original")), lines.get((*key, ex["variant"]))
         if original is None or perturbed is None:
             continue
-        task = TaskConfig.model_validate(results.config.tasks[ex["task"]])
+        task = results.config.tasks[ex["task"]]
         curve = out / "media" / f"{i:03d}-curve.png"
         _curve(task, original, perturbed, curve)
         players = "".join(

@@ -8,7 +8,7 @@ from typing import Any
 
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine
-from curvebench.metrics.catalog import METRICS
+from curvebench.metrics.catalog import METRICS, MetricInfo
 from curvebench.metrics.regions import REGION_NAMES
 from curvebench.metrics.registry import item_metrics
 
@@ -25,15 +25,32 @@ ITEM_COLUMNS = (
 """Per-item columns taken from a samples line as they are (then each item metric's score)."""
 
 
+def interval_names(metric: MetricInfo) -> tuple[str, str]:
+    """The columns of a metric's 95% interval: ``<name>_ci_low``, ``<name>_ci_high``."""
+    return f"{metric.name}_ci_low", f"{metric.name}_ci_high"
+
+
+def interval_columns(result: Any, metric: MetricInfo) -> dict[str, float | None]:
+    """A result's interval of a metric, by :func:`interval_names` (None when it has none)."""
+    ci = getattr(result, metric.ci_name, None) or (None, None)
+    return dict(zip(interval_names(metric), ci, strict=True))
+
+
 def result_rows(results: Results) -> list[dict[str, Any]]:
-    """One row per (task, dataset): task, dataset, role and every scalar metric."""
-    names = [m.name for m in METRICS.values() if m.kind != "list"]
-    return [
-        {"task": task, "dataset": dataset, "role": r.role}
-        | {name: getattr(r, name, None) for name in names}
-        for task, per_dataset in results.results.items()
-        for dataset, r in per_dataset.items()
-    ]
+    """One row per (task, dataset): task, dataset, role and every scalar metric, each metric
+    with an interval followed by its 95% interval's ends (``<name>_ci_low``, ``_ci_high``)."""
+    rows = []
+    for task, per_dataset in results.results.items():
+        for dataset, r in per_dataset.items():
+            row: dict[str, Any] = {"task": task, "dataset": dataset, "role": r.role}
+            for m in METRICS.values():
+                if m.kind == "list":
+                    continue
+                row[m.name] = getattr(r, m.name, None)
+                if m.interval:
+                    row |= interval_columns(r, m)
+            rows.append(row)
+    return rows
 
 
 def item_rows(lines: Iterable[SampleLine]) -> list[dict[str, Any]]:

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from curvebench.errors import ConfigError
 from curvebench.metrics.catalog import METRICS
-from curvebench.report.tables import item_rows
-from curvebench.report.validity import flat_rows as validity_rows
+from curvebench.report.tables import interval_names, item_rows, result_rows
 from curvebench.specs import scrub
 
 if TYPE_CHECKING:
@@ -140,27 +139,29 @@ def log_run(
             save_code=False,
         ),
     )
-    metrics = [m.name for m in METRICS.values() if m.kind in ("float", "int")]
-    table = wandb.Table(columns=["task", "dataset", "role", *metrics])
-    for task, per_dataset in results.results.items():
-        for dataset, r in per_dataset.items():
-            values = [getattr(r, m, None) for m in metrics]
-            table.add_data(task, dataset, r.role, *values)
-            run.summary.update(
-                {f"{task}/{dataset}/{m}": v for m, v in zip(metrics, values, strict=True)}
-            )
+    scalar = [m for m in METRICS.values() if m.kind in ("float", "int")]
+    columns = [m.name for m in scalar]
+    columns += [c for m in scalar if m.interval for c in interval_names(m)]
+    table = wandb.Table(columns=["task", "dataset", "role", *columns])
+    for row in result_rows(results):
+        values = [row.get(c) for c in columns]
+        table.add_data(row["task"], row["dataset"], row["role"], *values)
+        prefix = f"{row['task']}/{row['dataset']}"
+        run.summary.update({f"{prefix}/{c}": v for c, v in zip(columns, values, strict=True)})
     logged: dict[str, Any] = {"results": table}
     if results.validity:  # which metric agrees with the truth, per family and role
-        rows = validity_rows(results.validity)
+        rows = results.validity.flat_rows()
         validity = wandb.Table(columns=list(rows[0]) if rows else ["family"])
         for row in rows:
             validity.add_data(*row.values())
         logged["validity"] = validity
-        for row in results.validity["pooled"]:
-            for m in row["metrics"]:
-                key = f"validity/{row['family']}/{row['role']}/{m['metric']}"
-                run.summary[f"{key}/agree"] = m["agreement"]["value"]
-                run.summary[f"{key}/auroc"] = m["auroc"]["value"]
+        for row in results.validity.pooled:
+            for m in row.metrics:
+                key = f"validity/{row.family}/{row.role}/{m.metric}"
+                for name, estimate in (("agree", m.agreement), ("auroc", m.auroc)):
+                    run.summary[f"{key}/{name}"] = estimate.value
+                    run.summary[f"{key}/{name}_ci_low"] = estimate.ci_low
+                    run.summary[f"{key}/{name}_ci_high"] = estimate.ci_high
     logged |= item_tables(output)
     logged |= curve_plots(output)
     logged |= audio_examples(out / "examples")
@@ -214,7 +215,8 @@ def curve_plots(output: RunOutput) -> dict[str, Any]:
 
     plots = {}
     for task, curves in output.results.curves.items():
-        hz = float(output.results.config.tasks.get(task, {}).get("grid_hz", 1.0))
+        config = output.results.config.tasks.get(task)
+        hz = config.grid_hz if config is not None else 1.0
         xs, ys, keys = [], [], []
         for dataset, curve in curves.items():
             points = [(i / hz, v) for i, v in enumerate(curve) if v is not None]

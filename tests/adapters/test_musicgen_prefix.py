@@ -16,7 +16,7 @@ from curvebench.adapters import load_adapter
 from curvebench.adapters.musicgen import MusicGenAdapter
 from curvebench.adapters.musicgen_layouts import shared_steps
 from curvebench.benchmark import scoring
-from curvebench.benchmark.pairs import CODE_DECIMALS
+from curvebench.benchmark.derived import CODE_DECIMALS
 from curvebench.benchmark.scoring import _prefix_groups, score_sequences
 from tests.adapters.test_musicgen_layouts import folder  # noqa: F401 (a fixture)
 from tests.helpers import length_sweep_with_sharing_on_and_off, tiny_musicgen_model

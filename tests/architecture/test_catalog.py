@@ -9,7 +9,7 @@ import pytest
 
 from curvebench.benchmark.results import ModelInfo, Results, RunConfig, result_model
 from curvebench.cli import print_table
-from curvebench.leaderboard import board
+from curvebench.leaderboard import entries, markdown, page
 from curvebench.metrics import catalog
 from curvebench.metrics.catalog import METRICS, MetricInfo, declare
 from curvebench.report.html import results_table
@@ -63,11 +63,11 @@ def test_a_declared_headline_metric_reaches_table_report_and_board(
     out = capsys.readouterr().out
     assert "wobble" in out and "0.432" in out
     html = results_table(results)
-    assert "dummy_wobble" in html and "0.432" in html
-    entry = board.Entry(tmp_path, results, {"training": results.results["noise-at-5s"]["d"]})
-    readme = board.write_readme([entry], tmp_path / "README.md").read_text()
-    assert "dummy_wobble" in readme.splitlines()[4] and "0.432" in readme
-    rows, data = board._rows([entry])
+    assert "wobble" in html and "0.432" in html
+    entry = entries.Entry(tmp_path, results, {"training": results.results["noise-at-5s"]["d"]})
+    readme = markdown.write_readme([entry], tmp_path / "README.md").read_text()
+    assert "wobble" in readme.splitlines()[4] and "0.432" in readme
+    rows, data = page._rows([entry])
     assert "0.432" in rows and data[0]["dummy_wobble"] == pytest.approx(0.4321)
 
 

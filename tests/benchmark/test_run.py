@@ -259,7 +259,7 @@ def test_paper_group_runs_every_task(tiny_model, midi_folder, tmp_path) -> None:
         (r,) = per_dataset.values()
         assert r.n_pairs >= 2, task
         assert r.abs_loss_perturbed is not None and r.auroc_abs_loss is not None, task
-        assert (r.region_peak is not None) == output.results.config.tasks[task]["regions"], task
+        assert (r.region_peak is not None) == output.results.config.tasks[task].regions, task
 
 
 def test_optional_smoothing_of_the_delta_curve(tiny_model, midi_folder, tmp_path) -> None:

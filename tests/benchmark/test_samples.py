@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curvebench.benchmark.pairs import CODE_DECIMALS, DECIMALS, written_loss
+from curvebench.benchmark.derived import CODE_DECIMALS, DECIMALS, written_loss
 from curvebench.benchmark.samples import SampleLine, iter_samples, write_samples
 
 

@@ -12,13 +12,8 @@ import pytest
 
 from curvebench.benchmark.results import Results
 from curvebench.errors import ConfigError
-from curvebench.leaderboard.board import (
-    TASK,
-    board_columns,
-    build_board,
-    role_results,
-    shape_metrics,
-)
+from curvebench.leaderboard.board import build_board
+from curvebench.leaderboard.entries import TASK, board_columns, role_results, shape_metrics
 from curvebench.leaderboard.submission import read_samples
 from curvebench.report.compare import compare
 from tests.leaderboard.conftest import HOSTILE_NAME, HOSTILE_SPEC, edit_results

@@ -72,7 +72,7 @@ def forge(folder: Path, edit) -> None:
     analysis = analyse(lines, expand_tasks(list(results.config.tasks)))
     sha = write_samples(analysis.annotated(lines), folder / "samples.jsonl.gz")
     update = {"results": analysis.results, "curves": analysis.curves, "samples_sha256": sha}
-    update["validity"] = analysis.validity.to_dict() if analysis.validity else None
+    update["validity"] = analysis.validity
     (folder / "results.json").write_text(results.model_copy(update=update).model_dump_json())
 
 
@@ -205,7 +205,10 @@ def test_a_piece_claimed_as_skipped_is_rebuilt_by_verify(enforced, tmp_path) -> 
     forge(folder, drop)
     data = json.loads((folder / "results.json").read_text())
     item = f"noise-at-5s/{ood.dataset}/{ood.piece_id}"
-    data["skipped"].append(SkippedItem(item=item, reason="too short").model_dump())
+    skip = SkippedItem(
+        dataset=ood.dataset, piece=ood.piece_id, task="noise-at-5s", reason="too short"
+    )
+    data["skipped"].append(skip.model_dump())
     (folder / "results.json").write_text(json.dumps(data))
     validate_submission(folder)  # the protocol allows a recorded skip
     outcomes = verify(folder, rescore=1, model=f"hf-causal:path={enforced[2]}")

@@ -95,7 +95,7 @@ def test_an_audio_submission_is_accepted_and_verified(runs, tmp_path, monkeypatc
     import numpy as np
 
     from curvebench.api import RunOptions, run
-    from curvebench.benchmark.pairs import CODE_DECIMALS
+    from curvebench.benchmark.derived import CODE_DECIMALS
     from curvebench.leaderboard.verify import LOSS_TOLERANCE
     from tests.helpers import tiny_musicgen_model
 

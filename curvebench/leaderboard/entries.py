@@ -1,0 +1,149 @@
+"""The board's entries: validated submissions, each role of ``noise-at-5s`` pooled and its
+metrics recomputed from the samples of all its datasets, the columns the board shows and how a
+value is written in them.
+
+Every string that comes from a submission is escaped where it is written (:func:`md` for
+Markdown, ``html.escape`` in :mod:`curvebench.leaderboard.page`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from curvebench.benchmark.aggregate import analyse
+from curvebench.benchmark.results import DatasetResult, Results
+from curvebench.benchmark.samples import SampleLine
+from curvebench.data.piece import ROLES
+from curvebench.leaderboard.submission import (
+    SAMPLES_FILE,
+    VERIFIED_FILE,
+    SubmissionError,
+    read_samples,
+    submissions,
+    validate_submission,
+)
+from curvebench.metrics.catalog import MetricInfo, headline_metrics, rank_metrics
+
+log = logging.getLogger(__name__)
+
+
+TASK = "noise-at-5s"
+
+
+ABSOLUTE = "abs_loss_original"
+"""The absolute-loss ranking that the other ranking metrics are set against."""
+
+
+def board_metrics() -> list[MetricInfo]:
+    """The board's metric columns: the catalog's headline metrics."""
+    return headline_metrics()
+
+
+def board_columns() -> tuple[str, ...]:
+    """Every column of the board's table (field names)."""
+    return ("model", "params", "role", *(m.name for m in board_metrics()))
+
+
+def board_headers() -> tuple[str, ...]:
+    """The headers of those columns (the catalog's labels)."""
+    return ("model", "params", "role", *(m.header for m in board_metrics()))
+
+
+def shape_metrics() -> list[str]:
+    """Curve-shape ranking metrics, set against absolute loss in the agreement panel."""
+    return [m.name for m in rank_metrics() if m.shape]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One submission on the board."""
+
+    folder: Path
+    results: Results
+    roles: dict[str, DatasetResult]
+    """Role → metrics of TASK on that role's datasets, pooled."""
+
+
+def role_rank(role: str) -> tuple[int, str]:
+    return (ROLES.index(role) if role in ROLES else len(ROLES), role)
+
+
+def role_results(results: Results, lines: list[SampleLine]) -> dict[str, DatasetResult]:
+    """Metrics of TASK per dataset role, in ROLES order; a role with several datasets is
+    recomputed from their samples as one dataset."""
+    names: dict[str, list[str]] = {}
+    for name, result in results.results[TASK].items():
+        names.setdefault(result.role, []).append(name)
+    out = {role: results.results[TASK][n[0]] for role, n in names.items() if len(n) == 1}
+    pooled = [
+        line.model_copy(
+            update={"dataset": line.role, "piece_id": f"{line.dataset}/{line.piece_id}"}
+        )
+        for line in lines
+        if line.task == TASK and len(names[line.role]) > 1
+    ]
+    if pooled:
+        task = results.config.tasks[TASK]
+        out.update(analyse(pooled, [task]).results[TASK])
+    return dict(sorted(out.items(), key=lambda kv: role_rank(kv[0])))
+
+
+def load_entries(board_dir: Path) -> tuple[list[Entry], list[tuple[str, str]]]:
+    """Every valid submission of a board (each validated again: nothing unchecked gets on the
+    board), and the folders left out with the reason (a broken or half-copied entry)."""
+    entries, broken = [], []
+    for folder in submissions(board_dir):
+        try:
+            results = validate_submission(folder)
+            lines = read_samples(folder / SAMPLES_FILE)
+        except SubmissionError as exc:
+            log.warning("%s: left off the board: %s", folder.name, exc)
+            broken.append((folder.name, str(exc).replace(str(folder), folder.name)))
+            continue
+        entries.append(Entry(folder, results, role_results(results, lines)))
+    return entries, broken
+
+
+def verified_text(folder: Path) -> str:
+    """When and how a submission was re-scored (its VERIFIED_FILE), or "no"."""
+    path = folder / VERIFIED_FILE
+    try:
+        record = json.loads(path.read_text())
+        return f"{record['date']}: {record['agree']} of {record['items']} items agree"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no"
+
+
+def finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def cell_text(metric: MetricInfo, value: float | int | None, ci: list[float] | None = None) -> str:
+    """A value as shown, with its 95% interval when it has one."""
+    if finite(value) is None:
+        return "–"
+    text = metric.format(value)
+    if ci and all(finite(v) is not None for v in ci):
+        text += f" [{metric.format(ci[0]).lstrip('+')}, {metric.format(ci[1]).lstrip('+')}]"
+    return text
+
+
+def interval(result: DatasetResult, metric: MetricInfo) -> list[float] | None:
+    return getattr(result, metric.ci_name, None) if metric.interval else None
+
+
+def params_text(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
+
+
+def md(text: str) -> str:
+    """A Markdown table cell showing ``text`` literally."""
+    text = html.escape(" ".join(str(text).split()))
+    for char in "\\`*_[]|":
+        text = text.replace(char, "\\" + char)
+    return text

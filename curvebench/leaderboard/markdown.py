@@ -1,0 +1,114 @@
+"""The board as Markdown: README.md's tables (one row per model and role, then which metric
+agrees with the truth per model), also spliced into another file between markers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curvebench.errors import ConfigError
+from curvebench.leaderboard.entries import (
+    TASK,
+    Entry,
+    board_headers,
+    board_metrics,
+    cell_text,
+    interval,
+    md,
+    params_text,
+    verified_text,
+)
+from curvebench.metrics.registry import label
+from curvebench.report.validity import estimate_text
+
+
+def write_readme(
+    entries: list[Entry], path: Path, broken: list[tuple[str, str]] | None = None
+) -> Path:
+    """README.md: the board as a Markdown table (and the entries left out, with why)."""
+    lines = [
+        "# curvebench leaderboard",
+        "",
+        f"Every entry is a run of the `board` protocol (`curvebench run --task board --model "
+        f"SPEC`: fixed tasks, 24 pieces per dataset drawn by seeded stratified sampling, "
+        f"pinned data, the model's own samples). Table: task `{TASK}`, a role's row pools its "
+        "datasets; `nats_per_second_original` compares models with different tokenizers, "
+        "losses per token do not; brackets: 95% intervals resampling original pieces with all "
+        "their copies; n = pairs. Built by `curvebench leaderboard build`; how to submit: the "
+        "repository README's *Submitting* section.",
+        "",
+        *board_tables(entries),
+    ]
+    if broken:
+        lines += ["", "Left out (not valid submissions):", ""]
+        lines += [f"- `{md(name)}`: {md(why)}" for name, why in broken]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def board_tables(entries: list[Entry], heading: str = "##") -> list[str]:
+    """The board's Markdown tables: the task's rows per model and role, then which metric
+    agrees with the truth per model (the body of README.md, also spliced into other files)."""
+    metrics, columns = board_metrics(), board_headers()
+    lines = [
+        "| " + " | ".join(md(c) for c in columns) + " |",
+        "|---|---:|---|" + "---:|" * len(metrics),
+    ]
+    for e in entries:
+        for role, r in e.roles.items():
+            cells = [md(e.results.model.spec), params_text(e.results.model.parameters), md(role)]
+            cells += [cell_text(m, getattr(r, m.name, None), interval(r, m)) for m in metrics]
+            lines.append("| " + " | ".join(cells) + " |")
+    if not entries:
+        lines.append("| (no submissions yet) |" + " |" * (len(columns) - 1))
+    return lines + _validity_summary(entries, heading)
+
+
+BEGIN_MARK, END_MARK = "<!-- board:begin -->", "<!-- board:end -->"
+"""The lines between which ``splice_tables`` writes the board's tables into another file."""
+
+
+def splice_tables(entries: list[Entry], path: Path) -> Path:
+    """Replace what lies between the board markers of ``path`` (a README) with the board's
+    tables, so that a document quoting the board is regenerated from it, never edited by hand."""
+    text = path.read_text()
+    start, end = text.find(BEGIN_MARK), text.find(END_MARK)
+    if start < 0 or end < start:
+        raise ConfigError(f"{path}: no '{BEGIN_MARK}' ... '{END_MARK}' lines for the board")
+    body = "\n".join(board_tables(entries, heading="####"))
+    path.write_text(text[: start + len(BEGIN_MARK)] + "\n" + body + "\n" + text[end:])
+    return path
+
+
+def _validity_summary(entries: list[Entry], heading: str) -> list[str]:
+    """Per model: each metric's agreement with the truth over every task and role of its run
+    (perturbed copy = worse music), and where it was re-scored."""
+    pooled = [
+        (e, e.results.validity.pooled[-1])
+        for e in entries
+        if e.results.validity and e.results.validity.pooled
+    ]
+    if not pooled:
+        return []
+    names = list(dict.fromkeys(m.metric for _, row in pooled for m in row.metrics))
+    out = [
+        "",
+        f"{heading} Which metric agrees with the truth",
+        "",
+        "Agreement = fraction of pairs whose perturbed copy the metric scores worse, over every "
+        "task and role of the protocol [95% interval]; below 0.5 a metric prefers the "
+        "corruption. Verified: items re-scored by the maintainers with the model.",
+        "",
+        "| model | " + " | ".join(md(label(n)) for n in names) + " | best | verified |",
+        "|---|" + "---:|" * len(names) + "---|---|",
+    ]
+    for e, row in pooled:
+        by_name = {m.metric: m for m in row.metrics}
+        cells = [
+            estimate_text(by_name[n].agreement, missing="–") if n in by_name else "–" for n in names
+        ]
+        best = ", ".join(label(w) for w in row.winner) or "–"
+        out.append(
+            f"| {md(e.results.model.spec)} | " + " | ".join(cells) + f" | {md(best)} | "
+            f"{md(verified_text(e.folder))} |"
+        )
+    return out

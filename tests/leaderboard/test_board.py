@@ -13,7 +13,13 @@ import pytest
 from curvebench.benchmark.results import Results
 from curvebench.errors import ConfigError
 from curvebench.leaderboard.board import build_board
-from curvebench.leaderboard.entries import TASK, board_columns, role_results, shape_metrics
+from curvebench.leaderboard.entries import (
+    TASK,
+    board_columns,
+    board_headers,
+    role_results,
+    shape_metrics,
+)
 from curvebench.leaderboard.submission import read_samples
 from curvebench.report.compare import compare
 from tests.leaderboard.conftest import HOSTILE_NAME, HOSTILE_SPEC, edit_results
@@ -27,7 +33,7 @@ def _page_data(page: str) -> dict:
 def test_readme_has_a_row_per_submission_and_role(board: Path) -> None:
     lines = (board / "README.md").read_text().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| model"))
-    assert lines[header] == "| " + " | ".join(board_columns()) + " |"
+    assert lines[header] == "| " + " | ".join(board_headers()) + " |"
     end = next(i for i in range(header, len(lines)) if not lines[i].startswith("|"))
     rows = lines[header + 2 : end]
     assert len(rows) == 3 * 3

@@ -3,6 +3,7 @@ a self-consistent forgery of one, is refused by submit or by verify, naming what
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -109,7 +110,7 @@ def test_moved_onsets_are_refused(enforced, tmp_path) -> None:
 
     def move(lines):
         victim = next(line for line in lines if not line.is_original)
-        record = victim.record.model_copy(update={"onset_s": 7.5})
+        record = dataclasses.replace(victim.record, onset_s=7.5)
         return [
             line.model_copy(update={"record": record}) if line is victim else line for line in lines
         ]

@@ -76,7 +76,7 @@ def check_every_file_accounted(results: dict, scored: set[str], what: dict[str, 
         assert s["reason"] and "\n" not in s["reason"] and "Traceback" not in s["reason"]
         assert s["stage"] in ("list", "read", "clip", "render", "perturb", "encode"), s
         for name in what:
-            if s["item"].endswith(f"/{name}") or f"/{name}/" in s["item"]:
+            if s["piece"] == name or s["piece"].startswith(f"{name}/"):
                 reasons.setdefault(name, s["reason"])
     for name, about in what.items():
         if name == "folder.mid":  # a folder: its (empty) contents are read, not the name

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
+import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,5 +159,9 @@ def path_name(path: str | None) -> str | None:
 
 
 def _load_builtins() -> None:
-    # importing a module registers its adapters
-    from curvebench.adapters import anticipation, hf_abc, hf_causal, musicgen, ngram, yue  # noqa: F401
+    import curvebench.adapters as package
+
+    for module in pkgutil.iter_modules(
+        package.__path__
+    ):  # importing a module registers its adapters
+        importlib.import_module(f"{package.__name__}.{module.name}")

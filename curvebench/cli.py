@@ -67,27 +67,11 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def print_table(results) -> None:
-    """The headline columns (``metrics.catalog``) of every task, one row per dataset."""
-    from curvebench.metrics.catalog import headline_metrics
+    """Every task's headline metrics with their intervals, a column per dataset
+    (:mod:`curvebench.report.text`)."""
+    from curvebench.report.text import results_text
 
-    metrics = headline_metrics()
-    header = ("dataset", "role", *(m.header for m in metrics))
-    for task, per_dataset in results.results.items():
-        print(
-            f"\n{task}  ({results.model.name}; losses in nats/token; peak/assim/recov: mean Δℓ "
-            "of the paper's regions; auroc: originals vs. perturbed)"
-        )
-        rows = [header]
-        for name, r in per_dataset.items():
-            rows.append((name, r.role, *(m.format(getattr(r, m.name, None)) for m in metrics)))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-        for row in rows:
-            print(
-                "  ".join(
-                    c.ljust(w) if i < 2 else c.rjust(w)
-                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                )
-            )
+    print(results_text(results))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -267,9 +251,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from curvebench.benchmark.results import Results
-    from curvebench.report.compare import compare, rank_directions
+    from curvebench.metrics.catalog import METRICS
+    from curvebench.metrics.registry import validity_metrics
+    from curvebench.report.compare import compare, model_label, rank_directions
+    from curvebench.report.paired import (
+        MIN_MODELS_FOR_TAU,
+        PER_STEP_UNITS,
+        Run,
+        comparison_text,
+    )
+    from curvebench.report.text import estimate, n_text
 
-    runs = []
+    runs, folders = [], []
     for file in args.results:
         path = Path(file)
         path = path / "results.json" if path.is_dir() else path
@@ -277,27 +270,52 @@ def cmd_compare(args: argparse.Namespace) -> int:
             runs.append(Results.model_validate_json(path.read_text()))
         except (OSError, ValidationError) as exc:
             raise CurvebenchError(f"{path}: not a curvebench results.json ({exc})") from exc
+        folders.append(path.parent)
     comparisons = compare(runs)
     if not comparisons:
         raise CurvebenchError("no task and dataset is shared by two or more of these runs")
-    from curvebench.metrics.catalog import METRICS
-    from curvebench.metrics.registry import validity_metrics
-
-    directions = rank_directions()
+    if all((f / "samples.jsonl.gz").is_file() for f in folders):
+        print(comparison_text([Run.read(f, r) for f, r in zip(folders, runs, strict=True)]))
+    else:
+        print("no paired comparison: a run folder lacks its samples.jsonl.gz")
+    units = {r.model.loss_unit for r in runs}
     aurocs = {m.auroc_field for m in validity_metrics()}
-    shown = [m for m in directions if m == "abs_loss_original" or m in aurocs]
+    shown = [
+        m
+        for m in rank_directions()
+        if (m in aurocs or m in ("abs_loss_original", "nats_per_second_original"))
+        and (len(units) == 1 or METRICS[m].unit not in PER_STEP_UNITS)
+    ]
+    print(
+        "\neach model's own estimates [95% interval]"
+        + (
+            f"; per-step losses left out: {', '.join(sorted(units))} differ"
+            if len(units) > 1
+            else ""
+        )
+    )
     for c in comparisons:
-        models = sorted({m for vals in c.values.values() for m in vals})
+        results = {
+            model_label(r): r.results[c.task][c.dataset]
+            for r in runs
+            if c.dataset in r.results.get(c.task, {})
+        }
         print(f"\n{c.task} / {c.dataset}")
-        width = max(len(m) for m in models)
-        print(" " * width + "  " + "  ".join(f"{METRICS[m].header[:13]:>13}" for m in shown))
-        for model in models:
-            cells = [_fmt(c.values[m].get(model)) for m in shown]
-            print(model.ljust(width) + "  " + "  ".join(f"{v:>13}" for v in cells))
+        width = max(len(m) for m in results)
+        print(
+            " " * width + "         n  " + "  ".join(f"{METRICS[m].header[:20]:>20}" for m in shown)
+        )
+        for model, r in sorted(results.items()):
+            cells = [estimate(METRICS[m], r) for m in shown]
+            n = f"{n_text(r):>8}"
+            print(model.ljust(width) + f"  {n}  " + "  ".join(f"{v:>20}" for v in cells))
+        if len(results) < MIN_MODELS_FOR_TAU:
+            print(f"Kendall tau between rankings: too few models ({len(results)} < 4)")
+            continue
         print("Kendall tau between the models' rankings by absolute loss and by each metric:")
         for (a, b), tau in c.taus.items():
             if a == "abs_loss_original" and tau == tau:  # NaN: fewer than two models have it
-                print(f"  {b}: {tau:+.2f}")
+                print(f"  {METRICS[b].header}: {tau:+.2f}")
     _print_validity_by_model(runs)
     return 0
 

@@ -24,7 +24,7 @@ from curvebench.benchmark.derived import (
     validity_specs,
 )
 from curvebench.benchmark.group import GroupMetrics
-from curvebench.benchmark.results import DatasetResult
+from curvebench.benchmark.results import DatasetResult, SkippedItem
 from curvebench.benchmark.samples import SampleLine
 from curvebench.metrics.validity import PairScores, ValidityTable, validity_table
 from curvebench.tasks import TaskConfig
@@ -114,3 +114,37 @@ def analyse(lines: Iterable[SampleLine], tasks: list[TaskConfig]) -> Analysis:
         curves.setdefault(task_name, {})[dataset] = metrics.mean_curve()
     table = validity_table(everything, validity_specs()) if everything else None
     return Analysis(results, curves, items, shapes, table)
+
+
+def with_empty_groups(
+    results: Results,
+    tasks: list[TaskConfig],
+    datasets: list[tuple[str, str]],
+    skipped: list[SkippedItem],
+) -> Results:
+    """``results`` with every (task, dataset) the run asked for (each task on the datasets of
+    its roles), in dataset order: a group with no scored pair is kept with n = 0 and a note
+    saying why (its items skipped: how many and the first reason; or no pieces)."""
+    out: Results = {}
+    for task in tasks:
+        have = results.get(task.name, {})
+        per_dataset: dict[str, DatasetResult] = {}
+        for name, role in datasets:
+            if name in have:
+                per_dataset[name] = have[name]
+            elif role in task.roles:
+                per_dataset[name] = DatasetResult(
+                    role=role, n_pairs=0, n_originals=0, note=_why_empty(task, name, skipped)
+                )
+        per_dataset |= {k: v for k, v in have.items() if k not in per_dataset}
+        if per_dataset:
+            out[task.name] = per_dataset
+    return out | {k: v for k, v in results.items() if k not in out}
+
+
+def _why_empty(task: TaskConfig, dataset: str, skipped: list[SkippedItem]) -> str:
+    mine = [s for s in skipped if s.dataset == dataset and s.task in (task.name, None)]
+    if not mine:
+        return "no pieces to score"
+    pieces = len({s.piece for s in mine})
+    return f"every item skipped ({pieces} piece{'s' * (pieces != 1)}); first: {mine[0].reason}"

@@ -26,7 +26,13 @@ class _Strict(BaseModel):
 def result_model(metrics: Iterable[MetricInfo]) -> type[_Strict]:
     """The schema of one (task, dataset) group's aggregates: ``role`` plus one field per
     declared metric (and ``<name>_ci`` for those with an interval)."""
-    fields: dict[str, Any] = {"role": (str, Field(description="Role of the dataset."))}
+    fields: dict[str, Any] = {
+        "role": (str, Field(description="Role of the dataset.")),
+        "note": (
+            str | None,
+            Field(default=None, description="Why the group has no scored pair, when it has none."),
+        ),
+    }
     for m in metrics:
         extra = {"unit": m.unit, "better": m.better, "headline": m.headline}
         default = ... if m.kind == "int" else None
@@ -48,6 +54,14 @@ DatasetResult = result_model(METRICS.values())
 
 class ModelInfo(_Strict):
     """The model that was scored."""
+
+    @property
+    def loss_unit(self) -> str:
+        """The unit of its per-step losses: nats per code (audio codecs), per text token (ABC
+        models) or per token."""
+        if self.modality == "audio":
+            return "nats/code"
+        return "nats/text token" if self.spec.split(":")[0] == "hf-abc" else "nats/token"
 
     spec: str = Field(description="The model spec as given.")
     name: str = Field(description="Adapter name.")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from curvebench.benchmark.aggregate import Analysis, analyse
+from curvebench.benchmark.aggregate import Analysis, analyse, with_empty_groups
 from curvebench.benchmark.results import READ_VERSIONS, DatasetResult, Results
 from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.samples import read_samples as _read_samples
@@ -177,9 +177,11 @@ def _check_aggregates(
         analysis = analyse(lines, tasks)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SubmissionError(f"{path}: cannot recompute the results ({exc!r})") from exc
+    datasets = [(d.name, d.role) for d in results.datasets]
+    expected = with_empty_groups(analysis.results, tasks, datasets, results.skipped)
     for task, per_dataset in results.results.items():
         for dataset, stored in per_dataset.items():
-            fresh = analysis.results.get(task, {}).get(dataset)
+            fresh = expected.get(task, {}).get(dataset)
             if fresh is None:
                 raise SubmissionError(f"{path}: {task} / {dataset} has no lines in {SAMPLES_FILE}")
             for field in DatasetResult.model_fields:
@@ -189,7 +191,8 @@ def _check_aggregates(
                         f"{path}: {task} / {dataset}: {field} is {theirs} in {RESULTS_FILE} "
                         f"but {ours} recomputed from {SAMPLES_FILE}"
                     )
-            if not _same(results.curves.get(task, {}).get(dataset), analysis.curves[task][dataset]):
+            curve = analysis.curves.get(task, {}).get(dataset)
+            if not _same(results.curves.get(task, {}).get(dataset), curve):
                 raise SubmissionError(
                     f"{path}: {task} / {dataset}: curves differ from the mean Δℓ recomputed "
                     f"from {SAMPLES_FILE}"

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import curvebench
-from curvebench.benchmark.aggregate import Analysis
+from curvebench.benchmark.aggregate import Analysis, with_empty_groups
 from curvebench.benchmark.plan import Plan
 from curvebench.benchmark.results import (
     ModelInfo,
@@ -52,6 +52,18 @@ def build_results(
     tasks = {t.name: t for t in loaded.tasks}
     adapter = loaded.adapter
     private = [d.spec.location for d in loaded.datasets] + private_paths(options, loaded.caches)
+    skipped = [
+        SkippedItem(
+            dataset=s.dataset,
+            piece=scrub(s.piece, private),
+            task=s.task,
+            variant=s.variant,
+            reason=scrub(s.reason, private),
+            stage=s.stage,
+        )
+        for s in loaded.passed_over + plan.skipped
+    ]
+    datasets = [(d.spec.name, d.spec.role) for d in loaded.datasets]
     return Results(
         curvebench_version=curvebench.__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -76,20 +88,10 @@ def build_results(
             task_versions={n: t.version for n, t in tasks.items()},
         ),
         datasets=[d.info() for d in loaded.datasets],
-        results=analysis.results,
+        results=with_empty_groups(analysis.results, loaded.tasks, datasets, skipped),
         curves=analysis.curves,
         validity=analysis.validity,
-        skipped=[
-            SkippedItem(
-                dataset=s.dataset,
-                piece=scrub(s.piece, private),
-                task=s.task,
-                variant=s.variant,
-                reason=scrub(s.reason, private),
-                stage=s.stage,
-            )
-            for s in loaded.passed_over + plan.skipped
-        ],
+        skipped=skipped,
         samples_sha256=samples_sha,
         env=environment(),
     )

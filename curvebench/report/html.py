@@ -23,6 +23,7 @@ from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
 from curvebench.errors import DataError
 from curvebench.metrics.catalog import headline_metrics
 from curvebench.metrics.smoothing import nan_moving_average
+from curvebench.report.text import estimate, footnotes, n_text
 from curvebench.report.validity import validity_html
 from curvebench.tasks import TaskConfig
 
@@ -49,22 +50,29 @@ def _load(run_dir: Path) -> tuple[Results, list[SampleLine]]:
 
 
 def results_table(results: Results) -> str:
-    """The headline columns of every task as HTML tables."""
+    """The headline columns of every task as HTML tables: each estimate with its 95%
+    interval, n marked when few, and why a dataset has no pairs."""
     metrics = headline_metrics()
     parts = []
     for task, per_dataset in results.results.items():
         head = "".join(
             f'<th title="{escape(m.description)}">{escape(m.header)}</th>' for m in metrics
         )
-        rows = "".join(
-            "<tr>"
-            + f"<td>{escape(name)}</td><td>{escape(r.role)}</td>"
-            + "".join(f"<td>{escape(m.format(getattr(r, m.name, None)))}</td>" for m in metrics)
-            + "</tr>"
-            for name, r in per_dataset.items()
-        )
+        rows = []
+        for name, r in per_dataset.items():
+            cells = [n_text(r) if m.name == "n_pairs" else estimate(m, r) for m in metrics]
+            rows.append(
+                f"<tr><td>{escape(name)}</td><td>{escape(r.role)}</td>"
+                + "".join(f"<td>{escape(c)}</td>" for c in cells)
+                + "</tr>"
+            )
         head = "<th>dataset</th><th>role</th>" + head
-        parts.append(f"<h3>{escape(task)}</h3><table><tr>{head}</tr>{rows}</table>")
+        notes = "".join(f"<li>{escape(line)}</li>" for line in footnotes(results, task))
+        parts.append(
+            f"<h3>{escape(task)}</h3><p>Losses in {escape(results.model.loss_unit)}; "
+            f"[95% interval] resampling pieces.</p><table><tr>{head}</tr>{''.join(rows)}</table>"
+            + (f"<ul>{notes}</ul>" if notes else "")
+        )
     return "\n".join(parts)
 
 

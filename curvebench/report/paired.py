@@ -103,9 +103,12 @@ def _shared(a: list[SampleLine], b: list[SampleLine]):
     return originals, copies
 
 
-def _value(line: SampleLine, field: str) -> float:
-    value = getattr(line, field)
+def _number(value: float | None) -> float:
     return np.nan if value is None else float(value)
+
+
+def _value(line: SampleLine, field: str) -> float:
+    return _number(getattr(line, field))
 
 
 def _region(line: SampleLine, name: str) -> float:
@@ -117,11 +120,13 @@ def _mean_values(name: str, originals, copies, side: int) -> tuple[list[float], 
     """The per-row values of a mean headline metric for one side (0: A, 1: B) and the rows'
     pieces; None for a metric that is not a mean over rows."""
     k = 1 + side
-    if name in ("abs_loss_original", "nats_per_second_original"):
-        field = name.removesuffix("_original")
-        return [_value(o[k], field) for o in originals], [o[0] for o in originals]
+    pieces = [o[0] for o in originals]
+    if name == "abs_loss_original":
+        return [_number(o[k].abs_loss) for o in originals], pieces
+    if name == "nats_per_second_original":
+        return [_number(o[k].nats_per_second) for o in originals], pieces
     if name in ("abs_loss_delta", "frac_loss_lowered"):
-        deltas = [_value(c[k], "abs_loss") - _value(c[k + 2], "abs_loss") for c in copies]
+        deltas = [_number(c[k].abs_loss) - _number(c[k + 2].abs_loss) for c in copies]
         values = deltas if name == "abs_loss_delta" else [float(d < 0) for d in deltas]
         return values, [c[0] for c in copies]
     if name.startswith("region_"):
@@ -188,7 +193,7 @@ MIN_MODELS_FOR_TAU = 4
 it can only be ±1 or ±⅓)."""
 
 
-def _number(value: float | None, digits: int) -> str:
+def _signed(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:+.{digits}f}"
 
 
@@ -209,7 +214,7 @@ def paired_table(a: Run, b: Run, task: str, dataset: str, n_boot: int = 1000) ->
             m.header,
             m.format(r.a),
             m.format(r.b),
-            _number(r.diff, m.digits) + interval,
+            _signed(r.diff, m.digits) + interval,
             "-" if r.p_value is None else f"{r.p_value:.3f}",
             f"{row.verdict} (n={r.n}, {r.n_clusters} pieces)",
         )

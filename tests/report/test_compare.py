@@ -58,6 +58,12 @@ def test_compare_command_prints_the_table(tmp_path, capsys) -> None:
         files.append(str(path))
     assert main(["compare", *files]) == 0
     out = capsys.readouterr().out
-    assert "  auroc_shape: +1.00" in out
-    assert "loss orig" in out and "  agree_change" not in out  # undefined taus left out
+    assert "too few models (3 < 4)" in out and "  auroc spike: " not in out
+    assert "no paired comparison: a run folder lacks its samples.jsonl.gz" in out
+    four = tmp_path / "d.json"
+    four.write_text(fake_run("d", 4.0, 0.5, 0.3).model_dump_json())
+    assert main(["compare", *files, str(four)]) == 0
+    out = capsys.readouterr().out
+    assert "  auroc spike: +1.00" in out  # from 4 models on, the rankings' tau
+    assert "loss orig" in out and "  agree change" not in out  # undefined taus left out
     assert main(["compare", files[0]]) == 2

@@ -36,6 +36,9 @@ TASK = "noise-at-5s"
 
 
 ABSOLUTE = "abs_loss_original"
+SHARED_ABSOLUTE = "nats_per_second_original"
+"""The absolute measure every model shares, whatever its loss unit (ranks models of several
+units)."""
 """The absolute-loss ranking that the other ranking metrics are set against."""
 
 

@@ -49,17 +49,27 @@ def board_tables(entries: list[Entry], heading: str = "##") -> list[str]:
     """The board's Markdown tables: the task's rows per model and role, then which metric
     agrees with the truth per model (the body of README.md, also spliced into other files)."""
     metrics, columns = board_metrics(), board_headers()
-    lines = [
-        "| " + " | ".join(md(c) for c in columns) + " |",
-        "|---|---:|---|" + "---:|" * len(metrics),
-    ]
+    by_unit: dict[str, list[Entry]] = {}
     for e in entries:
-        for role, r in e.roles.items():
-            cells = [md(e.results.model.spec), params_text(e.results.model.parameters), md(role)]
-            cells += [cell_text(m, getattr(r, m.name, None), interval(r, m)) for m in metrics]
-            lines.append("| " + " | ".join(cells) + " |")
-    if not entries:
-        lines.append("| (no submissions yet) |" + " |" * (len(columns) - 1))
+        by_unit.setdefault(e.results.model.loss_unit, []).append(e)
+    lines: list[str] = []
+    for unit, group in sorted(by_unit.items()) or [("nats/token", [])]:
+        if lines:
+            lines.append("")
+        lines += [
+            f"Models scored in {unit} (one table per unit; nats/s compares them all):",
+            "",
+            "| " + " | ".join(md(c) for c in columns) + " |",
+            "|---|---:|---|" + "---:|" * len(metrics),
+        ]
+        for e in group:
+            for role, r in e.roles.items():
+                model = e.results.model
+                cells = [md(model.spec), params_text(model.parameters), md(role)]
+                cells += [cell_text(m, getattr(r, m.name, None), interval(r, m)) for m in metrics]
+                lines.append("| " + " | ".join(cells) + " |")
+        if not group:
+            lines.append("| (no submissions yet) |" + " |" * (len(columns) - 1))
     return lines + _validity_summary(entries, heading)
 
 

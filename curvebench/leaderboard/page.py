@@ -15,31 +15,42 @@ import tempfile
 from pathlib import Path
 from string import Template
 
+from curvebench.benchmark.results import DatasetResult
 from curvebench.leaderboard.entries import (
     ABSOLUTE,
+    SHARED_ABSOLUTE,
     TASK,
     Entry,
     board_columns,
     board_headers,
     board_metrics,
-    cell_text,
     finite,
     interval,
     params_text,
     role_rank,
-    shape_metrics,
+    verified_text,
 )
+from curvebench.metrics.catalog import METRICS, MetricInfo
+from curvebench.metrics.registry import label
 from curvebench.report.compare import compare, model_label
 from curvebench.report.figures import delta_curve_figure
+from curvebench.report.paired import MIN_MODELS_FOR_TAU
+from curvebench.report.text import FEW_PAIRS
+from curvebench.report.validity import estimate_text
 
 log = logging.getLogger(__name__)
 
 STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 80rem; padding: 0 1rem;
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 84rem; padding: 0 1rem;
        color: #1d1d1f; }
 table { border-collapse: collapse; margin: 1rem 0; }
-th, td { border-bottom: 1px solid #ddd; padding: .3rem .6rem; vertical-align: top; }
+table.board, table.validity { font-size: 13px; }
+th, td { border-bottom: 1px solid #ddd; padding: .3rem .45rem; vertical-align: top; }
+th { text-align: right; } th:first-child, th.text { text-align: left; }
 th button { all: unset; cursor: pointer; font-weight: 600; }
+td .ci { display: block; color: #666; font-size: 11px; white-space: nowrap; }
+td.model summary, td.model { white-space: nowrap; }
+td.few { color: #a33; }
 th[aria-sort="ascending"] button::after { content: " ▲"; }
 th[aria-sort="descending"] button::after { content: " ▼"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -56,9 +67,12 @@ SCRIPT = """
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("board-data").textContent);
-  var tbody = document.querySelector("#board tbody");
+  document.querySelectorAll("table.board").forEach(function (table) { sortable(table); });
+
+  function sortable(table) {
+  var tbody = table.querySelector("tbody");
   var rows = Array.prototype.slice.call(tbody.querySelectorAll("tr[data-index]"));
-  var headers = document.querySelectorAll("#board th[data-key]");
+  var headers = table.querySelectorAll("th[data-key]");
   var sortKey = null;
   var ascending = true;
 
@@ -85,9 +99,12 @@ SCRIPT = """
   headers.forEach(function (th) {
     th.addEventListener("click", function () { sortBy(th.dataset.key); });
   });
+  }
+
   document.getElementById("role-filter").addEventListener("change", function (event) {
     var role = event.target.value;
-    rows.forEach(function (tr) { tr.hidden = role !== "" && tr.dataset.role !== role; });
+    document.querySelectorAll("table.board tbody tr[data-index], #validity tr[data-role]")
+      .forEach(function (tr) { tr.hidden = role !== "" && tr.dataset.role !== role; });
   });
 })();
 """
@@ -105,23 +122,28 @@ PAGE = """<!doctype html>
 <body>
 <h1>curvebench leaderboard</h1>
 <p>Task <code>$task</code>: loss of each model on original music and on copies with 2 s of white
-noise at 5 s. Losses in nats/token; <code>abs_loss_delta</code> is perturbed − original (noise
-often <em>lowers</em> it); <code>region_peak</code> is the mean loss difference in the peak right
-after the noise starts; the AUROC and agreement columns say how well the absolute loss and the
-curve shape tell originals from corrupted copies. A role's row pools its datasets. Click a column
-to sort; open a model for its details.</p>
+noise at 5 s. Δ is perturbed − original (noise often <em>lowers</em> it); peak, assim and recov
+are the mean loss difference in the paper's regions after the noise starts; the AUROC columns
+say how well the absolute loss and the curve shape tell originals from corrupted copies. Under
+each estimate, its 95% interval (resampling pieces); n is the number of pairs, in red when under
+$few. A role's row pools its datasets. Models whose losses are in different units (per token,
+per code of an audio codec) are in separate tables; nats/s compares them all. Click a column to
+sort; open a model for its details.</p>
 <label>Dataset role
 <select id="role-filter"><option value="">all</option>$role_options</select></label>
-<table id="board">
-<thead><tr>$headers</tr></thead>
-<tbody>
-$rows
-</tbody>
-</table>
+$tables
+<section id="validity-section">
+<h2>Which metric agrees with the truth</h2>
+<p>Agreement = fraction of pairs whose perturbed copy the metric scores worse, over every task
+and role of the protocol [95% interval]; below 0.5 a metric prefers the corruption. Verified:
+items re-scored by the maintainers with the model.</p>
+$validity
+</section>
 <section id="agreement">
 <h2>Do absolute loss and curve shape rank the models alike?</h2>
 <p>Kendall τ between the ranking by absolute loss on originals (lower is better) and each
-curve-shape metric (higher is better): +1 same order, −1 reversed, – too few models.</p>
+headline curve-shape metric (higher is better): +1 same order, −1 reversed; with fewer than four
+models a τ says next to nothing and is not shown.</p>
 $agreement
 </section>
 <section id="figures">
@@ -156,7 +178,24 @@ def _details(e: Entry) -> str:
     return f"<details><summary>{esc(m.spec)}</summary><dl>{items}</dl></details>"
 
 
-def _rows(entries: list[Entry]) -> tuple[str, list[dict]]:
+def _cell(metric: MetricInfo, result: DatasetResult) -> str:
+    """A metric's estimate, its 95% interval under it (escaped HTML)."""
+    value = finite(getattr(result, metric.name, None))
+    if metric.name == "n_pairs":
+        few = value is not None and value < FEW_PAIRS
+        return f'<td class="num{" few" if few else ""}">{"–" if value is None else value}</td>'
+    text = "–" if value is None else metric.format(value)
+    ci = interval(result, metric)
+    if value is not None and ci and all(finite(v) is not None for v in ci):
+        low, high = (metric.format(v).lstrip("+") for v in ci)
+        text = f'{html.escape(text)} <span class="ci">[{low}, {high}]</span>'
+    else:
+        text = html.escape(text)
+    return f'<td class="num">{text}</td>'
+
+
+def _rows(entries: list[Entry], start: int = 0) -> tuple[str, list[dict]]:
+    """The table rows of ``entries`` (row indexes from ``start``) and their sort data."""
     cells, data = [], []
     metrics = board_metrics()
     for e in entries:
@@ -167,45 +206,108 @@ def _rows(entries: list[Entry]) -> tuple[str, list[dict]]:
             tds = [f'<td class="model">{details}</td>']
             tds.append(f'<td class="num">{params_text(row["params"])}</td>')
             tds.append(f'<td class="role">{html.escape(role)}</td>')
-            tds += [
-                f'<td class="num">{html.escape(cell_text(m, row[m.name], interval(r, m)))}</td>'
-                for m in metrics
-            ]
-            attrs = f'data-index="{len(data)}" data-role="{html.escape(role)}"'
+            tds += [_cell(m, r) for m in metrics]
+            attrs = f'data-index="{start + len(data)}" data-role="{html.escape(role)}"'
             cells.append(f"<tr {attrs}>{''.join(tds)}</tr>")
             data.append(row)
     return "\n".join(cells), data
 
 
+def _tables(entries: list[Entry]) -> tuple[str, list[dict]]:
+    """One sortable table per loss unit (the first has id ``board``), and every row's data."""
+    by_unit: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_unit.setdefault(e.results.model.loss_unit, []).append(e)
+    columns = board_columns()
+    text = ' class="text"'
+    headers = "".join(
+        f'<th data-key="{html.escape(c)}" aria-sort="none"'
+        f'{text if c in ("model", "role") else ""}><button type="button">'
+        f"{html.escape(h)}</button></th>"
+        for c, h in zip(columns, board_headers(), strict=True)
+    )
+    parts, data = [], []
+    for k, (unit, group) in enumerate(sorted(by_unit.items()) or [("nats/token", [])]):
+        rows, more = _rows(group, len(data))
+        data += more
+        rows = rows or f'<tr><td colspan="{len(columns)}">no submissions yet</td></tr>'
+        table_id = "board" if k == 0 else f"board-{k + 1}"
+        parts.append(
+            f'<h2>Models scored in {html.escape(unit)}</h2><table id="{table_id}" class="board" '
+            f'data-unit="{html.escape(unit)}"><thead><tr>{headers}</tr></thead>'
+            f"<tbody>\n{rows}\n</tbody></table>"
+        )
+    return "\n".join(parts), data
+
+
+def _validity(entries: list[Entry]) -> str:
+    """Each model's agreement with the truth per metric, pooled over its run, and its
+    verification record."""
+    pooled = [
+        (e, e.results.validity.pooled[-1])
+        for e in entries
+        if e.results.validity and e.results.validity.pooled
+    ]
+    if not pooled:
+        return "<p>–</p>"
+    names = list(dict.fromkeys(m.metric for _, row in pooled for m in row.metrics))
+    head = "".join(f"<th>{html.escape(label(n))}</th>" for n in names)
+    rows = []
+    for e, row in pooled:
+        by_name = {m.metric: m for m in row.metrics}
+        cells = "".join(
+            f'<td class="num">{html.escape(estimate_text(by_name[n].agreement, "–"))}</td>'
+            if n in by_name
+            else '<td class="num">–</td>'
+            for n in names
+        )
+        best = ", ".join(label(w) for w in row.winner) or "–"
+        rows.append(
+            f'<tr><td class="model">{html.escape(e.results.model.spec)}</td>{cells}'
+            f"<td>{html.escape(best)}</td><td>{html.escape(verified_text(e.folder))}</td></tr>"
+        )
+    return (
+        '<table id="validity" class="validity"><thead><tr><th>model</th>'
+        f"{head}<th>best</th><th>verified</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def _ranking(values: dict[str, float], direction: int) -> str:
     ordered = sorted(values, key=lambda k: -direction * values[k])
-    return "<ol>" + "".join(f"<li>{html.escape(k)}</li>" for k in ordered) + "</ol>"
+    return " › ".join(html.escape(k) for k in ordered)
 
 
 def _agreement(entries: list[Entry]) -> str:
+    """Per role, the ranking of the models by absolute loss and by each headline curve-shape
+    metric, with Kendall τ between the two (from MIN_MODELS_FOR_TAU models on)."""
     runs = [e.results.model_copy(update={"results": {TASK: e.roles}}) for e in entries]
     comparisons = sorted(compare(runs), key=lambda c: role_rank(c.dataset))
     if not comparisons:
         return "<p>Rankings need at least two submissions.</p>"
-    shapes = shape_metrics()
     ranked = [m for m in board_metrics() if m.shape and m.rank]
-    head = "".join(f"<th>τ({ABSOLUTE}, {html.escape(m)})</th>" for m in shapes)
-    head += "<th>by absolute loss (lowest first)</th>"
-    head += "".join(f"<th>by {html.escape(m.header)} (highest first)</th>" for m in ranked)
+    one_unit = len({e.results.model.loss_unit for e in entries}) == 1
+    absolute = METRICS[ABSOLUTE if one_unit else SHARED_ABSOLUTE]  # never rank across units
     rows = []
     for c in comparisons:
-        taus = [c.taus[(ABSOLUTE, m)] for m in shapes]
-        cells = "".join(f'<td class="num">{"–" if t != t else f"{t:+.2f}"}</td>' for t in taus)
-        rankings = f"<td>{_ranking(c.values[ABSOLUTE], -1)}</td>" + "".join(
-            f"<td>{_ranking(c.values[m.name], 1)}</td>" for m in ranked
-        )
+        n = len(c.values[absolute.name])
+        role = html.escape(c.dataset)
         rows.append(
-            f'<tr data-role="{html.escape(c.dataset)}"><td>{html.escape(c.dataset)}</td>'
-            f"{cells}{rankings}</tr>"
+            f'<tr data-role="{role}"><td>{role}</td><td>{html.escape(absolute.header)} '
+            f'(lowest first)</td><td class="num">–</td>'
+            f"<td>{_ranking(c.values[absolute.name], -1)}</td></tr>"
         )
+        for m in ranked:
+            tau = c.taus.get((absolute.name, m.name), c.taus.get((m.name, absolute.name)))
+            shown = "too few models" if n < MIN_MODELS_FOR_TAU or tau != tau else f"{tau:+.2f}"
+            rows.append(
+                f'<tr data-role="{role}"><td></td><td>{html.escape(m.header)} (highest first)'
+                f'</td><td class="num">{shown}</td><td>{_ranking(c.values[m.name], 1)}</td></tr>'
+            )
     return (
-        '<table id="agreement-table"><thead><tr><th>role</th>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<table id="agreement-table"><thead><tr><th class="text">role</th>'
+        f'<th class="text">ranking by</th><th>τ with {html.escape(absolute.header)}</th>'
+        '<th class="text">models, '
+        f"best first</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -224,19 +326,16 @@ def _figure(e: Entry) -> str:
 
 def write_page(entries: list[Entry], path: Path) -> Path:
     """index.html: sortable, filterable table, rank agreement and Figure 1 of each model."""
-    rows, data = _rows(entries)
+    tables, data = _tables(entries)
     columns = board_columns()
     roles = list(dict.fromkeys(r for e in entries for r in e.roles))
     page = Template(PAGE).substitute(
         style=STYLE,
         script=SCRIPT,
         task=TASK,
-        headers="".join(
-            f'<th data-key="{html.escape(c)}" aria-sort="none"><button type="button">'
-            f"{html.escape(h)}</button></th>"
-            for c, h in zip(columns, board_headers(), strict=True)
-        ),
-        rows=rows or f'<tr><td colspan="{len(columns)}">no submissions yet</td></tr>',
+        few=FEW_PAIRS,
+        tables=tables,
+        validity=_validity(entries),
         role_options="".join(f"<option>{html.escape(r)}</option>" for r in roles),
         agreement=_agreement(entries),
         figures="\n".join(_figure(e) for e in entries),

@@ -17,8 +17,8 @@ from curvebench.leaderboard.entries import (
     TASK,
     board_columns,
     board_headers,
+    board_metrics,
     role_results,
-    shape_metrics,
 )
 from curvebench.leaderboard.submission import read_samples
 from curvebench.report.compare import compare
@@ -71,7 +71,7 @@ def test_page_needs_no_network_and_embeds_one_figure_per_submission(board: Path)
     assert page.count("<details>") == 9  # a model's details in each of its rows
 
 
-def test_agreement_panel_shows_kendall_tau_of_the_rankings(board: Path) -> None:
+def test_agreement_panel_ranks_the_models_and_gives_tau_only_from_four(board: Path) -> None:
     page = (board / "index.html").read_text()
     runs = [
         Results.model_validate_json(p.read_text())
@@ -81,12 +81,17 @@ def test_agreement_panel_shows_kendall_tau_of_the_rankings(board: Path) -> None:
     comparisons = compare(runs)  # one dataset per role here, named for it (--data ROLE=DIR)
     assert len(comparisons) == 3
     for c in comparisons:
-        tau = c.taus[("abs_loss_original", "auroc_shape")]
-        cell = "–" if tau != tau else f"{tau:+.2f}"
-        row = re.search(rf'<tr data-role="{c.dataset}"><td>{c.dataset}</td>(.*?)</tr>', panel)
-        assert row, c.dataset
-        column = shape_metrics().index("auroc_shape")
-        assert re.findall(r'<td class="num">(.*?)</td>', row.group(1))[column] == cell
+        rows = re.findall(rf'<tr data-role="{c.dataset}">(.*?)</tr>', panel)
+        cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+        assert cells[0][0] == c.dataset and cells[0][1].startswith("loss orig")
+        by_loss = sorted(c.values["abs_loss_original"], key=c.values["abs_loss_original"].get)
+        assert cells[0][3] == " › ".join(html.escape(m) for m in by_loss)
+        shapes = [m for m in board_metrics() if m.shape and m.rank]
+        assert [row[1].removesuffix(" (highest first)") for row in cells[1:]] == [
+            html.escape(m.header) for m in shapes
+        ]
+        assert all(row[2] == "too few models" for row in cells[1:])  # 3 models < 4
+    assert "shape_metrics" not in page
 
 
 def test_a_role_with_several_datasets_is_pooled(runs) -> None:

@@ -124,7 +124,38 @@ def test_the_page_shows_nats_per_second_n_and_intervals(page: webdriver.Chrome) 
     column = headers.index("nats_per_second_original")
     row = page.find_elements(By.CSS_SELECTOR, "#board tbody tr")[0]
     cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
-    value, interval = cells[column].split(" [")
+    value, interval = cells[column].replace("\n", " ").split(" [")
     low, high = (float(v) for v in interval.rstrip("]").split(", "))
     assert low <= float(value) <= high
     assert int(cells[headers.index("n_pairs")]) > 0
+
+
+REPOSITORY_BOARD = Path(__file__).resolve().parents[2] / "leaderboard" / "index.html"
+
+
+def test_the_repository_board_fits_1400_pixels_with_one_unit_per_table(
+    browser: webdriver.Chrome,
+) -> None:
+    browser.set_window_size(1400, 1000)
+    browser.get(REPOSITORY_BOARD.as_uri())
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    tables = browser.find_elements(By.CSS_SELECTOR, "table.board")
+    units = [t.get_attribute("data-unit") for t in tables]
+    assert sorted(units) == ["nats/code", "nats/token"]  # audio-reference apart
+    for table in tables:
+        assert table.rect["x"] + table.rect["width"] <= width
+        names = {
+            s.get_property("textContent")
+            for s in table.find_elements(By.CSS_SELECTOR, "td.model summary")
+        }
+        audio = table.get_attribute("data-unit") == "nats/code"
+        assert (names == {"audio-reference"}) if audio else ("audio-reference" not in names)
+    # a model's name stays on one line
+    summary = browser.find_element(By.CSS_SELECTOR, "td.model summary")
+    assert summary.rect["height"] < 2 * float(
+        browser.execute_script(
+            "return parseFloat(getComputedStyle(arguments[0]).lineHeight) || 20", summary
+        )
+    )
+    assert browser.find_elements(By.CSS_SELECTOR, "#validity tbody tr")

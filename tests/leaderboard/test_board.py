@@ -162,7 +162,7 @@ def test_build_writes_the_tables_between_a_documents_markers(board: Path, tmp_pa
     build_board(board, quote_in=doc)
     text = doc.read_text()
     assert "stale table" not in text
-    assert text.startswith("# Doc\n\nbefore\n<!-- board:begin -->\n| model |")
+    assert text.startswith("# Doc\n\nbefore\n<!-- board:begin -->\nModels scored in nats/token")
     assert text.endswith("<!-- board:end -->\nafter\n")
     board_lines = (board / "README.md").read_text().splitlines()
     table = [line for line in board_lines if line.startswith("|")]

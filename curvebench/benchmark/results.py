@@ -69,6 +69,11 @@ class ModelInfo(_Strict):
     parameters: int = Field(description="Number of parameters.")
     modality: str = Field(description="symbolic or audio.")
     context_length: int = Field(description="Tokens per model pass.")
+    type_vocab: dict[str, int] | None = Field(
+        default=None,
+        description="Typed tokenizers: how many vocabulary ids each token type has (its "
+        "within-type uniform level is the log of that count).",
+    )
     settings: dict[str, str] = Field(
         default_factory=dict, description="Scoring settings of the adapter (layout, condition)."
     )

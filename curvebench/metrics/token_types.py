@@ -10,6 +10,7 @@ type). States are sums and counts with ``dist_reduce_fx="sum"``: shards merge ex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -69,6 +70,37 @@ def loss_by_type_in_regions(
         inside = np.flatnonzero(timed & (step >= lo) & (step < hi))
         out[name] = loss_by_type(losses[inside], [types[i] for i in inside])
     return out
+
+
+def type_vocab(id_types: Sequence[str] | None) -> dict[str, int] | None:
+    """How many vocabulary ids each token type has (None for untyped tokens)."""
+    if id_types is None:
+        return None
+    counts: dict[str, int] = {}
+    for name in id_types:
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def uniform_level(n_ids: int) -> float:
+    """The loss of a model that knows a token's type but nothing else: log of the number of
+    ids of that type (nats)."""
+    return math.log(n_ids)
+
+
+def delta_shares(
+    originals: Iterable[TypeTotals], perturbed: Iterable[TypeTotals]
+) -> dict[str, float | None]:
+    """Each type's share of the change in total nats from originals to perturbed copies:
+    (nats of the type in the copies − in the originals) / (all nats in the copies − in the
+    originals). None when the total does not change."""
+    totals: dict[str, float] = {}
+    for sign, items in ((-1.0, originals), (1.0, perturbed)):
+        for item in items:
+            for name, (total, _) in item.items():
+                totals[name] = totals.get(name, 0.0) + sign * total
+    whole = sum(totals.values())
+    return {name: (v / whole if whole else None) for name, v in totals.items()}
 
 
 def _mean(total: float, count: float) -> float | None:

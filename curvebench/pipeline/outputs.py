@@ -23,6 +23,7 @@ from curvebench.benchmark.scoring_config import ScoringConfig
 from curvebench.cache import RunCaches
 from curvebench.data.render import DEFAULT_SR, write_wav
 from curvebench.data.sources import HUB_PREFIX
+from curvebench.metrics.token_types import type_vocab
 from curvebench.pipeline.options import RunOptions
 from curvebench.pipeline.stages import Loaded
 from curvebench.specs import is_local_path, parse_spec, public_spec, scrub
@@ -75,6 +76,7 @@ def build_results(
             modality=adapter.modality,
             context_length=adapter.context_length,
             settings=adapter.settings(),
+            type_vocab=type_vocab(adapter.token_type_names()),
         ),
         config=RunConfig(
             seed=loaded.tasks[0].seed,

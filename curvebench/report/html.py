@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from curvebench.benchmark.aggregate import pair_delta
+from curvebench.benchmark.derived import frame_loss, line_loss
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, read_samples
 from curvebench.data.audio import sha256_file
@@ -23,6 +24,7 @@ from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
 from curvebench.errors import DataError
 from curvebench.metrics.catalog import headline_metrics
 from curvebench.metrics.smoothing import nan_moving_average
+from curvebench.metrics.token_types import delta_shares, loss_by_type, uniform_level
 from curvebench.report.text import estimate, footnotes, n_text
 from curvebench.report.validity import validity_html
 from curvebench.tasks import TaskConfig
@@ -106,6 +108,55 @@ def _curve(task: TaskConfig, original: SampleLine, perturbed: SampleLine, path: 
     fig.savefig(path, dpi=100)
 
 
+def types_table(results: Results, samples: list[SampleLine]) -> str:
+    """Typed tokenizers: per task and dataset, each token type's loss on originals and on
+    perturbed copies beside its within-type uniform level (log of the ids of the type: the loss
+    of a model that knows the type and nothing else), and its share of the change in total
+    nats from originals to copies."""
+    vocab = results.model.type_vocab
+    if not vocab:
+        return "<p>The model's tokens have no types.</p>"
+    parts = []
+    for task, per_dataset in results.results.items():
+        for dataset, r in per_dataset.items():
+            if not r.abs_loss_by_type_original:
+                continue
+            shares = delta_shares(*_pair_type_totals(samples, task, dataset))
+            rows = []
+            for name in sorted(vocab, key=lambda t: -vocab[t]):
+                orig = (r.abs_loss_by_type_original or {}).get(name)
+                pert = (r.abs_loss_by_type_perturbed or {}).get(name)
+                share = shares.get(name)
+                cells = [
+                    name,
+                    str(vocab[name]),
+                    f"{uniform_level(vocab[name]):.2f}",
+                    "-" if orig is None else f"{orig:.3f}",
+                    "-" if pert is None else f"{pert:.3f}",
+                    "-" if share is None else f"{share:+.0%}",
+                ]
+                rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+            parts.append(
+                f"<h3>{escape(task)} / {escape(dataset)}</h3><table><tr><th>type</th>"
+                "<th>ids</th><th>uniform (nats)</th><th>loss orig</th><th>loss pert</th>"
+                f"<th>share of Δ</th></tr>{''.join(rows)}</table>"
+            )
+    return "\n".join(parts) or "<p>-</p>"
+
+
+def _pair_type_totals(samples: list[SampleLine], task: str, dataset: str):
+    """(originals' totals, copies' totals) by type, one entry each per pair."""
+    lines = [s for s in samples if s.task == task and s.dataset == dataset and s.types]
+    originals = {s.piece_id: s for s in lines if s.is_original}
+    pairs = [
+        (originals[s.piece_id], s) for s in lines if not s.is_original and s.piece_id in originals
+    ]
+    return (
+        [loss_by_type(frame_loss(line_loss(o)), o.types) for o, _ in pairs],
+        [loss_by_type(frame_loss(line_loss(p)), p.types) for _, p in pairs],
+    )
+
+
 def write_report(run_dir: Path) -> Path:
     """Write ``RUN_DIR/report/index.html`` (with its audio and curves) and return its path."""
     results, samples = _load(run_dir)
@@ -151,6 +202,7 @@ def write_report(run_dir: Path) -> Path:
 {escape(results.created)}; {len(results.skipped)} items skipped.</p>
 <h2>Results</h2>{results_table(results)}
 <h2>Validity: which metric agrees with the truth</h2>{validity_section}
+<h2>Loss by token type</h2>{types_table(results, samples)}
 <h2>Figures</h2>{figures}
 <h2>Listen: original and perturbed</h2>{"".join(blocks) or "<p>No examples.</p>"}
 </body></html>

@@ -122,3 +122,17 @@ def test_region_loss_by_type_merges_shards_like_one() -> None:
     total = sum(item["peak"].get("Pitch", (0.0, 0))[0] for item in items)
     count = sum(item["peak"].get("Pitch", (0.0, 0))[1] for item in items)
     assert peak["Pitch"] == total / count
+
+
+def test_uniform_levels_and_shares_of_the_change() -> None:
+    from curvebench.metrics.token_types import delta_shares, type_vocab, uniform_level
+
+    vocab = type_vocab(["PAD", "Pitch", "Pitch", "Pitch", "Velocity", "Velocity"])
+    assert vocab == {"PAD": 1, "Pitch": 3, "Velocity": 2}
+    assert uniform_level(vocab["Pitch"]) == pytest.approx(np.log(3))
+    assert type_vocab(None) is None
+    originals = [{"Pitch": (2.0, 2), "Velocity": (1.0, 2)}]
+    perturbed = [{"Pitch": (5.0, 2), "Velocity": (2.0, 2)}]
+    shares = delta_shares(originals, perturbed)  # Δ total = 4: Pitch 3, Velocity 1
+    assert shares == {"Pitch": pytest.approx(0.75), "Velocity": pytest.approx(0.25)}
+    assert delta_shares(originals, originals) == {"Pitch": None, "Velocity": None}

@@ -24,6 +24,7 @@ def test_report_has_numbers_figures_and_examples_to_listen_to(
     assert f"report: {page}" in capsys.readouterr().out
     html = page.read_text()
     assert "noise-at-5s" in html and "loss orig" in html
+    assert "<th>uniform (nats)</th>" in html and "<th>share of Δ</th>" in html  # typed tokens
     assert html.count("<audio") == 4  # two examples per dataset, original and perturbed
     assert "../figures/noise-at-5s-delta.png" in html
     media = out / "report" / "media"

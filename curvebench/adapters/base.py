@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -257,6 +258,26 @@ def lightning_devices(accelerator: str, devices: int) -> tuple[str, int | list[i
     if devices != 1:
         raise ConfigError(f"{accelerator}: names one GPU; it cannot run on {devices} devices")
     return ("gpu" if name == "cuda" else name), [int(index)]
+
+
+VOLATILE_CONFIG_KEYS = ("_name_or_path", "transformers_version", "_commit_hash")
+"""Config entries that say where and with which library release a model was loaded, not what
+it computes: left out of fingerprints, so a model has one fingerprint wherever it lies."""
+
+
+def config_bytes(config: object) -> bytes:
+    """A transformers config as sorted JSON without :data:`VOLATILE_CONFIG_KEYS` (at any
+    depth: composite models nest sub-configs)."""
+
+    def stable(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: stable(v) for k, v in value.items() if k not in VOLATILE_CONFIG_KEYS}
+        if isinstance(value, list):
+            return [stable(v) for v in value]
+        return value
+
+    data = config.to_dict() if hasattr(config, "to_dict") else dict(config or {})
+    return json.dumps(stable(data), sort_keys=True, default=str).encode()
 
 
 def hash_state(module: torch.nn.Module, *extra: bytes) -> str:

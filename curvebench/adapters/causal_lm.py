@@ -4,12 +4,11 @@ anticipation, hf-abc, yue)."""
 
 from __future__ import annotations
 
-import json
 import pickle
 
 import torch
 
-from curvebench.adapters.base import hash_state, torch_dtype
+from curvebench.adapters.base import config_bytes, hash_state, torch_dtype
 from curvebench.errors import ConfigError, one_line
 
 COMMON_OPTIONS = {
@@ -73,8 +72,7 @@ def next_token_nll(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) 
 
 def model_fingerprint(model: torch.nn.Module, *extra: bytes) -> str:
     """sha256 over weights, config and any extra bytes (tokenizer, options)."""
-    config = json.dumps(model.config.to_dict(), sort_keys=True, default=str)
-    return hash_state(model, config.encode(), *extra)
+    return hash_state(model, config_bytes(model.config), *extra)
 
 
 class CausalLMParts:

@@ -13,7 +13,6 @@ or read from ``module.context_length`` or ``module.config`` (``n_positions``, ..
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import torch
 from miditok import MusicTokenizer
 
-from curvebench.adapters.base import Adapter, hash_state
+from curvebench.adapters.base import Adapter, config_bytes, hash_state
 from curvebench.adapters.hf_causal import HFCausalAdapter
 from curvebench.errors import ConfigError
 
@@ -84,8 +83,7 @@ class TransformersModelAdapter(HFCausalAdapter):
 
     def compute_fingerprint(self) -> str:
         config = getattr(self.model, "config", None)
-        settings = config.to_dict() if config is not None else {}
-        blob = json.dumps(settings, sort_keys=True, default=str)
+        blob = config_bytes(config).decode()
         blob += f"|{type(self.model).__qualname__}|{self.context_length}"
         if not self.hash_weights:  # weights that change every step: nothing is cached on it
             digest = hashlib.sha256(blob.encode() + self._tokenizer_blob).hexdigest()

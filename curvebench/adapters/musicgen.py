@@ -34,6 +34,7 @@ from curvebench.adapters.base import (
     AudioAdapter,
     Encoded,
     GeneratedSample,
+    config_bytes,
     hash_state,
     torch_dtype,
 )
@@ -246,8 +247,7 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
     def compute_fingerprint(self) -> str:
         """sha256 of weights and config, and of the settings when they are not the defaults
         (they change the losses, and the fingerprint keys the score cache)."""
-        config = json.dumps(self.model.config.to_dict(), sort_keys=True, default=str)
-        extra = [config.encode()]
+        extra = [config_bytes(self.model.config)]
         if self.settings() != {"layout": "delay", "condition": DEFAULT_CONDITION["delay"]}:
             extra.append(json.dumps(self.settings(), sort_keys=True).encode())
         return hash_state(self.model, *extra)

@@ -21,7 +21,7 @@ from curvebench.adapters.hf_causal import HFCausalAdapter
 from curvebench.adapters.midi_tokens import token_types
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.errors import ConfigError
-from curvebench.metrics.token_types import TypeTotals, loss_by_type, target_types
+from curvebench.metrics.token_types import TypeTotals, loss_by_type, target_types, type_vocab
 from curvebench.training.augment import Augmentation
 from curvebench.training.model_card import write_model_card
 from curvebench.training.tokenize_corpus import augmented_split
@@ -91,6 +91,7 @@ def evaluate_reference(folder: Path) -> dict:
         }
         log.info("%s: %.4f nats/token over %d tokens", split, nats / tokens, tokens)
     facts["loss_by_type"] = by_type
+    facts["type_vocab"] = type_vocab(adapter.token_type_names())
     for split in ("validation", "validation_augmented"):
         facts[f"ood_over_{split}_by_type"] = {
             name: round(entry["nats"] / by_type[split][name]["nats"], 3)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curvebench.metrics.token_types import uniform_level
+
 AUGMENTATION_TEXT = """\
 Augmentation (stage 1, on the symusic Score before tokenizing; each training piece is kept as
 written and followed by {copies} augmented copies, every draw seeded by (seed, piece id, copy),
@@ -73,16 +75,21 @@ def _evaluation(facts: dict) -> str:
         for s in splits
     ]
     ratio_splits = [s for s in splits if s != "ood" and f"ood_over_{s}_by_type" in facts]
+    vocab = facts.get("type_vocab") or {}
     lines += [
         "",
-        "| token type | "
+        "*uniform*: the loss of a model that knows a token's type and nothing else, log of the "
+        "number of ids of that type; a type whose loss is near it is barely learnt.",
+        "",
+        "| token type | uniform | "
         + " | ".join(SPLIT_LABELS[s] for s in splits)
         + "".join(f" | ood / {SPLIT_LABELS[s]}" for s in ratio_splits)
         + " | ood tokens |",
-        "|---|" + "---|" * (len(splits) + len(ratio_splits) + 1),
+        "|---|---|" + "---|" * (len(splits) + len(ratio_splits) + 1),
     ]
     for name in sorted(by_type["ood"], key=lambda n: -by_type["ood"][n]["tokens"]):
-        cells = [str(by_type[s].get(name, {}).get("nats", "-")) for s in splits]
+        cells = [f"{uniform_level(vocab[name]):.2f}" if name in vocab else "-"]
+        cells += [str(by_type[s].get(name, {}).get("nats", "-")) for s in splits]
         cells += [str(facts[f"ood_over_{s}_by_type"].get(name, "-")) for s in ratio_splits]
         cells.append(f"{by_type['ood'][name]['tokens']:,}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -150,3 +150,24 @@ def test_a_folder_that_is_not_a_model_is_a_one_line_error(tmp_path: Path) -> Non
             ) as e:
                 load_adapter(spec)
             assert "\n" not in str(e.value)
+
+
+def test_a_model_has_one_fingerprint_wherever_it_lies_and_whichever_release_loads_it(
+    tmp_path, monkeypatch
+) -> None:
+    """The fingerprint leaves out the config's load path and transformers' release."""
+    import shutil
+
+    import transformers
+
+    from curvebench.adapters.registry import load_adapter
+
+    here = load_adapter("reference-tiny").fingerprint()
+    folder = Path(load_adapter("reference-tiny").path)
+    moved = tmp_path / "elsewhere" / "tiny"
+    shutil.copytree(folder, moved)
+    there = load_adapter(f"hf-causal:path={moved}").fingerprint()
+    monkeypatch.setattr(transformers, "__version__", "99.0.0")
+    monkeypatch.setattr(transformers.configuration_utils, "__version__", "99.0.0", raising=False)
+    later = load_adapter(f"hf-causal:path={moved}").fingerprint()
+    assert here == there == later

@@ -20,7 +20,7 @@ RUN_NEEDS := $(if $(strip $(foreach m,$(SYSTEM_MODELS),$(findstring $(m),$(RUN_A
 BOARD_MODELS := reference reference-tiny ngram audio-reference
 BOARD_ARGS ?= --task board --no-wandb
 
-.PHONY: run test lint install install-dev system system-test board clean
+.PHONY: run test lint install install-dev system system-test board clean docs docs-runs
 
 # FluidSynth and a General MIDI soundfont render MIDI to audio (audio models, WAV examples);
 # without root or sudo, one line says what to install
@@ -81,3 +81,17 @@ lint: install-dev
 
 clean:
 	rm -rf $(VENV) runs *.egg-info
+
+# Every measured table of README.md and docs/ rewritten from the committed run outputs
+docs: install-dev
+	$(BIN)/python scripts/docs.py
+	$(BIN)/curvebench leaderboard build --board leaderboard --readme README.md
+
+# The run outputs the documentation quotes, made again (cold caches; minutes on a CPU)
+docs-runs: install-dev
+	rm -rf docs/runs/default && mkdir -p docs/runs/default
+	CURVEBENCH_CACHE=$$(mktemp -d) $(BIN)/curvebench run --task noise-at-5s --model reference \
+		--limit 32 --out runs/docs-default --no-wandb | tee docs/runs/default/output.txt
+	cp runs/docs-default/results.json docs/runs/default/results.json
+	$(BIN)/python examples/train_with_callback.py | tee docs/runs/callback.txt
+

@@ -24,18 +24,23 @@ from transformers import GPT2Config
 from curvebench.adapters.corpus_tokens import tokenize_split
 from curvebench.adapters.midi_tokens import reference_tokenizer
 from curvebench.callback import CurveBenchCallback
+from curvebench.metrics.catalog import METRICS
 from curvebench.training.packing import pack_rows
 from curvebench.training.reference import ReferenceLM, ReferenceRecipe
 
 SHOWN = {
-    "abs_loss_original": "loss",
-    "nats_per_second_original": "nats/s",
-    "region_peak": "peak",
-    "region_assimilation": "assim",
-    "region_recovery": "recov",
-    "auroc_shape": "auroc_shape",
-    "agree_shape": "agree_shape",
+    name: METRICS[name].header
+    for name in (
+        "abs_loss_original",
+        "nats_per_second_original",
+        "region_peak",
+        "region_assimilation",
+        "region_recovery",
+        "auroc_change",
+        "auroc_peak_evidence",
+    )
 }
+"""Metrics the callback logs (headline ones), by their column header."""
 
 
 class ValidationLoss(L.Callback):
@@ -101,12 +106,12 @@ def main() -> None:
     print(f"\ntrained {args.steps} steps in {time.perf_counter() - started:.0f}s")
     for dataset in ("validation", "ood"):
         print(f"\nnoise-at-5s on embedded {dataset} ({args.limit} pieces)")
-        print("step  val_loss  " + "  ".join(f"{h:>11}" for h in SHOWN.values()))
+        print("step  val_loss  " + "  ".join(f"{h:>13}" for h in SHOWN.values()))
         for entry in shape.history:
             step = int(entry["step"])
             key = f"curvebench/noise-at-5s/embedded:{dataset}"
             cells = [entry.get(f"{key}/{m}") for m in SHOWN]
-            text = "  ".join("          -" if v is None else f"{v:11.3f}" for v in cells)
+            text = "  ".join(f"{'-':>13}" if v is None else f"{v:13.3f}" for v in cells)
             val_loss = losses.by_step.get(step)
             print(f"{step:>4}  {'-' if val_loss is None else f'{val_loss:8.3f}'}  {text}")
 

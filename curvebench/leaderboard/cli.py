@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from curvebench.errors import ConfigError
+
 DEFAULT_BOARD = "leaderboard"
 
 
@@ -39,12 +41,20 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from curvebench.leaderboard.verify import verify
+    import secrets
+
+    from curvebench.leaderboard.verify import AUTO, verify
 
     data = dict(item.split("=", 1) for item in args.data or [] if "=" in item)
-    outcomes = verify(
-        Path(args.submission), args.rescore, seed=args.seed, model=args.model, data=data
-    )
+    rescore = {"all": None, AUTO: AUTO}.get(args.rescore, args.rescore)
+    if isinstance(rescore, str):
+        try:
+            rescore = int(rescore)
+        except ValueError:
+            raise ConfigError(f"--rescore {args.rescore!r}: give a number, auto or all") from None
+    seed = secrets.randbelow(2**32) if args.seed is None else args.seed
+    _say(f"draw: seed {seed} (the same items again: --seed {seed})")
+    outcomes = verify(Path(args.submission), rescore, seed=seed, model=args.model, data=data)
     for o in outcomes:
         diff = "-" if o.max_diff is None else f"{o.max_diff:.2e}"
         _say(f"{'ok ' if o.ok else 'BAD'}  max |diff| {diff}  {o.item}  {o.reason}".rstrip())
@@ -53,11 +63,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.record:
         from datetime import date
 
-        from curvebench.leaderboard.submission import VERIFIED_FILE
+        from curvebench.leaderboard.submission import verification_record
 
-        record = {"date": date.today().isoformat(), "items": len(outcomes), "agree": good}
-        (Path(args.submission) / VERIFIED_FILE).write_text(json.dumps(record) + "\n")
-        _say(f"recorded in {Path(args.submission) / VERIFIED_FILE}")
+        record = {
+            "date": date.today().isoformat(),
+            "seed": seed,
+            "rescore": args.rescore,
+            "items": len(outcomes),
+            "agree": good,
+        }
+        path = verification_record(Path(args.submission).resolve())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record) + "\n")
+        _say(f"recorded in {path}")
     if good < len(outcomes):  # exit 1: a verdict; 2 (any error) means it could not verify
         _say(f"{args.submission}: re-scored losses disagree; do not accept it")
         return 1
@@ -75,10 +93,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_submit)
     p = commands.add_parser("verify", help="validate a submission and re-score items with it")
     p.add_argument("submission", metavar="SUBMISSION", help="a submission or run folder")
-    p.add_argument("--rescore", type=int, default=8, metavar="K", help="items to re-score (8)")
-    p.add_argument("--seed", type=int, default=0, help="which items (default 0)")
+    p.add_argument(
+        "--rescore",
+        default="auto",
+        metavar="K|auto|all",
+        help="perturbed copies to re-score, each with its original (auto: 96 or 2%% of the "
+        "copies, whichever is more; all: every line)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help="which items (default: drawn now, and printed)"
+    )
     p.add_argument("--model", help="model spec to re-score with (default: the submission's)")
-    p.add_argument("--record", action="store_true", help="write the outcome into the submission")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="write the outcome into the board's verified/ folder (maintainers)",
+    )
     p.add_argument(
         "--data",
         action="append",

@@ -21,11 +21,11 @@ from curvebench.benchmark.samples import SampleLine
 from curvebench.data.piece import ROLES
 from curvebench.leaderboard.submission import (
     SAMPLES_FILE,
-    VERIFIED_FILE,
     SubmissionError,
     read_samples,
     submissions,
     validate_submission,
+    verification_record,
 )
 from curvebench.metrics.catalog import MetricInfo, headline_metrics, rank_metrics
 
@@ -113,11 +113,13 @@ def load_entries(board_dir: Path) -> tuple[list[Entry], list[tuple[str, str]]]:
 
 
 def verified_text(folder: Path) -> str:
-    """When and how a submission was re-scored (its VERIFIED_FILE), or "no"."""
-    path = folder / VERIFIED_FILE
+    """When and how an entry was re-scored, from the board's own verification record
+    (:func:`~curvebench.leaderboard.submission.verification_record`; a file inside the
+    submission's folder is never read), or "no"."""
     try:
-        record = json.loads(path.read_text())
-        return f"{record['date']}: {record['agree']} of {record['items']} items agree"
+        record = json.loads(verification_record(folder).read_text())
+        text = f"{int(record['agree'])} of {int(record['items'])} items agree"
+        return f"{str(record['date'])[:10]}: {text}"
     except (OSError, ValueError, KeyError, TypeError):
         return "no"
 

@@ -33,8 +33,18 @@ log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl.gz"
-VERIFIED_FILE = "verified.json"
-"""Written into a submission by ``leaderboard verify --record``: when and how it was re-scored."""
+VERIFIED_DIR = "verified"
+"""A board's folder of verification records, ``verified/<entry>.json``: written only by
+``leaderboard verify --record`` (the maintainers' workflow), never by a submission, which
+cannot place a file there (the workflow refuses a pull request that touches anything but its
+own new ``submissions/<entry>/`` folder)."""
+
+
+def verification_record(entry: Path) -> Path:
+    """Where the verification record of a board's entry folder lies."""
+    return entry.parent.parent / VERIFIED_DIR / f"{entry.name}.json"
+
+
 SUBMISSIONS_DIR = "submissions"
 REQUIRED = {"noise-at-5s": ("training", "generated", "ood")}
 """Tasks every submission must hold, with the dataset roles each must cover."""

@@ -10,6 +10,7 @@ the submitted ones.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,54 @@ log = logging.getLogger(__name__)
 
 LOSS_TOLERANCE = 1e-3
 """Largest per-token difference (nats) accepted between submitted and re-scored losses."""
+
+MIN_COPIES = 96
+"""Perturbed copies re-scored by default (each with its original), or SHARE_COPIES of the
+copies when that is more: a forgery of a fraction f of the lines escapes with probability at
+most (1 − f + f²/4)^k for k copies drawn (:func:`escape_bound`), under 1e-4 for f = 0.1."""
+SHARE_COPIES = 0.02
+
+
+def default_copies(n_copies: int) -> int:
+    """How many copies ``verify`` re-scores by default, for a submission of ``n_copies``."""
+    return min(n_copies, max(MIN_COPIES, math.ceil(SHARE_COPIES * n_copies)))
+
+
+def escape_bound(fraction: float, copies: int) -> float:
+    """Upper bound of the probability that a forgery of ``fraction`` of a submission's lines
+    has none of its lines among ``copies`` copies drawn with equal chances (proportional
+    strata) and their originals: with a share α of the forged lines among copies, the draw
+    misses them with probability about (1 − αf)^k · (1 − (1 − α)f)^k ≤ (1 − f + f²/4)^k."""
+    return (1.0 - fraction + fraction * fraction / 4.0) ** copies
+
+
+def draw_items(lines: list[SampleLine], copies: int | None, seed: int) -> list[SampleLine]:
+    """The lines to re-score: ``copies`` perturbed copies drawn at random in proportion to the
+    (task, dataset, variant) strata (every copy has the same chance, and every stratum its
+    share), each with its original; every line when ``copies`` is None."""
+    if copies is None:
+        return list(lines)
+    rng = random.Random(seed)
+    strata: dict[tuple[str, str, str], list[int]] = {}
+    for i, line in enumerate(lines):
+        if not line.is_original:
+            strata.setdefault((line.task, line.dataset, line.variant), []).append(i)
+    total = sum(len(v) for v in strata.values())
+    copies = min(copies, total)
+    quotas = {k: copies * len(v) / total for k, v in strata.items()}
+    counts = {k: math.floor(q) for k, q in quotas.items()}
+    left = copies - sum(counts.values())  # the largest remainders, ties broken at random
+    order = sorted(strata, key=lambda k: (quotas[k] - counts[k], rng.random()), reverse=True)
+    for k in order[:left]:
+        counts[k] += 1
+    chosen = sorted(i for k, members in strata.items() for i in rng.sample(members, counts[k]))
+    originals = {(x.task, x.dataset, x.piece_id): i for i, x in enumerate(lines) if x.is_original}
+    picked: set[int] = set()
+    for i in chosen:
+        line = lines[i]
+        o = originals.get((line.task, line.dataset, line.piece_id))
+        picked |= {i} | ({o} if o is not None else set())
+    return [lines[i] for i in sorted(picked)]
 
 
 @dataclass(frozen=True)
@@ -147,17 +196,22 @@ def safe_spec(spec: str, where: Path) -> str:
     return f"{name}:{body}" if body else name
 
 
+AUTO = "auto"
+"""``rescore`` value for :func:`default_copies` of the submission's copies."""
+
+
 def verify(
     run_dir: Path,
-    rescore: int,
+    rescore: int | str | None = AUTO,
     seed: int = 0,
     model: str | None = None,
     data: dict[str, str] | None = None,
 ) -> list[Rescored]:
-    """Validate a submission, then re-score ``rescore`` random items with its model (or the
-    ``model`` spec given, e.g. a local copy of the submitted weights; ``data`` maps a dataset
-    name to where its files are here). The model must have the submitted fingerprint and
-    parameter count before any item is scored."""
+    """Validate a submission, then re-score ``rescore`` perturbed copies drawn by
+    :func:`draw_items` with ``seed``, each with its original (None: every line), with its
+    model (or the ``model`` spec given, e.g. a local copy of the submitted weights; ``data``
+    maps a dataset name to where its files are here). The model must have the submitted
+    fingerprint and parameter count before any item is scored."""
     run_dir = Path(run_dir)
     results = validate_submission(run_dir)
     where = run_dir / RESULTS_FILE
@@ -174,7 +228,9 @@ def verify(
             f"{adapter.num_parameters()}"
         )
     lines = read_samples(run_dir / SAMPLES_FILE)
-    chosen = random.Random(seed).sample(lines, min(rescore, len(lines)))
+    if rescore == AUTO:
+        rescore = default_copies(sum(not line.is_original for line in lines))
+    chosen = draw_items(lines, rescore, seed)
     outcomes = [_rescore_line(adapter, results, line, data) for line in chosen]
     return outcomes + check_skips(adapter, results, data)
 

@@ -46,10 +46,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from curvebench.leaderboard.verify import AUTO, verify
 
     data = dict(item.split("=", 1) for item in args.data or [] if "=" in item)
-    rescore = {"all": None, AUTO: AUTO}.get(args.rescore, args.rescore)
-    if isinstance(rescore, str):
+    rescore: int | str | None = {"all": None, AUTO: AUTO}.get(args.rescore, args.rescore)
+    if rescore not in (None, AUTO):
         try:
-            rescore = int(rescore)
+            rescore = int(args.rescore)
         except ValueError:
             raise ConfigError(f"--rescore {args.rescore!r}: give a number, auto or all") from None
     seed = secrets.randbelow(2**32) if args.seed is None else args.seed

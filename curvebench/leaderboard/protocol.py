@@ -12,6 +12,8 @@ from curvebench.benchmark.samples import SampleLine
 from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
 from curvebench.data.sources import embedded_specs, load_split
 from curvebench.errors import CurvebenchError
+from curvebench.leaderboard.errors import SubmissionError
+from curvebench.leaderboard.policy import submitted_spec
 from curvebench.perturbations import parse_perturbation
 from curvebench.tasks import TaskConfig, load_group
 
@@ -53,6 +55,10 @@ def check_protocol(
 ) -> None:
     """ProtocolError naming the first way the run departs from the protocol group ``group``."""
     check_protocol_name(path, results, group)
+    try:
+        submitted_spec(results.model.spec, path)
+    except SubmissionError as exc:
+        raise ProtocolError(str(exc)) from exc
     shipped = load_group(group)
     protocol, config = shipped.protocol, results.config
     if {t.name for t in tasks} != set(shipped.group):

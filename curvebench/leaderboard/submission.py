@@ -24,8 +24,9 @@ from curvebench.benchmark.results import READ_VERSIONS, DatasetResult, Results
 from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.samples import read_samples as _read_samples
 from curvebench.data.audio import sha256_file
-from curvebench.errors import CurvebenchError, DataError, first_error
+from curvebench.errors import DataError, first_error
 from curvebench.leaderboard import protocol as protocol_rules
+from curvebench.leaderboard.errors import SubmissionError
 from curvebench.leaderboard.protocol import ProtocolError, check_protocol, check_protocol_name
 from curvebench.tasks import TaskConfig, available_tasks, load_group, load_task
 
@@ -52,10 +53,6 @@ TOLERANCE = 1e-6
 """Relative and absolute tolerance of a recomputed number."""
 FREE_FIELDS = ("seed", "description", "paper")
 """Task config fields a run may differ in from the shipped task (the rest is the protocol)."""
-
-
-class SubmissionError(CurvebenchError):
-    """A submission that cannot go on the board; the one-line message says why."""
 
 
 def _run_dir(path: Path) -> Path:

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from curvebench.adapters import Adapter, load_adapter, registered_adapters
+from curvebench.adapters import Adapter, load_adapter
 from curvebench.benchmark.plan import Plan, plan_task
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.data.piece import Piece
 from curvebench.data.sources import DataSpec, iter_pieces, load_split
-from curvebench.errors import ConfigError
+from curvebench.errors import CurvebenchError, one_line
+from curvebench.leaderboard.policy import safe_spec
 from curvebench.leaderboard.submission import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -33,7 +34,6 @@ from curvebench.leaderboard.submission import (
     validate_submission,
 )
 from curvebench.pipeline.generated import generated_pieces
-from curvebench.specs import parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -164,38 +164,6 @@ def _rescore_line(
     return Rescored(item, ok, diff, "" if ok else f"losses differ by up to {diff:.4g} nats")
 
 
-REFUSED_OPTIONS = ("trust_remote_code",)
-"""Model options a verifier never honours: running a submitter's code is not verification."""
-
-
-def safe_spec(spec: str, where: Path) -> str:
-    """The model spec rebuilt from its validated parts under the board's policy: a registered
-    adapter, only its declared options, never remote code, never a path of the submitter's
-    machine (``local:``); SubmissionError otherwise, before anything is loaded."""
-    try:
-        name, options = parse_spec(spec, "model")
-    except ConfigError as exc:
-        raise SubmissionError(f"{where}: model.spec: {exc}") from exc
-    info = registered_adapters().get(name)
-    if info is None:
-        raise SubmissionError(f"{where}: model.spec names no known adapter ({name!r})")
-    for key, value in options.items():
-        if key in REFUSED_OPTIONS:
-            raise SubmissionError(
-                f"{where}: model.spec asks for {key}={value}; the board never runs a "
-                "submission's own code"
-            )
-        if key not in info.options and key != "name":
-            raise SubmissionError(f"{where}: model.spec: {name} has no option {key!r}")
-        if value.startswith("local:"):
-            raise SubmissionError(
-                f"{where}: the model was a local folder ({value}); give --model SPEC with the "
-                "submitted weights to re-score it"
-            )
-    body = ",".join(f"{k}={v}" for k, v in options.items())
-    return f"{name}:{body}" if body else name
-
-
 AUTO = "auto"
 """``rescore`` value for :func:`default_copies` of the submission's copies."""
 
@@ -215,7 +183,15 @@ def verify(
     run_dir = Path(run_dir)
     results = validate_submission(run_dir)
     where = run_dir / RESULTS_FILE
-    adapter = load_adapter(safe_spec(model or results.model.spec, where))
+    spec = safe_spec(model or results.model.spec, where)
+    try:
+        adapter = load_adapter(spec)
+    except CurvebenchError:
+        raise
+    except Exception as exc:  # a library's own refusal (a pickle, a missing file): not a verdict
+        raise SubmissionError(
+            f"{where}: the model {spec} cannot be loaded here ({one_line(exc)})"
+        ) from exc
     if adapter.fingerprint() != results.model.fingerprint:
         raise SubmissionError(
             f"{where}: the model {results.model.spec!r} here has fingerprint "

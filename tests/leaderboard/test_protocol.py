@@ -7,6 +7,7 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from curvebench.api import RunOptions, run
 from curvebench.benchmark.aggregate import analyse
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import read_samples, write_samples
+from curvebench.cli import main
 from curvebench.data.sources import embedded_specs, iter_pieces, load_split
 from curvebench.leaderboard import protocol as rules
 from curvebench.leaderboard.submission import SubmissionError, validate_submission
@@ -27,6 +29,7 @@ from curvebench.tasks import expand_tasks
 from tests.helpers import tiny_gpt2
 
 LIMIT = 2
+HUB_SPEC = f"hf-causal:path=curvebench-tests/tiny-gpt2,revision={'0' * 40}"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +56,11 @@ def protocol_run(tmp_path_factory) -> tuple[Path, Path, Path]:
             tasks=(str(path),), model=f"hf-causal:path={model}", out=root / "run", wandb=False
         )
         run(options)
+    # as submitted: the weights named by a hub id at a pinned revision (the board's policy),
+    # the copy here given to verify with --model
+    results = root / "run" / "results.json"
+    spec = json.loads(results.read_text())["model"]["spec"]
+    results.write_text(results.read_text().replace(json.dumps(spec), json.dumps(HUB_SPEC)))
     return path, root / "run", model
 
 
@@ -215,3 +223,40 @@ def test_a_piece_claimed_as_skipped_is_rebuilt_by_verify(enforced, tmp_path) -> 
     outcomes = verify(folder, rescore=1, model=f"hf-causal:path={enforced[2]}")
     bad = [o for o in outcomes if not o.ok]
     assert [o.item for o in bad] == [item] and "left out on purpose" in bad[0].reason
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("hf-causal:path=/models/mine", "is a path, not a hub id"),
+        ("hf-causal:path=../elsewhere/mine", "is a path, not a hub id"),
+        ("hf-causal:path=org/model", "without revision=<40-hex commit>"),
+        ("hf-causal:path=org/model,revision=main", "without revision=<40-hex commit>"),
+        ("hf-causal:path=org/model,trust_remote_code=true", "never runs a submission's own code"),
+    ],
+)
+def test_a_model_spec_outside_the_policy_is_refused_at_submit(
+    enforced, tmp_path, spec, message
+) -> None:
+    folder = copy(enforced[1], tmp_path)
+    results = folder / "results.json"
+    results.write_text(results.read_text().replace(json.dumps(HUB_SPEC), json.dumps(spec)))
+    with pytest.raises(SubmissionError, match=re.escape(message)):
+        validate_submission(folder)
+
+
+def test_shipped_models_and_pinned_hub_ids_follow_the_policy() -> None:
+    from curvebench.leaderboard.policy import submitted_spec
+
+    assert submitted_spec("reference", Path("x")) == "reference"
+    assert submitted_spec(HUB_SPEC, Path("x")) == HUB_SPEC
+
+
+def test_a_model_that_cannot_be_loaded_is_one_line_and_exit_2(enforced, tmp_path, capsys) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(enforced[2], broken)
+    (broken / "config.json").write_text("{not json")
+    argv = ["leaderboard", "verify", str(enforced[1]), "--model", f"hf-causal:path={broken}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -142,23 +142,43 @@ def write_samples(lines: Iterable[SampleLine], path: Path) -> str:
 
 MAX_LINE_BYTES = 32 << 20
 """Longest samples line read (32 MiB: ~1.5 M losses); a longer one is refused, not loaded."""
+BUDGET_LINE_BYTES = 4 << 20
+"""Longest line of a file read under a budget (a submission): 4 MiB, some 40 times an item of
+a 15 s audio clip of 4 codebooks at 50 Hz."""
+BUDGET_NUMBERS = 10_000_000
+"""Numbers a file read under a budget may hold in all, counted before a line is parsed: a
+parsed number costs some 50 bytes with its line, so the lines are held in about 500 MB at most
+(the board's largest entry, 1,982 audio items, holds 7.4 million)."""
 
 
-def iter_samples(path: Path, max_lines: int | None = None) -> Iterator[SampleLine]:
+def iter_samples(
+    path: Path, max_lines: int | None = None, budget: bool = False
+) -> Iterator[SampleLine]:
     """The lines of a samples.jsonl.gz, streamed and validated one by one, in bounded memory;
     DataError names the file and line of the first bad one, or says when there are more than
-    ``max_lines`` lines or a line is longer than MAX_LINE_BYTES."""
+    ``max_lines`` lines or a line is longer than MAX_LINE_BYTES. With ``budget`` a line is at
+    most BUDGET_LINE_BYTES and the file holds at most BUDGET_NUMBERS numbers, counted before a
+    line is parsed, so a hostile file is refused before it fills memory."""
+    longest = BUDGET_LINE_BYTES if budget else MAX_LINE_BYTES
+    numbers_left = BUDGET_NUMBERS if budget else None
     try:
         with gzip.open(path, "rb") as fh:
             number = 0
-            while text := fh.readline(MAX_LINE_BYTES + 1):
+            while text := fh.readline(longest + 1):
                 number += 1
-                if len(text) > MAX_LINE_BYTES:
-                    raise DataError(f"{path}: line {number} is longer than {MAX_LINE_BYTES} bytes")
+                if len(text) > longest:
+                    raise DataError(f"{path}: line {number} is longer than {longest} bytes")
                 if not text.strip():
                     continue
                 if max_lines is not None and number > max_lines:
                     raise DataError(f"{path}: more than the {max_lines} lines results.json counts")
+                if numbers_left is not None:
+                    numbers_left -= text.count(b",") + 1
+                    if numbers_left < 0:
+                        raise DataError(
+                            f"{path}: line {number}: the file holds more than {BUDGET_NUMBERS:,} "
+                            "numbers, far more than any run of the protocol"
+                        )
                 try:
                     yield SampleLine.model_validate_json(text)
                 except ValidationError as exc:
@@ -169,6 +189,8 @@ def iter_samples(path: Path, max_lines: int | None = None) -> Iterator[SampleLin
         raise DataError(f"{path}: not gzipped JSON lines ({exc})") from exc
 
 
-def read_samples(path: Path, max_lines: int | None = None) -> list[SampleLine]:
+def read_samples(
+    path: Path, max_lines: int | None = None, budget: bool = False
+) -> list[SampleLine]:
     """Every line of a samples.jsonl.gz (see :func:`iter_samples`)."""
-    return list(iter_samples(path, max_lines))
+    return list(iter_samples(path, max_lines, budget))

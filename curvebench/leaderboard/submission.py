@@ -127,10 +127,11 @@ def _check_tasks(path: Path, results: Results) -> list[TaskConfig]:
 
 
 def read_samples(path: Path, max_lines: int | None = None) -> list[SampleLine]:
-    """The lines of a submission's samples file (at most ``max_lines``), read in bounded
-    memory; SubmissionError names the first bad one."""
+    """The lines of a submission's samples file (at most ``max_lines``), read under the
+    budget of :func:`~curvebench.benchmark.samples.iter_samples` in bounded memory;
+    SubmissionError names the first bad one."""
     try:
-        return _read_samples(path, max_lines)
+        return _read_samples(path, max_lines, budget=True)
     except DataError as exc:
         raise SubmissionError(str(exc)) from exc
 

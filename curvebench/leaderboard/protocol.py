@@ -9,6 +9,7 @@ from pathlib import Path
 
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine
+from curvebench.benchmark.windows import effective_stride
 from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
 from curvebench.data.sources import embedded_specs, load_split
 from curvebench.errors import CurvebenchError
@@ -64,6 +65,18 @@ def check_protocol(
     if {t.name for t in tasks} != set(shipped.group):
         raise ProtocolError(
             f"{path}: its tasks are not the protocol's ({', '.join(shipped.group)})"
+        )
+    seeds = {t.name: t.seed for t in tasks if t.seed != protocol.seed}
+    if seeds:
+        name, seed = next(iter(seeds.items()))
+        raise ProtocolError(
+            f"{path}: task {name} has seed {seed}, not the protocol's {protocol.seed}"
+        )
+    default_stride = effective_stride(results.model.context_length, None)
+    if config.stride != default_stride:
+        raise ProtocolError(
+            f"{path}: scored with stride {config.stride}; the protocol's is the default, "
+            f"{default_stride} for a context of {results.model.context_length}"
         )
     if config.limit != protocol.limit or config.seed != protocol.seed:
         raise ProtocolError(

@@ -205,6 +205,13 @@ def _check_aggregates(
                     f"{path}: {task} / {dataset}: curves differ from the mean Δℓ recomputed "
                     f"from {SAMPLES_FILE}"
                 )
+    ours = None if analysis.validity is None else analysis.validity.to_dict()
+    theirs = None if results.validity is None else results.validity.to_dict()
+    if not _same(theirs, ours):
+        raise SubmissionError(
+            f"{path}: validity differs from the table recomputed from {SAMPLES_FILE} (every "
+            "metric's agreement with the truth is recomputed, never taken as stated)"
+        )
     return analysis
 
 

@@ -23,7 +23,7 @@ from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.data.piece import Piece
-from curvebench.data.sources import DataSpec, iter_pieces, load_split
+from curvebench.data.sources import DataSpec, embedded_specs, iter_pieces, load_split
 from curvebench.errors import CurvebenchError, one_line
 from curvebench.leaderboard.policy import safe_spec
 from curvebench.leaderboard.submission import (
@@ -128,6 +128,14 @@ def _piece(
             else load_adapter(safe_spec(spec.generator, Path(dataset)))
         )
         return generated_pieces(generator, just_this, dataset, first=index)[0]
+    embedded = {s.name: s for s in embedded_specs()}
+    if dataset in embedded:  # the package's own data, whatever the submission says it read
+        spec = embedded[dataset]
+        pieces = iter_pieces(spec, load_split(spec))
+        found = next((p for p in pieces if p.id == piece_id), None)
+        if found is None:
+            raise SubmissionError(f"piece {piece_id!r} is not in the embedded {dataset!r}")
+        return found
     location = (data or {}).get(dataset, info.location)
     if location.startswith("local:"):
         raise SubmissionError(
@@ -155,7 +163,8 @@ def _rescore_line(
     ]
     if line.key not in wanted:
         return Rescored(item, False, None, "the rebuilt input does not hash to the item's key")
-    ours = score_sequences(adapter, [plan.sequences[line.key].ids])[0]
+    stride = results.config.stride  # as the run scored it
+    ours = score_sequences(adapter, [plan.sequences[line.key].ids], stride=stride)[0]
     theirs = np.asarray(line.loss, dtype=np.float64)
     if ours.shape != theirs.shape:
         return Rescored(item, False, None, f"loss shape {theirs.shape}, model gives {ours.shape}")

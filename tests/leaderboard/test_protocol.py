@@ -260,3 +260,56 @@ def test_a_model_that_cannot_be_loaded_is_one_line_and_exit_2(enforced, tmp_path
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "cannot" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def _edit_results(folder: Path, change) -> None:
+    data = json.loads((folder / "results.json").read_text())
+    change(data)
+    (folder / "results.json").write_text(json.dumps(data))
+
+
+def test_a_forged_validity_table_is_refused(enforced, tmp_path) -> None:
+    folder = copy(enforced[1], tmp_path)
+
+    def flatter(data: dict) -> None:
+        for row in [*data["validity"]["rows"], *data["validity"]["pooled"]]:
+            for m in row["metrics"]:
+                m["agreement"]["value"] = 0.99
+
+    _edit_results(folder, flatter)
+    with pytest.raises(SubmissionError, match="validity differs from the table recomputed"):
+        validate_submission(folder)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["config"]["tasks"]["noise-at-5s"].update(seed=7), "has seed 7, not the"),
+        (lambda d: d["config"].update(stride=3), "scored with stride 3"),
+    ],
+)
+def test_a_task_seed_or_stride_other_than_the_protocols_is_refused(
+    enforced, tmp_path, change, message
+) -> None:
+    folder = copy(enforced[1], tmp_path)
+    _edit_results(folder, change)
+    with pytest.raises(SubmissionError, match=message):
+        validate_submission(folder)
+
+
+def test_protocol_datasets_are_read_from_the_package_whatever_the_location(
+    enforced, tmp_path
+) -> None:
+    folder = copy(enforced[1], tmp_path)
+    elsewhere = tmp_path / "forger"
+    elsewhere.mkdir()  # an empty folder: were it read, no piece would be found
+
+    def move(data: dict) -> None:
+        for d in data["datasets"]:
+            if d["name"].startswith("embedded-"):
+                d["location"] = f"hf:{elsewhere}"
+
+    _edit_results(folder, move)
+    outcomes = verify(folder, rescore=None, model=f"hf-causal:path={enforced[2]}")  # all
+    assert [o for o in outcomes if "/embedded-" in o.item]
+    assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok]

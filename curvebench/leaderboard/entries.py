@@ -28,6 +28,8 @@ from curvebench.leaderboard.submission import (
     verification_record,
 )
 from curvebench.metrics.catalog import MetricInfo, headline_metrics, rank_metrics
+from curvebench.metrics.registry import label
+from curvebench.report.validity import estimate_text
 
 log = logging.getLogger(__name__)
 
@@ -152,3 +154,42 @@ def md(text: str) -> str:
     for char in "\\`*_[]|":
         text = text.replace(char, "\\" + char)
     return text
+
+
+def by_unit(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
+    """The entries grouped by the unit of their per-step losses (a table each: units are never
+    mixed in a column), units in order; one empty nats/token group when there is no entry."""
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.results.model.loss_unit, []).append(e)
+    return sorted(groups.items()) or [("nats/token", [])]
+
+
+@dataclass(frozen=True)
+class ValidityRow:
+    """One model's line of the board's validity summary, as text."""
+
+    entry: Entry
+    cells: list[str]
+    """Agreement [95% interval] of each metric of :func:`validity_summary`'s names."""
+    best: str
+    verified: str
+
+
+def validity_summary(entries: list[Entry]) -> tuple[list[str], list[ValidityRow]]:
+    """The metrics (registry names) and, per model, each one's agreement with the truth over
+    every task and role of its run (perturbed copy = worse music), the winners and where it
+    was re-scored; no rows when no entry has a validity table."""
+    pooled = [
+        (e, e.results.validity.pooled[-1])
+        for e in entries
+        if e.results.validity and e.results.validity.pooled
+    ]
+    names = list(dict.fromkeys(m.metric for _, row in pooled for m in row.metrics))
+    rows = []
+    for e, row in pooled:
+        found = {m.metric: m for m in row.metrics}
+        cells = [estimate_text(found[n].agreement, "–") if n in found else "–" for n in names]
+        best = ", ".join(label(w) for w in row.winner) or "–"
+        rows.append(ValidityRow(e, cells, best, verified_text(e.folder)))
+    return names, rows

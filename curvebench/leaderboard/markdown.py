@@ -11,14 +11,14 @@ from curvebench.leaderboard.entries import (
     Entry,
     board_headers,
     board_metrics,
+    by_unit,
     cell_text,
     interval,
     md,
     params_text,
-    verified_text,
+    validity_summary,
 )
 from curvebench.metrics.registry import label
-from curvebench.report.validity import estimate_text
 
 
 def write_readme(
@@ -49,11 +49,8 @@ def board_tables(entries: list[Entry], heading: str = "##") -> list[str]:
     """The board's Markdown tables: the task's rows per model and role, then which metric
     agrees with the truth per model (the body of README.md, also spliced into other files)."""
     metrics, columns = board_metrics(), board_headers()
-    by_unit: dict[str, list[Entry]] = {}
-    for e in entries:
-        by_unit.setdefault(e.results.model.loss_unit, []).append(e)
     lines: list[str] = []
-    for unit, group in sorted(by_unit.items()) or [("nats/token", [])]:
+    for unit, group in by_unit(entries):
         if lines:
             lines.append("")
         lines += [
@@ -92,14 +89,9 @@ def splice_tables(entries: list[Entry], path: Path) -> Path:
 def _validity_summary(entries: list[Entry], heading: str) -> list[str]:
     """Per model: each metric's agreement with the truth over every task and role of its run
     (perturbed copy = worse music), and where it was re-scored."""
-    pooled = [
-        (e, e.results.validity.pooled[-1])
-        for e in entries
-        if e.results.validity and e.results.validity.pooled
-    ]
-    if not pooled:
+    names, rows = validity_summary(entries)
+    if not rows:
         return []
-    names = list(dict.fromkeys(m.metric for _, row in pooled for m in row.metrics))
     out = [
         "",
         f"{heading} Which metric agrees with the truth",
@@ -111,14 +103,10 @@ def _validity_summary(entries: list[Entry], heading: str) -> list[str]:
         "| model | " + " | ".join(md(label(n)) for n in names) + " | best | verified |",
         "|---|" + "---:|" * len(names) + "---|---|",
     ]
-    for e, row in pooled:
-        by_name = {m.metric: m for m in row.metrics}
-        cells = [
-            estimate_text(by_name[n].agreement, missing="–") if n in by_name else "–" for n in names
-        ]
-        best = ", ".join(label(w) for w in row.winner) or "–"
+    for row in rows:
         out.append(
-            f"| {md(e.results.model.spec)} | " + " | ".join(cells) + f" | {md(best)} | "
-            f"{md(verified_text(e.folder))} |"
+            f"| {md(row.entry.results.model.spec)} | "
+            + " | ".join(row.cells)
+            + f" | {md(row.best)} | {md(row.verified)} |"
         )
     return out

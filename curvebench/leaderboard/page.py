@@ -24,11 +24,12 @@ from curvebench.leaderboard.entries import (
     board_columns,
     board_headers,
     board_metrics,
+    by_unit,
     finite,
     interval,
     params_text,
     role_rank,
-    verified_text,
+    validity_summary,
 )
 from curvebench.metrics.catalog import METRICS, MetricInfo
 from curvebench.metrics.registry import label
@@ -36,7 +37,6 @@ from curvebench.report.compare import compare, model_label
 from curvebench.report.figures import delta_curve_figure
 from curvebench.report.paired import MIN_MODELS_FOR_TAU
 from curvebench.report.text import FEW_PAIRS
-from curvebench.report.validity import estimate_text
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +215,6 @@ def _rows(entries: list[Entry], start: int = 0) -> tuple[str, list[dict]]:
 
 def _tables(entries: list[Entry]) -> tuple[str, list[dict]]:
     """One sortable table per loss unit (the first has id ``board``), and every row's data."""
-    by_unit: dict[str, list[Entry]] = {}
-    for e in entries:
-        by_unit.setdefault(e.results.model.loss_unit, []).append(e)
     columns = board_columns()
     text = ' class="text"'
     headers = "".join(
@@ -227,7 +224,7 @@ def _tables(entries: list[Entry]) -> tuple[str, list[dict]]:
         for c, h in zip(columns, board_headers(), strict=True)
     )
     parts, data = [], []
-    for k, (unit, group) in enumerate(sorted(by_unit.items()) or [("nats/token", [])]):
+    for k, (unit, group) in enumerate(by_unit(entries)):
         rows, more = _rows(group, len(data))
         data += more
         rows = rows or f'<tr><td colspan="{len(columns)}">no submissions yet</td></tr>'
@@ -243,32 +240,19 @@ def _tables(entries: list[Entry]) -> tuple[str, list[dict]]:
 def _validity(entries: list[Entry]) -> str:
     """Each model's agreement with the truth per metric, pooled over its run, and its
     verification record."""
-    pooled = [
-        (e, e.results.validity.pooled[-1])
-        for e in entries
-        if e.results.validity and e.results.validity.pooled
-    ]
-    if not pooled:
+    names, rows = validity_summary(entries)
+    if not rows:
         return "<p>–</p>"
-    names = list(dict.fromkeys(m.metric for _, row in pooled for m in row.metrics))
     head = "".join(f"<th>{html.escape(label(n))}</th>" for n in names)
-    rows = []
-    for e, row in pooled:
-        by_name = {m.metric: m for m in row.metrics}
-        cells = "".join(
-            f'<td class="num">{html.escape(estimate_text(by_name[n].agreement, "–"))}</td>'
-            if n in by_name
-            else '<td class="num">–</td>'
-            for n in names
-        )
-        best = ", ".join(label(w) for w in row.winner) or "–"
-        rows.append(
-            f'<tr><td class="model">{html.escape(e.results.model.spec)}</td>{cells}'
-            f"<td>{html.escape(best)}</td><td>{html.escape(verified_text(e.folder))}</td></tr>"
-        )
+    body = "".join(
+        f'<tr><td class="model">{html.escape(row.entry.results.model.spec)}</td>'
+        + "".join(f'<td class="num">{html.escape(c)}</td>' for c in row.cells)
+        + f"<td>{html.escape(row.best)}</td><td>{html.escape(row.verified)}</td></tr>"
+        for row in rows
+    )
     return (
         '<table id="validity" class="validity"><thead><tr><th>model</th>'
-        f"{head}<th>best</th><th>verified</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"{head}<th>best</th><th>verified</th></tr></thead><tbody>{body}</tbody></table>"
     )
 
 

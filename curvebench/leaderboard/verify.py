@@ -131,22 +131,18 @@ def _piece(
     embedded = {s.name: s for s in embedded_specs()}
     if dataset in embedded:  # the package's own data, whatever the submission says it read
         spec = embedded[dataset]
-        pieces = iter_pieces(spec, load_split(spec))
-        found = next((p for p in pieces if p.id == piece_id), None)
-        if found is None:
-            raise SubmissionError(f"piece {piece_id!r} is not in the embedded {dataset!r}")
-        return found
-    location = (data or {}).get(dataset, info.location)
-    if location.startswith("local:"):
-        raise SubmissionError(
-            f"dataset {dataset!r} was a local folder ({location}); give --data "
-            f"{dataset}=PATH with the same files to rebuild its items"
-        )
-    spec = DataSpec(info.name, info.role, location)
+    else:
+        location = (data or {}).get(dataset, info.location)
+        if location.startswith("local:"):
+            raise SubmissionError(
+                f"dataset {dataset!r} was a local folder ({location}); give --data "
+                f"{dataset}=PATH with the same files to rebuild its items"
+            )
+        spec = DataSpec(info.name, info.role, location)
     for piece in iter_pieces(spec, load_split(spec)):
         if piece.id == piece_id:
             return piece
-    raise SubmissionError(f"piece {piece_id!r} is not in dataset {dataset!r} ({info.location})")
+    raise SubmissionError(f"piece {piece_id!r} is not in dataset {dataset!r} ({spec.location})")
 
 
 def _rescore_line(

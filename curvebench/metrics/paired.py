@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curvebench.metrics.clustered import _cluster_index, _interval
+from curvebench.metrics.clustered import _cluster_index, _draw_counts, _interval
 
 _CHUNK = 250
 """Resamples (or permutations) computed in one matrix product."""
@@ -54,16 +54,6 @@ class PairedDifference:
         if higher_is_better is None:
             return "A higher" if a_higher else "B higher"
         return "A better" if a_higher == higher_is_better else "B better"
-
-
-def _draws(n_clusters: int, n: int, seed: int) -> list[np.ndarray]:
-    """Cluster counts of ``n`` resamples, in chunks."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for start in range(0, n, _CHUNK):
-        draws = rng.integers(0, n_clusters, size=(min(_CHUNK, n - start), n_clusters))
-        out.append(np.stack([np.bincount(d, minlength=n_clusters) for d in draws]).astype(float))
-    return out
 
 
 def _swaps(n_clusters: int, n: int, seed: int) -> list[np.ndarray]:
@@ -103,7 +93,7 @@ def paired_mean(
     d = a - b
     diff = float(d.mean())
     boots = []
-    for counts in _draws(k, n_boot, seed):
+    for counts in _draw_counts(k, n_boot, seed):
         w = counts[:, index]
         boots.append((w * d).sum(axis=1) / w.sum(axis=1))
     low, high = _interval(np.concatenate(boots), level)
@@ -153,7 +143,7 @@ def paired_auroc(
     scale = float(n_pos * (y.size - n_pos))
     auroc_a, auroc_b = c["aa"].sum() / scale, c["bb"].sum() / scale
     boots = []
-    for counts in _draws(k, n_boot, seed):
+    for counts in _draw_counts(k, n_boot, seed):
         wp, wn = counts[:, ip], counts[:, ineg]
         den = wp.sum(axis=1) * wn.sum(axis=1)
         num_a = np.einsum("bi,ij,bj->b", wp, c["aa"], wn)

@@ -11,13 +11,10 @@ of the same unit; nats per second is the measure every model shares.
 
 from __future__ import annotations
 
-import io
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 from curvebench.benchmark.results import Results
@@ -26,6 +23,7 @@ from curvebench.metrics.catalog import MetricInfo, headline_metrics
 from curvebench.metrics.paired import PairedDifference, paired_auroc, paired_mean
 from curvebench.metrics.registry import validity_metrics
 from curvebench.report.compare import model_label
+from curvebench.report.text import render
 
 PER_STEP_UNITS = ("nats/token", "nats")
 """Catalog units of per-step losses and their differences (Δℓ): their meaning depends on the
@@ -224,24 +222,17 @@ def paired_table(a: Run, b: Run, task: str, dataset: str, n_boot: int = 1000) ->
 def comparison_text(runs: list[Run], width: int | None = None) -> str:
     """The first run (A) against each other run (B): paired tables where they share items,
     otherwise a warning naming what differs."""
-    width = width or shutil.get_terminal_size((160, 24)).columns
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system=None, highlight=False)
-    a = runs[0]
+    a, parts = runs[0], []
     for b in runs[1:]:
-        console.print(
-            f"\nA = {model_label(a.results)}\nB = {model_label(b.results)}", soft_wrap=True
-        )
+        parts.append(f"\nA = {model_label(a.results)}\nB = {model_label(b.results)}")
         why = differences(a.results, b.results)
         shared = [k for k in a.lines if k in b.lines]
         if why or not shared:
             what = "; ".join(why) or "no task and dataset in common"
-            console.print(
+            parts.append(
                 f"warning: these runs do not share items ({what}); only their own estimates "
-                "(below) can be set side by side, not a paired difference",
-                soft_wrap=True,
+                "(below) can be set side by side, not a paired difference"
             )
             continue
-        for task, dataset in shared:
-            console.print(paired_table(a, b, task, dataset))
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+        parts += [paired_table(a, b, task, dataset) for task, dataset in shared]
+    return render(parts, width)

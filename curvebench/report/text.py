@@ -67,15 +67,21 @@ def footnotes(results: Results, task: str) -> list[str]:
     return out
 
 
-def results_text(results: Results, width: int | None = None) -> str:
-    """Every task's table and footnotes as text, ``width`` columns wide at most (default: the
-    terminal's, or 160 when there is none)."""
-    width = width or shutil.get_terminal_size((160, 24)).columns
+def render(parts: list[Table | str], width: int | None = None) -> str:
+    """Tables and lines as plain text, ``width`` columns wide at most (default: the
+    terminal's, or 160 when there is none); lines are never wrapped."""
     buffer = io.StringIO()
+    width = width or shutil.get_terminal_size((160, 24)).columns
     console = Console(file=buffer, width=width, color_system=None, highlight=False)
-    for task in results.results:
-        console.print()
-        console.print(task_table(results, task))
-        for line in footnotes(results, task):
-            console.print(f"  {line}", soft_wrap=True)
+    for part in parts:
+        console.print(part, soft_wrap=isinstance(part, str))
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def results_text(results: Results, width: int | None = None) -> str:
+    """Every task's table and footnotes as text (see :func:`render`)."""
+    parts: list[Table | str] = []
+    for task in results.results:
+        parts += ["", task_table(results, task)]
+        parts += [f"  {line}" for line in footnotes(results, task)]
+    return render(parts, width)

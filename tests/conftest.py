@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import synthetic_score, tiny_gpt2, write_midi_folder
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Hub and datasets caches under the session's temporary folder, removed with it.
+
+    Set before ``datasets`` is imported (it reads the variable once), so nothing a test loads
+    accumulates in the user's home between runs.
+    """
+    if "datasets" not in sys.modules:
+        os.environ["HF_HOME"] = str(config._tmp_path_factory.getbasetemp() / "hf")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

@@ -7,15 +7,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from symusic import Score
+
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.windows import effective_stride
+from curvebench.data.files import DEFAULT_LIMITS
+from curvebench.data.piece import Piece
 from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
-from curvebench.data.sources import embedded_specs, load_split
+from curvebench.data.sources import embedded_specs, iter_pieces, load_split
+from curvebench.data.timing import clip_seconds
 from curvebench.errors import CurvebenchError
 from curvebench.leaderboard.errors import SubmissionError
 from curvebench.leaderboard.policy import submitted_spec
-from curvebench.perturbations import parse_perturbation
+from curvebench.perturbations import (
+    Perturbation,
+    PerturbationRecord,
+    derive_seed,
+    parse_perturbation,
+)
 from curvebench.tasks import TaskConfig, load_group
 
 BOARD_PROTOCOL = "board"
@@ -107,6 +117,7 @@ def check_protocol(
     if missing:
         raise ProtocolError(f"{path}: the protocol's dataset {sorted(missing)[0]} is missing")
     _check_items(path, results, tasks, lines, expected)
+    _check_records(path, results, tasks, lines, protocol.limit, protocol.seed)
 
 
 def _check_items(
@@ -154,3 +165,65 @@ def _check_items(
                     f"{path}: {task.name}/{dataset}: piece {which} is "
                     f"{'missing (and not recorded as skipped)' if lost else 'not in the sample'}"
                 )
+
+
+def protocol_pieces(name: str, limit: int, seed: int) -> dict[str, Piece]:
+    """The protocol's sample of an embedded dataset, read from the package, by piece id."""
+    spec = next(s for s in embedded_specs() if s.name == name)
+    return {p.id: p for p in iter_pieces(spec, load_split(spec), limit, seed)}
+
+
+def _check_records(
+    path: Path,
+    results: Results,
+    tasks: list[TaskConfig],
+    lines: list[SampleLine],
+    limit: int,
+    seed: int,
+) -> None:
+    """Each perturbed copy of a protocol dataset's piece has the record its perturbation gives
+    when rebuilt from the task, its seed and the piece read from the package: every field
+    (onset, duration, notes removed and added, whether tokens are preserved). A waveform
+    recipe's record (an audio model's noise) needs the render and is compared by ``verify``
+    on the copies it re-scores, as are generated pieces' (drawn by the model)."""
+    by_name = {t.name: t for t in tasks}
+    audio = results.model.modality == "audio"
+    pieces: dict[str, dict[str, Piece]] = {}
+    clipped: dict[tuple[str, str, float], Score] = {}
+    for line in lines:
+        if line.is_original or line.dataset not in {s.name for s in embedded_specs()}:
+            continue
+        perturbation = parse_perturbation(line.variant)
+        if audio and perturbation.acts_on_audio:
+            continue
+        task = by_name[line.task]
+        if line.dataset not in pieces:
+            pieces[line.dataset] = protocol_pieces(line.dataset, limit, seed)
+        piece = pieces[line.dataset][line.piece_id]  # the item set is checked before
+        key = (line.dataset, line.piece_id, task.clip_seconds)
+        if key not in clipped:
+            clipped[key] = clip_seconds(piece.score(DEFAULT_LIMITS), task.clip_seconds)
+        rebuilt = rebuild_record(perturbation, clipped[key], task.seed, piece.sha256)
+        field = first_difference(line.record, rebuilt)
+        if field is not None:
+            raise ProtocolError(
+                f"{path}: {line.task}/{line.dataset}/{line.piece_id}/{line.variant}: its "
+                f"record's {field} is {getattr(line.record, field)!r}, the perturbation "
+                f"rebuilt from the task's seed and the piece gives {getattr(rebuilt, field)!r}"
+            )
+
+
+def rebuild_record(
+    perturbation: Perturbation, clipped: Score, task_seed: int, piece_sha256: str
+) -> PerturbationRecord:
+    """The record a note-level perturbation gives on a clipped piece, as a run draws it."""
+    seed = derive_seed(task_seed, piece_sha256, perturbation.spec_id)
+    return perturbation.apply(clipped, seed)[1]
+
+
+def first_difference(stated: PerturbationRecord, rebuilt: PerturbationRecord) -> str | None:
+    """The first field in which a stated record differs from the rebuilt one (None: same)."""
+    for field in type(rebuilt).__dataclass_fields__:
+        if getattr(stated, field) != getattr(rebuilt, field):
+            return field
+    return None

@@ -26,6 +26,7 @@ from curvebench.data.piece import Piece
 from curvebench.data.sources import DataSpec, embedded_specs, iter_pieces, load_split
 from curvebench.errors import CurvebenchError, one_line
 from curvebench.leaderboard.policy import safe_spec
+from curvebench.leaderboard.protocol import first_difference
 from curvebench.leaderboard.submission import (
     RESULTS_FILE,
     SAMPLES_FILE,
@@ -159,6 +160,17 @@ def _rescore_line(
     ]
     if line.key not in wanted:
         return Rescored(item, False, None, "the rebuilt input does not hash to the item's key")
+    if not line.is_original:
+        rebuilt = next(p.record for p in plan.pairs if p.variant == line.variant)
+        field = first_difference(line.record, rebuilt)
+        if field is not None:
+            return Rescored(
+                item,
+                False,
+                None,
+                f"its record's {field} is {getattr(line.record, field)!r}, the rebuilt "
+                f"perturbation gives {getattr(rebuilt, field)!r}",
+            )
     stride = results.config.stride  # as the run scored it
     ours = score_sequences(adapter, [plan.sequences[line.key].ids], stride=stride)[0]
     theirs = np.asarray(line.loss, dtype=np.float64)

@@ -113,17 +113,28 @@ def test_a_role_with_several_datasets_is_pooled(runs) -> None:
     assert pooled.auroc_shape == pytest.approx(single["training"].auroc_shape)
 
 
+def _string_agreement(data: dict) -> None:
+    data["validity"]["rows"][0]["metrics"][0]["agreement"]["value"] = "0.99"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda d: next(iter(d["results"][TASK].values())).update(n_pairs=99), "n\\_pairs is 99"),
+        (_string_agreement, "Input should be a valid number"),
+    ],
+)
 def test_build_refuses_a_missing_board_and_leaves_out_a_tampered_entry(
-    board: Path, tmp_path
+    board: Path, tmp_path, tamper, reason: str
 ) -> None:
     with pytest.raises(ConfigError, match="no such board folder"):
         build_board(tmp_path / "missing")
     copy = Path(shutil.copytree(board, tmp_path / "board"))
     folder = sorted((copy / "submissions").iterdir())[0]
-    edit_results(folder, lambda d: next(iter(d["results"][TASK].values())).update(n_pairs=99))
+    edit_results(folder, tamper)
     readme, _page = build_board(copy)  # the others still build
     text = readme.read_text()
-    assert "Left out" in text and folder.name in text and "n\\_pairs is 99" in text
+    assert "Left out" in text and folder.name in text and reason in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "training" in line]
     assert len(rows) == 2  # two submissions of three remain
 

@@ -313,3 +313,75 @@ def test_protocol_datasets_are_read_from_the_package_whatever_the_location(
     outcomes = verify(folder, rescore=None, model=f"hf-causal:path={enforced[2]}")  # all
     assert [o for o in outcomes if "/embedded-" in o.item]
     assert all(o.ok for o in outcomes), [o for o in outcomes if not o.ok]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("notes_added", 0), ("preserves_tokens", True), ("notes_removed", 99)]
+)
+def test_a_forged_record_of_a_protocol_piece_is_refused_at_submit(
+    enforced, tmp_path, field, value
+) -> None:
+    """The window is right but another field of the record is not the one the perturbation,
+    rebuilt from the task's seed and the package's piece, gives."""
+    folder = copy(enforced[1], tmp_path)
+    lines = read_samples(folder / "samples.jsonl.gz")
+    victim = next(x for x in lines if not x.is_original and x.dataset.startswith("embedded-"))
+    assert getattr(victim.record, field) != value
+
+    def lie(lines):
+        return [
+            x.model_copy(update={"record": dataclasses.replace(x.record, **{field: value})})
+            if (x.dataset, x.piece_id, x.variant)
+            == (victim.dataset, victim.piece_id, victim.variant)
+            else x
+            for x in lines
+        ]
+
+    forge(folder, lie)
+    with pytest.raises(SubmissionError, match=rf"{victim.piece_id}/.*record's {field} is"):
+        validate_submission(folder)
+
+
+def test_a_forged_record_of_a_generated_piece_is_caught_by_verify(enforced, tmp_path) -> None:
+    """A generated piece cannot be rebuilt without the model: verify compares the record of
+    every copy it re-scores with the rebuilt one."""
+    folder = copy(enforced[1], tmp_path)
+    lines = read_samples(folder / "samples.jsonl.gz")
+    victim = next(x for x in lines if not x.is_original and x.role == "generated")
+
+    def lie(lines):
+        return [
+            x.model_copy(update={"record": dataclasses.replace(x.record, notes_added=10**6)})
+            if x is victim or (x.key, x.variant) == (victim.key, victim.variant)
+            else x
+            for x in lines
+        ]
+
+    forge(folder, lie)
+    validate_submission(folder)  # self-consistent: submit cannot tell
+    outcomes = verify(folder, rescore=None, model=f"hf-causal:path={enforced[2]}")
+    bad = [o for o in outcomes if not o.ok]
+    assert len(bad) == 1 and victim.piece_id in bad[0].item
+    assert "record's notes_added is 1000000" in bad[0].reason
+
+
+def test_forged_originals_are_caught_through_any_copy_drawn(enforced, tmp_path) -> None:
+    """The forgery that beat a fixed draw: every original's losses 40% lower, every number
+    recomputed with the package's own analysis. Submit cannot tell; verify re-scores each
+    drawn copy with its original, so a draw of a single copy catches it, whatever its seed."""
+    folder = copy(enforced[1], tmp_path)
+
+    def lower(lines):
+        return [
+            x.model_copy(update={"loss": [v * 0.6 for v in x.loss]}) if x.is_original else x
+            for x in lines
+        ]
+
+    forge(folder, lower)
+    validate_submission(folder)
+    model = f"hf-causal:path={enforced[2]}"
+    for seed in (1, 2, 3):
+        outcomes = verify(folder, rescore=1, seed=seed, model=model)
+        originals = [o for o in outcomes if o.item.endswith("/original")]
+        assert originals and not any(o.ok for o in originals)
+        assert "losses differ" in originals[0].reason

@@ -129,7 +129,7 @@ def _set(path: str, value: object):
     def change(data: dict) -> None:
         *parents, last = path.split(".")
         for key in parents:
-            data = data[key]
+            data = data[int(key)] if isinstance(data, list) else data[key]
         if value == "DELETE":
             del data[last]
         else:
@@ -158,6 +158,14 @@ def _set(path: str, value: object):
         (_set(f"config.tasks.{TASK}.bogus", 1), rf"config\.tasks\.{TASK}\.bogus: Extra inputs"),
         (_set("results", {}), rf"required task {TASK} is missing"),
         (_remove_role("ood"), rf"task {TASK} lacks dataset role\(s\) ood"),
+        (
+            _set("validity.rows.0.metrics.0.agreement.value", "0.99"),
+            r"validity\.rows\.0\.metrics\.0\.agreement\.value: Input should be a valid number",
+        ),
+        (
+            _set("validity.rows.0.metrics.0.metric", "<b onmouseover=alert(1)>abs_loss</b>"),
+            r"validity differs from the table recomputed",
+        ),
     ],
 )
 def test_a_malformed_results_file_is_refused(copy_run, change, message: str) -> None:

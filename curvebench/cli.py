@@ -315,7 +315,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("Kendall tau between the models' rankings by absolute loss and by each metric:")
         for (a, b), tau in c.taus.items():
             if a == "abs_loss_original" and tau == tau:  # NaN: fewer than two models have it
-                print(f"  {METRICS[b].header}: {tau:+.2f}")
+                lo, hi = c.tau_intervals.get((a, b), (None, None))
+                ci = "" if lo is None else f" [{lo:+.2f}, {hi:+.2f}]"
+                print(f"  {METRICS[b].header}: {tau:+.2f}{ci}")
+        print(
+            "  (95% intervals: τ over draws of each model's value within its own interval, "
+            "models drawn independently)"
+        )
     _print_validity_by_model(runs)
     return 0
 

@@ -147,3 +147,46 @@ def kendall_tau(ranking_a: dict[str, float], ranking_b: dict[str, float]) -> flo
     if len(common) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return _NAN
     return float(stats.kendalltau(x, y).statistic)
+
+
+Interval = tuple[float | None, float | None]
+_Z95 = 1.959963984540054
+
+
+def kendall_tau_interval(
+    ranking_a: dict[str, tuple[float, Interval]],
+    ranking_b: dict[str, tuple[float, Interval]],
+    *,
+    n_draws: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Interval:
+    """A percentile interval of Kendall's τ between two metrics' rankings of the same models,
+    given each model's value and its 95% interval (``{model: (value, (low, high))}``).
+
+    Each draw gives every model, independently, a value from a normal matching its own
+    interval (centred on the value, standard deviation = interval width / 3.92), and τ (ties
+    counting zero) is taken over the drawn values. The models' uncertainty is all that moves
+    τ, so a ranking held up by overlapping intervals gets a wide interval. Independent draws
+    ignore that models scored on the same pieces err together, which makes the interval
+    conservative. (None, None) with fewer than 2 common models or a model without an interval
+    (its uncertainty unknown, so is τ's).
+    """
+    common = sorted(set(ranking_a) & set(ranking_b))
+    stated = all(None not in r[k][1] for r in (ranking_a, ranking_b) for k in common)
+    if len(common) < 2 or not stated:
+        return None, None
+    rng = np.random.default_rng(seed)
+
+    def draws(ranking: dict[str, tuple[float, Interval]]) -> np.ndarray:
+        centre = np.array([ranking[k][0] for k in common], dtype=np.float64)
+        sd = np.array([(ranking[k][1][1] - ranking[k][1][0]) / (2 * _Z95) for k in common])
+        return centre + rng.standard_normal((n_draws, len(common))) * sd
+
+    x, y = draws(ranking_a), draws(ranking_b)
+    i, j = np.triu_indices(len(common), k=1)
+    concordance = np.sign(x[:, i] - x[:, j]) * np.sign(y[:, i] - y[:, j])
+    taus = concordance.mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(taus, [alpha, 1.0 - alpha])
+    return float(low), float(high)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from curvebench.benchmark.results import Results
-from curvebench.metrics.agreement import kendall_tau
+from curvebench.metrics.agreement import Interval, kendall_tau, kendall_tau_interval
 from curvebench.metrics.catalog import rank_metrics
 
 
@@ -31,11 +31,28 @@ class Comparison:
     """metric → model → value (models missing the metric left out)."""
     taus: dict[tuple[str, str], float]
     """(metric a, metric b) → Kendall τ between their rankings (NaN with < 2 common models)."""
+    tau_intervals: dict[tuple[str, str], Interval]
+    """(metric a, metric b) → 95% interval of that τ from the models' own intervals
+    (:func:`~curvebench.metrics.agreement.kendall_tau_interval`)."""
 
 
 def model_label(results: Results) -> str:
     """A model's display name: spec plus a short fingerprint."""
     return f"{results.model.spec} ({results.model.fingerprint[:8]})"
+
+
+def _oriented(
+    values: dict[str, float], intervals: dict[str, Interval], sign: int
+) -> dict[str, tuple[float, Interval]]:
+    """Each model's value and interval, multiplied by ``sign`` (+1: higher is better)."""
+    ranked: dict[str, tuple[float, Interval]] = {}
+    for k, v in values.items():
+        lo, hi = intervals[k]
+        if lo is None or hi is None:
+            ranked[k] = (sign * v, (None, None))
+        else:
+            ranked[k] = (sign * v, (min(sign * lo, sign * hi), max(sign * lo, sign * hi)))
+    return ranked
 
 
 def compare(runs: list[Results]) -> list[Comparison]:
@@ -45,6 +62,7 @@ def compare(runs: list[Results]) -> list[Comparison]:
     out = []
     for task, dataset in keys:
         values: dict[str, dict[str, float]] = {m: {} for m in directions}
+        intervals: dict[str, dict[str, Interval]] = {m: {} for m in directions}
         for run in runs:
             result = run.results.get(task, {}).get(dataset)
             if result is None:
@@ -53,6 +71,8 @@ def compare(runs: list[Results]) -> list[Comparison]:
                 value = getattr(result, metric, None)
                 if value is not None:
                     values[metric][model_label(run)] = value
+                    ci = getattr(result, f"{metric}_ci", None) or (None, None)
+                    intervals[metric][model_label(run)] = (ci[0], ci[1])
         if max(len(v) for v in values.values()) < 2:
             continue
         oriented = {
@@ -61,5 +81,14 @@ def compare(runs: list[Results]) -> list[Comparison]:
         taus = {
             (a, b): kendall_tau(oriented[a], oriented[b]) for a, b in combinations(directions, 2)
         }
-        out.append(Comparison(task, dataset, values, taus))
+
+        tau_intervals = {
+            (a, b): kendall_tau_interval(
+                _oriented(values[a], intervals[a], directions[a]),
+                _oriented(values[b], intervals[b], directions[b]),
+            )
+            for a, b in combinations(directions, 2)
+            if (a, b) in taus and taus[a, b] == taus[a, b]
+        }
+        out.append(Comparison(task, dataset, values, taus, tau_intervals))
     return out

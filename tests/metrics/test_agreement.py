@@ -134,3 +134,21 @@ def test_length_mean_correlation_merges_shards_like_one_process(reverse: bool) -
         sharded(LengthMeanCorrelation, batches, 1, reverse).compute()
         == single(LengthMeanCorrelation, batches).compute()
     )
+
+
+def test_tau_interval_is_a_point_when_every_model_is_certain_and_wide_when_they_overlap() -> None:
+    from curvebench.metrics.agreement import kendall_tau_interval
+
+    loss = {m: (float(i), (float(i) - 0.01, float(i) + 0.01)) for i, m in enumerate("abcd")}
+    aligned = {m: (float(i), (float(i) - 0.01, float(i) + 0.01)) for i, m in enumerate("abcd")}
+    assert kendall_tau_interval(loss, aligned) == (1.0, 1.0)
+    # the second metric's values are 0.1 apart but each ± 1: its ranking is a coin toss
+    vague = {m: (0.1 * i, (0.1 * i - 1.0, 0.1 * i + 1.0)) for i, m in enumerate("abcd")}
+    low, high = kendall_tau_interval(loss, vague)
+    assert low <= -0.6 and high == 1.0
+    # a model without an interval: τ's uncertainty is unknown too
+    bare = dict(aligned, c=(2.0, (None, None)))
+    assert kendall_tau_interval(bare, aligned) == (None, None)
+    assert kendall_tau_interval({"a": (1.0, (0.0, 2.0))}, aligned) == (None, None)
+    # seeded: the same interval twice
+    assert kendall_tau_interval(loss, vague) == kendall_tau_interval(loss, vague)

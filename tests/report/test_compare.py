@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from curvebench.benchmark.results import DatasetResult, ModelInfo, Results, RunConfig
@@ -65,5 +67,25 @@ def test_compare_command_prints_the_table(tmp_path, capsys) -> None:
     assert main(["compare", *files, str(four)]) == 0
     out = capsys.readouterr().out
     assert "  auroc spike: +1.00" in out  # from 4 models on, the rankings' tau
+    assert "  auroc spike: +1.00 [" not in out  # no interval stated: none drawn around τ
     assert "loss orig" in out and "  agree change" not in out  # undefined taus left out
     assert main(["compare", files[0]]) == 2
+
+
+def test_tau_carries_an_interval_from_the_models_own_intervals(tmp_path, capsys) -> None:
+    files = []
+    for i, name in enumerate("abcd"):
+        run = fake_run(name, 1.0 + i, 0.9 - 0.01 * i, 0.5)
+        result = run.results["t"]["d"]
+        for field, value in (("abs_loss_original", 1.0 + i), ("auroc_shape", 0.9 - 0.01 * i)):
+            spread = 0.001 if field == "abs_loss_original" else 0.2  # AUROCs overlap widely
+            setattr(result, f"{field}_ci", [value - spread, value + spread])
+        path = tmp_path / f"{name}.json"
+        path.write_text(run.model_dump_json())
+        files.append(str(path))
+    (c,) = compare([Results.model_validate_json(Path(f).read_text()) for f in files])
+    low, high = c.tau_intervals[("abs_loss_original", "auroc_shape")]
+    assert c.taus[("abs_loss_original", "auroc_shape")] == pytest.approx(1.0)
+    assert low < 0 < high  # the AUROCs' order is not established
+    assert main(["compare", *files]) == 0
+    assert f"  auroc spike: +1.00 [{low:+.2f}, {high:+.2f}]" in capsys.readouterr().out

@@ -6,7 +6,12 @@ stale (exit 1). The sources (``make docs-runs`` makes them):
 
 - ``make-run``: the default run's table, drawn by the CLI's own code from
   ``docs/runs/default/results.json``, and the run's timing line from its saved output;
-- ``callback``: ``examples/train_with_callback.py``'s saved output.
+- ``callback``: ``examples/train_with_callback.py``'s saved output;
+- ``findings-*``: the board's committed entries (``leaderboard/submissions/*/results.json``,
+  the protocol run of each embedded model): agreement with the truth, how often each
+  corruption lowers the loss, the regions, the token types;
+- ``models-embedded``: the embedded models' training records (``curvebench/models/*/
+  training.json``).
 
 The board's tables are spliced by ``curvebench leaderboard build --readme`` (``make docs`` runs
 it too).
@@ -15,12 +20,16 @@ it too).
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from curvebench.benchmark.results import Results
+from curvebench.leaderboard.verify import MIN_COPIES, escape_bound
+from curvebench.metrics.registry import label
 from curvebench.report.text import results_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +55,200 @@ def callback() -> str:
     return _fenced((RUNS / "callback.txt").read_text())
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"make-run": make_run, "callback": callback}
+def make_run_reading() -> str:
+    """The paragraph that reads the default run's table, its numbers from the committed run."""
+    results = Results.model_validate_json((RUNS / "default" / "results.json").read_text())
+    per = results.results["noise-at-5s"]
+    train = next(r for r in per.values() if r.role == "training")
+    ood = next(r for r in per.values() if r.role == "ood")
+    lowered = max(r.frac_loss_lowered for r in per.values() if r.frac_loss_lowered is not None)
+    raised = (
+        "*raise* the loss of every training, generated and ood pair (lowered: 0.00)"
+        if lowered == 0
+        else f"*raise* the loss of most pairs (lowered: at most {lowered:.2f} of a dataset's)"
+    )
+    uniform = math.log(sum((results.model.type_vocab or {}).values()) or 1)
+    assimilation = "a smaller" if train.region_assimilation < train.region_peak else "a larger"
+    return (
+        f"Reading the table: for the reference model, noise notes {raised}, with a sharp peak "
+        f"in the window ({train.region_peak:+.2f} nats per step on training music), "
+        f"{assimilation} assimilation mean ({train.region_assimilation:+.2f}) and a return to "
+        f"baseline after it ({train.region_recovery:+.2f}). The ood set is ood in music, not in "
+        f"encoding: {ood.abs_loss_original:.2f} nats/token against "
+        f"{train.abs_loss_original:.2f} on training pieces (a uniform guess: {uniform:.2f})."
+    )
+
+
+def escape() -> str:
+    """The probability that a forgery escapes verify's default draw, from its own bound."""
+    copies = MIN_COPIES
+    rows = [[f"{f:g}", f"{escape_bound(f, copies):.2g}"] for f in (0.01, 0.05, 0.1, 0.2)]
+    return _table(["forged fraction f", f"escapes k = {copies} copies (at most)"], rows)
+
+
+BOARD = ROOT / "leaderboard" / "submissions"
+MODELS = ROOT / "curvebench" / "models"
+SYMBOLIC = ("reference", "reference-tiny", "ngram")
+"""The embedded symbolic models, in the order their numbers are joined in a findings cell."""
+ROLE_ORDER = ("training", "generated", "ood")
+
+
+def board_runs() -> dict[str, Results]:
+    """The board's entries by model spec."""
+    out = {}
+    for path in sorted(BOARD.glob("*/results.json")):
+        results = Results.model_validate_json(path.read_text())
+        out[results.model.spec] = results
+    return out
+
+
+def _symbolic() -> tuple[list[str], list[Results]]:
+    runs = board_runs()
+    names = [m for m in SYMBOLIC if m in runs]
+    return names, [runs[m] for m in names]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _joined(values: list[float | None], form: str, flag_below: float | None = None) -> str:
+    cells = []
+    for v in values:
+        text = "–" if v is None or v != v else format(v, form)
+        if flag_below is not None and v is not None and v < flag_below:
+            text = f"**{text}**"
+        cells.append(text)
+    return " / ".join(cells)
+
+
+def _pooled(results: Results, task: str, role: str, field: str) -> float | None:
+    """A mean over pairs of one task and role, its datasets pooled (weighted by their pairs;
+    exact for a mean over pairs)."""
+    parts = [
+        (getattr(r, field, None), r.n_pairs)
+        for r in results.results.get(task, {}).values()
+        if r.role == role
+    ]
+    parts = [(v, n) for v, n in parts if v is not None and n]
+    total = sum(n for _, n in parts)
+    return sum(v * n for v, n in parts) / total if total else None
+
+
+def findings_agreement() -> str:
+    """Agreement of each metric with the truth per family (roles pooled), per model."""
+    names, runs = _symbolic()
+    tables = [r.validity for r in runs]
+    metrics = [m.name for m in tables[0].metrics]
+    families = [row.family for row in tables[0].rows if row.role == "all"]
+    rows = []
+    for family in [*families, "all"]:
+        cells = [family]
+        for metric in metrics:
+            values = []
+            for table in tables:
+                found = [
+                    m.agreement.value
+                    for x in [*table.rows, *table.pooled]
+                    if (x.family, x.role) == (family, "all")
+                    for m in x.metrics
+                    if m.metric == metric
+                ]
+                values.append(found[0] if found else None)
+            cells.append(_joined(values, ".2f", flag_below=0.5))
+        rows.append(cells)
+    header = ["family", *(label(m) for m in metrics)]
+    return f"Each cell: {' / '.join(names)}; bold: below 0.5.\n\n" + _table(header, rows)
+
+
+def findings_lowered() -> str:
+    """Share of pairs whose per-token loss the corruption lowers, per task and role."""
+    names, runs = _symbolic()
+    tasks = list(runs[0].results)
+    rows = [
+        [task]
+        + [
+            _joined([_pooled(r, task, role, "frac_loss_lowered") for r in runs], ".0%")
+            for role in ROLE_ORDER
+        ]
+        + [_joined([_pooled(r, task, "training", "abs_loss_delta") for r in runs], "+.2f")]
+        for task in tasks
+    ]
+    header = ["task", *(f"lowered: {role}" for role in ROLE_ORDER), "Δ loss/token, training"]
+    return f"Each cell: {' / '.join(names)}.\n\n" + _table(header, rows)
+
+
+def findings_regions() -> str:
+    """The mean Δℓ in the paper's three regions, per task with a window, per role, for the
+    first embedded model."""
+    names, runs = _symbolic()
+    run = runs[0]
+    rows = []
+    for task, config in run.config.tasks.items():
+        if not config.regions:
+            continue
+        for role in ROLE_ORDER:
+            regions = ("peak", "assimilation", "recovery")
+            values = [_pooled(run, task, role, f"region_{r}") for r in regions]
+            rows.append([task, role, *(_joined([v], "+.2f") for v in values)])
+    header = ["task", "role", "peak", "assimilation", "recovery"]
+    return f"`{names[0]}`, mean Δℓ (nats per 50 Hz step):\n\n" + _table(header, rows)
+
+
+def findings_types() -> str:
+    """Per token type, perturbed − original mean loss on the training role, for the first
+    embedded model."""
+    names, runs = _symbolic()
+    run = runs[0]
+    tasks = [t for t in run.results if _pooled(run, t, "training", "n_pairs") is not None]
+    by_task = {}
+    for task in tasks:
+        r = next(x for x in run.results[task].values() if x.role == "training")
+        before, after = r.abs_loss_by_type_original or {}, r.abs_loss_by_type_perturbed or {}
+        by_task[task] = {k: after[k] - before[k] for k in before if k in after}
+    types = list(dict.fromkeys(k for d in by_task.values() for k in d))
+    rows = [[task, *(_joined([d.get(k)], "+.2f") for k in types)] for task, d in by_task.items()]
+    return f"`{names[0]}`, training role, nats/token:\n\n" + _table(["task", *types], rows)
+
+
+def models_embedded() -> str:
+    """The embedded models' training records."""
+    rows = []
+    for name in ("reference", "reference-tiny", "audio-reference"):
+        record = json.loads((MODELS / name / "training.json").read_text())
+        audio = "validation_loss_nats_per_code" in record
+        steps = record.get("steps_done") or record["recipe"]["max_steps"]
+        validation = record["validation_loss_nats_per_code" if audio else "validation_loss_nats"]
+        ood = record.get("ood_loss_nats_per_code" if audio else "ood_loss_nats")
+        uniform = record["uniform_loss_nats" if audio else "log_vocab_nats"]
+        rows.append(
+            [
+                f"`{name}`",
+                f"{record['parameters'] / 1e6:.2f} M",
+                f"{steps:,}",
+                f"{validation:.2f}",
+                "–" if ood is None else f"{ood:.2f}",
+                f"{uniform:.2f}",
+                "nats/code" if audio else "nats/token",
+            ]
+        )
+    header = ["model", "parameters", "steps", "validation", "ood", "uniform", "unit"]
+    return _table(header, rows)
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "make-run": make_run,
+    "callback": callback,
+    "findings-agreement": findings_agreement,
+    "findings-lowered": findings_lowered,
+    "findings-regions": findings_regions,
+    "findings-types": findings_types,
+    "models-embedded": models_embedded,
+    "make-run-reading": make_run_reading,
+    "escape": escape,
+}
 
 
 def _pattern(name: str) -> re.Pattern[str]:

@@ -72,29 +72,33 @@ class Entry:
     results: Results
     roles: dict[str, DatasetResult]
     """Role → metrics of TASK on that role's datasets, pooled."""
+    tasks: dict[str, dict[str, DatasetResult]]
+    """Task → role → metrics, pooled the same way, for every task of the run (TASK first)."""
 
 
 def role_rank(role: str) -> tuple[int, str]:
     return (ROLES.index(role) if role in ROLES else len(ROLES), role)
 
 
-def role_results(results: Results, lines: list[SampleLine]) -> dict[str, DatasetResult]:
-    """Metrics of TASK per dataset role, in ROLES order; a role with several datasets is
-    recomputed from their samples as one dataset."""
+def role_results(
+    results: Results, lines: list[SampleLine], task_name: str = TASK
+) -> dict[str, DatasetResult]:
+    """Metrics of a task (TASK by default) per dataset role, in ROLES order; a role with
+    several datasets is recomputed from their samples as one dataset."""
     names: dict[str, list[str]] = {}
-    for name, result in results.results[TASK].items():
+    for name, result in results.results[task_name].items():
         names.setdefault(result.role, []).append(name)
-    out = {role: results.results[TASK][n[0]] for role, n in names.items() if len(n) == 1}
+    out = {role: results.results[task_name][n[0]] for role, n in names.items() if len(n) == 1}
     pooled = [
         line.model_copy(
             update={"dataset": line.role, "piece_id": f"{line.dataset}/{line.piece_id}"}
         )
         for line in lines
-        if line.task == TASK and len(names[line.role]) > 1
+        if line.task == task_name and len(names[line.role]) > 1
     ]
     if pooled:
-        task = results.config.tasks[TASK]
-        out.update(analyse(pooled, [task]).results[TASK])
+        task = results.config.tasks[task_name]
+        out.update(analyse(pooled, [task]).results[task_name])
     return dict(sorted(out.items(), key=lambda kv: role_rank(kv[0])))
 
 
@@ -110,7 +114,9 @@ def load_entries(board_dir: Path) -> tuple[list[Entry], list[tuple[str, str]]]:
             log.warning("%s: left off the board: %s", folder.name, exc)
             broken.append((folder.name, str(exc).replace(str(folder), folder.name)))
             continue
-        entries.append(Entry(folder, results, role_results(results, lines)))
+        order = sorted(results.results, key=lambda name: (name != TASK, name))
+        tasks = {name: role_results(results, lines, name) for name in order}
+        entries.append(Entry(folder, results, tasks[TASK], tasks))
     return entries, broken
 
 

@@ -101,11 +101,19 @@ SCRIPT = """
   });
   }
 
-  document.getElementById("role-filter").addEventListener("change", function (event) {
-    var role = event.target.value;
-    document.querySelectorAll("table.board tbody tr[data-index], #validity tr[data-role]")
-      .forEach(function (tr) { tr.hidden = role !== "" && tr.dataset.role !== role; });
-  });
+  function filter() {
+    var role = document.getElementById("role-filter").value;
+    var task = document.getElementById("task-filter").value;
+    document.querySelectorAll("table.board tbody tr[data-index]").forEach(function (tr) {
+      tr.hidden = (role !== "" && tr.dataset.role !== role) || tr.dataset.task !== task;
+    });
+    document.querySelectorAll("#validity tr[data-role]").forEach(function (tr) {
+      tr.hidden = role !== "" && tr.dataset.role !== role;
+    });
+    document.getElementById("task-name").textContent = task;
+  }
+  document.getElementById("role-filter").addEventListener("change", filter);
+  document.getElementById("task-filter").addEventListener("change", filter);
 })();
 """
 
@@ -129,8 +137,13 @@ each estimate, its 95% interval (resampling pieces); n is the number of pairs, i
 $few. A role's row pools its datasets. Models whose losses are in different units (per token,
 per code of an audio codec) are in separate tables; nats/s compares them all. Click a column to
 sort; open a model for its details.</p>
+<label>Task
+<select id="task-filter">$task_options</select></label>
 <label>Dataset role
 <select id="role-filter"><option value="">all</option>$role_options</select></label>
+<p>Showing task <code id="task-name">$task</code>; the other tasks of the protocol are in the
+Task menu (their columns are the same; the region columns are empty for a task that acts on the
+whole piece).</p>
 $tables
 <section id="validity-section">
 <h2>Which metric agrees with the truth</h2>
@@ -202,16 +215,21 @@ def _rows(entries: list[Entry], start: int = 0) -> tuple[str, list[dict]]:
     metrics = board_metrics()
     for e in entries:
         details = _details(e)
-        for role, r in e.roles.items():
-            row = {"model": e.results.model.spec, "params": e.results.model.parameters}
-            row |= {"role": role} | {m.name: finite(getattr(r, m.name, None)) for m in metrics}
-            tds = [f'<td class="model">{details}</td>']
-            tds.append(f'<td class="num">{params_text(row["params"])}</td>')
-            tds.append(f'<td class="role">{html.escape(role)}</td>')
-            tds += [_cell(m, r) for m in metrics]
-            attrs = f'data-index="{start + len(data)}" data-role="{html.escape(role)}"'
-            cells.append(f"<tr {attrs}>{''.join(tds)}</tr>")
-            data.append(row)
+        for task, roles in e.tasks.items():
+            for role, r in roles.items():
+                row = {"model": e.results.model.spec, "params": e.results.model.parameters}
+                row |= {"task": task, "role": role}
+                row |= {m.name: finite(getattr(r, m.name, None)) for m in metrics}
+                tds = [f'<td class="model">{details}</td>']
+                tds.append(f'<td class="num">{params_text(row["params"])}</td>')
+                tds.append(f'<td class="role">{html.escape(role)}</td>')
+                tds += [_cell(m, r) for m in metrics]
+                attrs = (
+                    f'data-index="{start + len(data)}" data-role="{html.escape(role)}" '
+                    f'data-task="{html.escape(task)}"{"" if task == TASK else " hidden"}'
+                )
+                cells.append(f"<tr {attrs}>{''.join(tds)}</tr>")
+                data.append(row)
     return "\n".join(cells), data
 
 
@@ -331,6 +349,10 @@ def write_page(entries: list[Entry], path: Path) -> Path:
         tables=tables,
         validity=_validity(entries),
         role_options="".join(f"<option>{html.escape(r)}</option>" for r in roles),
+        task_options="".join(
+            f"<option{' selected' if t == TASK else ''}>{html.escape(t)}</option>"
+            for t in dict.fromkeys(t for e in entries for t in e.tasks)
+        ),
         agreement=_agreement(entries),
         figures="\n".join(_figure(e) for e in entries),
         data=_script_json({"task": TASK, "columns": columns, "rows": data}),

@@ -64,7 +64,8 @@ def test_a_declared_headline_metric_reaches_table_report_and_board(
     assert "wobble" in out and "0.432" in out
     html = results_table(results)
     assert "wobble" in html and "0.432" in html
-    entry = entries.Entry(tmp_path, results, {"training": results.results["noise-at-5s"]["d"]})
+    roles = {"training": results.results["noise-at-5s"]["d"]}
+    entry = entries.Entry(tmp_path, results, roles, {"noise-at-5s": roles})
     readme = markdown.write_readme([entry], tmp_path / "README.md").read_text()
     header = next(line for line in readme.splitlines() if line.startswith("| model |"))
     assert "wobble" in header and "0.432" in readme

@@ -159,3 +159,25 @@ def test_the_repository_board_fits_1400_pixels_with_one_unit_per_table(
         )
     )
     assert browser.find_elements(By.CSS_SELECTOR, "#validity tbody tr")
+
+
+def test_the_task_filter_shows_each_task_of_the_protocol(browser: webdriver.Chrome) -> None:
+    browser.get(REPOSITORY_BOARD.as_uri())
+    select = Select(browser.find_element(By.ID, "task-filter"))
+    tasks = [o.text for o in select.options]
+    assert tasks[0] == "noise-at-5s" and "silence" in tasks and len(tasks) == len(set(tasks))
+
+    def shown() -> list[str]:
+        return browser.execute_script(
+            "return Array.from(document.querySelectorAll('table.board tbody tr[data-index]'))"
+            ".filter(tr => !tr.hidden).map(tr => tr.dataset.task)"
+        )
+
+    first = shown()
+    assert first and set(first) == {"noise-at-5s"}
+    select.select_by_visible_text("silence")
+    rows = shown()
+    assert set(rows) == {"silence"} and len(rows) == len(first)  # every model, every role
+    assert browser.find_element(By.ID, "task-name").text == "silence"
+    Select(browser.find_element(By.ID, "role-filter")).select_by_visible_text("ood")
+    assert set(shown()) == {"silence"} and len(shown()) == len(first) // 3

@@ -71,7 +71,7 @@ board: install system
 		$(BIN)/curvebench leaderboard submit runs/board/$$m --board leaderboard || exit 1; \
 	done
 	for d in leaderboard/submissions/*/; do \
-		$(BIN)/curvebench leaderboard verify $$d --rescore 4 --record || exit 1; \
+		$(BIN)/curvebench leaderboard verify $$d --record || exit 1; \
 	done
 	$(BIN)/curvebench leaderboard build --board leaderboard --readme README.md
 

@@ -106,6 +106,7 @@ def evaluate(
     figures: bool = True,
     progress: bool = False,
     wandb: bool | WandbSettings = False,
+    threads: int | None = None,
 ) -> Evaluation:
     """Run tasks on a model and return its results, from a notebook or a script.
 
@@ -116,7 +117,8 @@ def evaluate(
     in the results (default: its model type). ``data`` takes what ``--data`` takes
     (``ROLE=FOLDER``, ``ROLE=hf:ID``); the embedded corpus when empty. ``limit`` is a count or
     a fraction (0.1) of each dataset. ``out`` defaults to a new temporary folder. ``wandb``
-    True logs the run (or pass :class:`WandbSettings` to name it). A model in memory is left on
+    True logs the run (or pass :class:`WandbSettings` to name it). ``threads``: CPU threads for
+    torch during the run (default: the cores the load leaves free). A model in memory is left on
     its device and in its mode.
     """
     adapter = as_adapter(model, tokenizer, name=name, context_length=context_length)
@@ -133,6 +135,7 @@ def evaluate(
         wandb=bool(wandb),
         progress=progress,
         use_cache=use_cache,
+        threads=threads,
     )
     settings = wandb if isinstance(wandb, WandbSettings) else None
     if isinstance(adapter, str):

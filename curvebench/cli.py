@@ -102,6 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             cache_dir=Path(args.cache_dir) if args.cache_dir else None,
             use_cache=not args.no_cache,
             stride=args.stride,
+            threads=args.threads,
             generator=args.generator,
             limits=limits_of(args),
         ),

@@ -163,6 +163,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--stride", type=int, help="rolling-window stride (default: half the context)")
     p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for torch (default: the cores the 1-minute load leaves free, at least "
+        "1; written in results.json's env)",
+    )
+    p.add_argument(
         "--cache-dir",
         help="where scores, generated samples, renders and codes are kept "
         "(default $CURVEBENCH_CACHE)",

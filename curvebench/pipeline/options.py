@@ -11,6 +11,7 @@ from curvebench.benchmark.scoring_config import ScoringConfig
 from curvebench.cache import RunCaches
 from curvebench.data.files import DEFAULT_LIMITS, Limits
 from curvebench.errors import ConfigError
+from curvebench.threads import check_threads
 
 
 @dataclass
@@ -46,6 +47,9 @@ class RunOptions:
     limits: Limits = DEFAULT_LIMITS
     """Bounds on one item (notes per piece, seconds per recording, MB per MIDI file); an item
     beyond one is skipped with the reason."""
+    threads: int | None = None
+    """CPU threads torch uses (None: the cores the 1-minute load leaves free, at least 1;
+    :mod:`curvebench.threads`)."""
     generator: str = "self"
     """Who draws the generated role: ``self`` (the model under test; the reference model when
     it cannot generate, with the reason recorded) or a model spec."""
@@ -72,6 +76,7 @@ class RunOptions:
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"--seed {self.seed}: give 0 or more")
         check_accelerator(self.accelerator, self.devices, self.num_nodes)
+        check_threads(self.threads)
 
     def scoring(self) -> ScoringConfig:
         """The settings scoring reads."""

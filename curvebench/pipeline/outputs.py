@@ -149,8 +149,12 @@ def write_examples(plan: Plan, folder: Path) -> None:
 
 
 def environment() -> dict[str, str]:
-    """Versions of Python and of the libraries a result depends on."""
+    """Versions of Python and of the libraries a result depends on, and the CPU threads
+    torch ran on."""
+    import torch
+
     env = {"python": platform.python_version(), "platform": platform.platform()}
+    env["torch_threads"] = str(torch.get_num_threads())
     for dist in ENV_DISTRIBUTIONS:
         try:
             env[dist] = md.version(dist)

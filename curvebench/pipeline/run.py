@@ -59,6 +59,7 @@ from curvebench.specs import public_spec
 from curvebench.stopping import held
 from curvebench.tasks import TaskConfig, expand_tasks, protocol_of
 from curvebench.tasks.loader import Protocol
+from curvebench.threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ def run(options: RunOptions) -> RunOutput | None:
     """
     options, protocol = apply_protocol(options)
     check_out(options.out)
-    with out_lock(options.out):
+    with out_lock(options.out), torch_threads(options.threads):
         return _run(options, protocol)
 
 

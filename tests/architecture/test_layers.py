@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "specs": 0,
     "yaml_mapping": 0,
     "stopping": 0,
+    "threads": 0,
     "metrics": 1,
     "data": 2,
     "adapters": 3,

@@ -1,0 +1,45 @@
+"""The run's CPU threads: ``--threads`` or the cores the load leaves free, restored after."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from curvebench.api import RunOptions, run
+from curvebench.errors import ConfigError
+from curvebench.threads import default_threads, torch_threads
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "expected"),
+    [(2, 0.0, 2), (2, 0.6, 1), (2, 7.5, 1), (16, 3.2, 13), (4, -1.0, 4)],
+)
+def test_the_default_is_the_cores_the_load_leaves_free(cores, load, expected) -> None:
+    assert default_threads(cores, load) == expected
+
+
+def test_threads_apply_inside_the_block_and_are_restored() -> None:
+    before = torch.get_num_threads()
+    with torch_threads(1) as used:
+        assert used == 1 and torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ConfigError, match="--threads 0: give 1 or more"):
+        RunOptions(threads=0)
+
+
+def test_a_run_records_its_threads(tiny_model, midi_folder, tmp_path) -> None:
+    before = torch.get_num_threads()
+    options = RunOptions(
+        model=f"hf-causal:path={tiny_model}",
+        data=(f"ood={midi_folder}",),
+        limit=1,
+        out=tmp_path / "run",
+        wandb=False,
+        threads=1,
+    )
+    run(options)
+    env = json.loads((tmp_path / "run" / "results.json").read_text())["env"]
+    assert env["torch_threads"] == "1"
+    assert torch.get_num_threads() == before

@@ -131,11 +131,23 @@ def item_stats(line: SampleLine, task: TaskConfig) -> ItemStats:
     )
 
 
+def real_steps(original: SampleLine, perturbed: SampleLine, task: TaskConfig) -> int:
+    """Grid steps the pair's music covers: the longer side's seconds, at most the clip's (a
+    clip shorter than the task's has no steps after its end, not steps of 0)."""
+    n_bins = grid_bins(task.clip_seconds, task.grid_hz)
+    durations = [d for d in (original.duration_s, perturbed.duration_s) if d]
+    return min(n_bins, grid_bins(max(durations), task.grid_hz)) if durations else n_bins
+
+
 def pair_delta(original: SampleLine, perturbed: SampleLine, task: TaskConfig) -> np.ndarray:
     """Δℓ of a pair on the task's time grid (the task's ``alignment``: surprisal sums per step
     by default; token by token first when the perturbation keeps token count and timing),
-    smoothed when the task asks."""
+    NaN after the music ends (:func:`real_steps`). Audio Δℓ is the per-frame difference of
+    the per-frame means over codebooks, as the paper computes it, never smoothed unless the
+    task's ``smooth_steps`` asks; symbolic Δℓ of sums is read as a rate over
+    ``symbolic_smooth_s``."""
     n_bins = grid_bins(task.clip_seconds, task.grid_hz)
+    symbolic = line_loss(original).ndim == 1
     orig, pert = frame_loss(line_loss(original)), frame_loss(line_loss(perturbed))
     keeps = perturbed.record is not None and perturbed.record.preserves_tokens
     delta = grid_delta(
@@ -148,12 +160,15 @@ def pair_delta(original: SampleLine, perturbed: SampleLine, task: TaskConfig) ->
         mode=task.alignment,
         by_index=keeps and len(orig) == len(pert),
     )
-    if orig.ndim == 1 and task.alignment == "sum" and task.symbolic_smooth_s > 0:
+    end = real_steps(original, perturbed, task)
+    delta[end:] = np.nan
+    if symbolic and task.alignment == "sum" and task.symbolic_smooth_s > 0:
         # tokens are sparse on the grid: most steps of a sum are 0 whether or not anything
         # changed, so the region rule reads the surprisal rate over a short window instead
         delta = nan_moving_average(delta, max(1, round(task.symbolic_smooth_s * task.grid_hz)))
     if task.smooth_steps > 1:
         delta = nan_moving_average(delta, task.smooth_steps)
+    delta[end:] = np.nan  # a window reaching past the end gives it no value
     return delta
 
 
@@ -167,6 +182,7 @@ def pair_shape(
         return None
     onset = round(record.onset_s * task.grid_hz)
     length = round((record.duration_s or 0.0) * task.grid_hz)
+    delta = delta[: real_steps(original, perturbed, task)]  # regions over real steps only
     means = region_means(delta, onset, length, task.grid_hz, task.region_rule)
     features = curve_features(delta, onset, length, task.grid_hz)
     scale = robust_spread(item_view(original, task).on_grid())

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from miditok import MusicTokenizer
 from symusic import Score
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from curvebench.adapters.base import Adapter, Encoded, GeneratedSample, accelerator_for
 from curvebench.adapters.causal_lm import CausalLMParts, load_causal_lm, model_fingerprint
@@ -21,7 +22,7 @@ from curvebench.adapters.midi_tokens import (
     tokenize_score,
 )
 from curvebench.adapters.registry import AdapterInfo, register_adapter
-from curvebench.data.timing import clip_seconds
+from curvebench.data.timing import TempoMap, clip_seconds
 from curvebench.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class HFCausalAdapter(CausalLMParts, Adapter):
     def _set_tokenizer(self, tokenizer: MusicTokenizer) -> None:
         """Keep the tokenizer, checking that the model has an embedding for every token."""
         self.tokenizer: MusicTokenizer = tokenizer
+        self.drawn_tokens = 0
+        """Tokens the last ``generate`` drew (padding after a row stopped left out)."""
         embeddings = getattr(self.model, "get_input_embeddings", lambda: None)()
         vocab = getattr(embeddings, "num_embeddings", None)
         if vocab is not None and len(tokenizer) > vocab:
@@ -121,6 +124,7 @@ class HFCausalAdapter(CausalLMParts, Adapter):
         torch.manual_seed(seed)
         device = next(self.model.parameters()).device
         start = torch.full((n, 1), bos, dtype=torch.long, device=device)
+        past = PastSeconds(self.tokenizer, seconds)
         out = self.model.generate(
             input_ids=start,
             attention_mask=torch.ones_like(start),
@@ -129,7 +133,9 @@ class HFCausalAdapter(CausalLMParts, Adapter):
             max_new_tokens=self.context_length - 1,
             pad_token_id=self.pad_id,
             eos_token_id=eos,
+            stopping_criteria=StoppingCriteriaList([past]),
         )
+        self.drawn_tokens = int((out[:, 1:] != self.pad_id).sum())
         scores = []
         for row in out.cpu().numpy():
             if eos is not None and eos in row[1:]:
@@ -143,6 +149,45 @@ class HFCausalAdapter(CausalLMParts, Adapter):
 
     def compute_fingerprint(self) -> str:
         return model_fingerprint(self.model, self._tokenizer_blob)
+
+
+class PastSeconds(StoppingCriteria):
+    """Stops each row of a sampled batch once nothing it could still draw starts before
+    ``seconds`` (the piece is cut there anyway): for REMI without time signatures, once the
+    bar it is in starts at or after ``seconds`` (its Bar tokens only move forward; a Position
+    may step back, but never before its bar's start); for time-shift tokenizations (TSD,
+    MIDI-like), once a note starts at or after it; otherwise never. Checked every ``every``
+    steps by decoding each open row; a stopped row is padded while the others go on, so its
+    tokens up to the stop are the ones an unstopped run draws."""
+
+    def __init__(self, tokenizer: MusicTokenizer, seconds: float, every: int = 32) -> None:
+        self.tokenizer, self.seconds, self.every = tokenizer, seconds, every
+        self.bar = tokenizer.vocab.get("Bar_None")
+        kind = type(tokenizer).__name__
+        remi = kind == "REMI" and not tokenizer.config.use_time_signatures
+        self.rule = "bar" if remi and self.bar is not None else None
+        if kind in ("TSD", "MIDILike"):
+            self.rule = "onset"
+        self.done: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        if self.done is None or self.done.shape[0] != input_ids.shape[0]:
+            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        if self.rule is not None and input_ids.shape[1] % self.every == 0:
+            for i, row in enumerate(input_ids.cpu().numpy()):
+                if not self.done[i]:
+                    self.done[i] = self._past(row)
+        return self.done.clone()
+
+    def _past(self, row: np.ndarray) -> bool:
+        score = detokenize(self.tokenizer, row)
+        if self.rule == "onset":
+            starts = [tr.notes.numpy()["time"] for tr in score.tracks if len(tr.notes)]
+            last = max(int(s.max()) for s in starts) if starts else -1
+        else:
+            bars = int((row == self.bar).sum())
+            last = (bars - 1) * 4 * score.tpq if bars else -1
+        return last >= 0 and last >= float(TempoMap(score).ticks(self.seconds))
 
 
 def reference(variant: str = "reference", **options: str) -> HFCausalAdapter:

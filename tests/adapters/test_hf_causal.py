@@ -135,3 +135,21 @@ def test_device_option_picks_the_accelerator(tiny_model, monkeypatch) -> None:
     assert load_adapter(f"hf-causal:path={tiny_model},device=cuda").accelerator == "gpu"
     with pytest.raises(ConfigError, match="device"):
         load_adapter(f"hf-causal:path={tiny_model},device=tpu9")
+
+
+def test_sampling_stops_once_the_clip_is_drawn_and_keeps_every_piece(monkeypatch) -> None:
+    """Rows stop once their bar starts past the clip's seconds: the pieces, cut to the clip,
+    are the ones full-length sampling gives with the same seed, from fewer tokens."""
+    from curvebench.adapters import hf_causal
+
+    adapter = load_adapter("reference")
+    stopped = adapter.generate(8, 10, 6.0, seed=5)
+    drawn = adapter.drawn_tokens
+    monkeypatch.setattr(
+        hf_causal.PastSeconds,
+        "__call__",
+        lambda self, ids, scores, **kw: torch.zeros(ids.shape[0], dtype=torch.bool),
+    )
+    full = adapter.generate(8, 10, 6.0, seed=5)
+    assert [s.score.dumps_midi() for s in stopped] == [s.score.dumps_midi() for s in full]
+    assert drawn < 0.7 * adapter.drawn_tokens

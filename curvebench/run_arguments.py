@@ -163,6 +163,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--stride", type=int, help="rolling-window stride (default: half the context)")
     p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars (the default off a terminal)"
+    )
+    p.add_argument(
         "--threads",
         type=int,
         metavar="N",

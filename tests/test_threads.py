@@ -43,3 +43,22 @@ def test_a_run_records_its_threads(tiny_model, midi_folder, tmp_path) -> None:
     env = json.loads((tmp_path / "run" / "results.json").read_text())["env"]
     assert env["torch_threads"] == "1"
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_each_long_step_of_a_run_shows_progress_unless_quiet(
+    tiny_model, midi_folder, tmp_path, capsys, progress
+) -> None:
+    options = RunOptions(
+        model=f"hf-causal:path={tiny_model}",
+        data=(f"ood={midi_folder}",),
+        limit=1,
+        out=tmp_path / "run",
+        wandb=False,
+        progress=progress,
+        use_cache=False,
+    )
+    run(options)
+    err = capsys.readouterr().err
+    for step in ("perturb+encode", "scoring"):
+        assert (step in err) == progress, step

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from curvebench.errors import ConfigError
@@ -54,7 +55,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
             raise ConfigError(f"--rescore {args.rescore!r}: give a number, auto or all") from None
     seed = secrets.randbelow(2**32) if args.seed is None else args.seed
     _say(f"draw: seed {seed} (the same items again: --seed {seed})")
-    outcomes = verify(Path(args.submission), rescore, seed=seed, model=args.model, data=data)
+    outcomes = verify(
+        Path(args.submission),
+        rescore,
+        seed=seed,
+        model=args.model,
+        data=data,
+        progress=sys.stderr.isatty(),
+    )
     for o in outcomes:
         diff = "-" if o.max_diff is None else f"{o.max_diff:.2e}"
         _say(f"{'ok ' if o.ok else 'BAD'}  max |diff| {diff}  {o.item}  {o.reason}".rstrip())

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from curvebench.adapters import Adapter, load_adapter
 from curvebench.benchmark.plan import Plan, plan_task
@@ -191,6 +192,7 @@ def verify(
     seed: int = 0,
     model: str | None = None,
     data: dict[str, str] | None = None,
+    progress: bool = False,
 ) -> list[Rescored]:
     """Validate a submission, then re-score ``rescore`` perturbed copies drawn by
     :func:`draw_items` with ``seed``, each with its original (None: every line), with its
@@ -224,7 +226,8 @@ def verify(
     if rescore == AUTO:
         rescore = default_copies(sum(not line.is_original for line in lines))
     chosen = draw_items(lines, rescore, seed)
-    outcomes = [_rescore_line(adapter, results, line, data) for line in chosen]
+    bar = tqdm(chosen, desc="re-scoring", unit="item", disable=not progress)
+    outcomes = [_rescore_line(adapter, results, line, data) for line in bar]
     return outcomes + check_skips(adapter, results, data)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +157,7 @@ def train_from_tokens(
         precision="bf16-mixed",
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
+        enable_progress_bar=sys.stderr.isatty(),  # a bar at a terminal, none in logs
         val_check_interval=min(500, recipe.max_steps),
         check_val_every_n_epoch=None,
         gradient_clip_val=1.0,

@@ -23,8 +23,9 @@ def local(runs, name: str = "run0") -> dict:
     return {"model": f"hf-causal:path={root / ('model' + name[-1])}", "data": data}
 
 
-def test_honest_submission_rescores_within_tolerance(copy_run, runs) -> None:
-    outcomes = verify(copy_run("run0"), rescore=4, **local(runs))
+def test_honest_submission_rescores_within_tolerance(copy_run, runs, capsys) -> None:
+    outcomes = verify(copy_run("run0"), rescore=4, progress=True, **local(runs))
+    assert "re-scoring" in capsys.readouterr().err  # its progress bar
     assert len(outcomes) == 8  # 4 copies, each with its original
     assert all(o.ok for o in outcomes), outcomes
     assert all(o.max_diff < 1e-4 for o in outcomes)

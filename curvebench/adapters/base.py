@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from symusic import Score
 
+from curvebench.data.render import DEFAULT_RENDER, RenderSetting
 from curvebench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -180,6 +181,11 @@ class AudioAdapter(Adapter):
     @abstractmethod
     def sampling_rate(self) -> int:
         """Hz of the waveforms the model reads and generates."""
+
+    def render_setting(self) -> RenderSetting:
+        """How the model hears MIDI: the render it was trained with (soundfont by name and
+        sha256, gain, level), used exactly, whatever else is installed."""
+        return DEFAULT_RENDER
 
     @abstractmethod
     def encode_audio(

@@ -41,7 +41,12 @@ from curvebench.adapters.base import (
 from curvebench.adapters.musicgen_codec import EncodecCodes
 from curvebench.adapters.musicgen_layouts import LAYOUTS, code_losses, code_losses_from_prefix
 from curvebench.adapters.registry import AdapterInfo, register_adapter
-from curvebench.data.render import render_midi
+from curvebench.data.render import (
+    DEFAULT_RENDER,
+    RenderSetting,
+    render_midi,
+    setting_from_file,
+)
 from curvebench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,6 +75,7 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
         layout: str = "delay",
         condition: str | None = None,
         name: str = "musicgen",
+        soundfont: str | None = None,
     ) -> None:
         from transformers import MusicgenForConditionalGeneration
 
@@ -103,6 +109,7 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
         pad = decoder.pad_token_id
         self._pad_id = int(pad if pad is not None else gen.pad_token_id)
         self._text: dict[str, torch.Tensor] | None = None
+        self._render = stated_render(path, soundfont)
 
     def settings(self) -> dict[str, str]:
         """How the codes are scored: ``layout`` and ``condition`` (for results.json)."""
@@ -159,8 +166,15 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
         """The EnCodec rate (32 kHz for the released models)."""
         return self._sampling_rate
 
+    def render_setting(self) -> RenderSetting:
+        """The render the model folder states (``render`` in its ``training.json``: the
+        embedded audio reference's), the ``soundfont=`` file given, or the default."""
+        return self._render
+
     def encode_score(self, score: Score, name: str) -> Encoded:
-        wave = render_midi(score.dumps_midi(), sr=self.sampling_rate, name=name)
+        wave = render_midi(
+            score.dumps_midi(), sr=self.sampling_rate, name=name, setting=self._render
+        )
         return self.encode_audio(wave, self.sampling_rate, name)
 
     def _forward(
@@ -256,6 +270,8 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
 SCORING_OPTIONS = {
     "layout": "delay (MusicGen's delay pattern, default) | paper (the paper scripts' feeding)",
     "condition": "null (default for delay) | none (default for paper) | empty | a text prompt",
+    "soundfont": "a .sf2 file to render MIDI with (default: the render the model states, or "
+    "TimGM6mb; its sha256 is recorded)",
 }
 
 
@@ -272,6 +288,19 @@ register_adapter(
         },
     )
 )
+
+
+def stated_render(path: str, soundfont: str | None = None) -> RenderSetting:
+    """The render a MusicGen model hears MIDI with: a ``soundfont=`` file, else the ``render``
+    entry of a local model folder's ``training.json`` (how it was trained), else the default."""
+    if soundfont:
+        return setting_from_file(soundfont)
+    record = Path(path) / "training.json"
+    if record.is_file():
+        stated = json.loads(record.read_text()).get("render")
+        if stated:
+            return RenderSetting(**stated)
+    return DEFAULT_RENDER
 
 
 def audio_reference(**options: str) -> MusicGenAdapter:

@@ -172,7 +172,9 @@ class YuEAdapter(CausalLMParts, AudioAdapter):
         return Encoded(ids=ids, seconds=seconds, duration_s=duration, first_target=1)
 
     def encode_score(self, score: Score, name: str) -> Encoded:
-        wave = render_midi(score.dumps_midi(), sr=DEFAULT_SR, name=name)
+        wave = render_midi(
+            score.dumps_midi(), sr=DEFAULT_SR, name=name, setting=self.render_setting()
+        )
         return self.encode_audio(wave, DEFAULT_SR, name)
 
     def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:

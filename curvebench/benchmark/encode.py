@@ -13,7 +13,7 @@ from curvebench.adapters.base import Adapter, AudioAdapter, Encoded
 from curvebench.adapters.code_cache import CodeCache
 from curvebench.data.audio import piece_waveform
 from curvebench.data.piece import Piece
-from curvebench.data.render import DEFAULT_RENDERS, DEFAULT_SR, RenderCache
+from curvebench.data.render import DEFAULT_RENDERS, DEFAULT_SR, RenderCache, RenderSetting
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations import Perturbation, PerturbationRecord
 from curvebench.tasks import TaskConfig
@@ -60,7 +60,8 @@ class ItemEncoder:
 
     def render(self, score: Score, name: str) -> np.ndarray:
         self.stage = "render"
-        wave = self.renders.render(score.dumps_midi(), DEFAULT_SR, name=name)
+        setting = render_setting(self.adapter, self.task)
+        wave = self.renders.render(score.dumps_midi(), DEFAULT_SR, name=name, setting=setting)
         return wave[: round(self.task.clip_seconds * DEFAULT_SR)]
 
     def original(self, clipped: Score, name: str) -> tuple[Encoded, Media]:
@@ -103,6 +104,14 @@ class ItemEncoder:
         wave = self.render(score, name)
         encoded = self._encode_audio(wave, name)
         return self._checked(encoded, name), record, wave
+
+
+def render_setting(adapter: Adapter, task: TaskConfig) -> RenderSetting:
+    """The render an audio model hears a task's MIDI with: its own, at the task's level."""
+    if not isinstance(adapter, AudioAdapter):
+        raise TypeError(f"{adapter.name} reads notes; nothing is rendered for it")
+    setting = adapter.render_setting()
+    return setting.at_paper_level() if task.render_level == "paper" else setting
 
 
 def item_failure(exc: Exception) -> bool:

@@ -79,6 +79,17 @@ class ModelInfo(_Strict):
     )
 
 
+class RenderInfo(_Strict):
+    """What made the audio of a rendered dataset (``data.render.render_identity``)."""
+
+    soundfont: str = Field(description="Soundfont file name.")
+    sha256: str = Field(description="sha256 of the soundfont file.")
+    fluidsynth: str = Field(description="FluidSynth's runtime version.")
+    gain: float = Field(description="FluidSynth's -g.")
+    level_db: float = Field(description="Gain applied after rendering, in dB.")
+    rate: int = Field(description="Sample rate of the render, Hz.")
+
+
 class DatasetInfo(_Strict):
     """One dataset of the run."""
 
@@ -90,6 +101,11 @@ class DatasetInfo(_Strict):
     )
     n_pieces: int = Field(description="Pieces read (before skips).")
     content_sha256: str = Field(description="sha256 over the sorted content hashes of its pieces.")
+    render: list[RenderInfo] | None = Field(
+        default=None,
+        description="An audio model hearing MIDI: each render its pieces were heard through "
+        "(one per render level of the run's tasks).",
+    )
 
 
 class SkippedItem(_Strict):

@@ -6,15 +6,23 @@ DESIGN.md) to raw 32-bit float stereo, which is downmixed to mono by the mean of
 Sample 0 is MIDI time 0; the render runs about three seconds past the last note, the tail that
 FluidSynth gives the release and reverb (its default reverb and chorus are on).
 
-Level: a fixed synthesizer gain (``DEFAULT_GAIN``), no per-piece normalisation, so that a piece
+Level: a fixed synthesizer gain (the setting's), no per-piece normalisation, so that a piece
 and a perturbed copy of it render to the same samples up to the first change, and again once
 the release and reverb of the changed notes have died away (a few seconds). Samples beyond
 [−1, 1] (only very dense, loud textures reach them) are clipped, with a warning in the log.
 
-Install (Debian/Ubuntu): ``apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm``
-(or ``timgm6mb-soundfont``, 6 MB instead of 148 MB). ``$CURVEBENCH_SOUNDFONT`` picks another
-``.sf2``/``.sf3`` file. Renders are cached in ``$CURVEBENCH_CACHE/render/`` (default
-``~/.cache/curvebench/render/``), keyed by the MIDI bytes, sample rate, gain and soundfont; a
+The render is part of the model and of the result: a :class:`RenderSetting` names the
+soundfont by file name *and* sha256, the gain and a level change after rendering, and every
+audio model states the one it hears (:data:`DEFAULT_RENDER`: TimGM6mb, Debian's
+``timgm6mb-soundfont``; ``audio-reference`` states the one it was trained with). The setting's
+soundfont is found by its hash, whatever else is installed (a missing one is a one-line error
+naming the package), and :func:`render_identity` (soundfont, sha256, FluidSynth version, gain,
+level, rate) is written in results.json and keys the cache.
+
+Install (Debian/Ubuntu): ``apt-get install --no-install-recommends fluidsynth
+timgm6mb-soundfont``. ``$CURVEBENCH_SOUNDFONT`` names another place to look for the setting's
+file. Renders are cached in ``$CURVEBENCH_CACHE/render/`` (default
+``~/.cache/curvebench/render/``), keyed by the MIDI bytes, sample rate and render identity; a
 run keeps them where its :class:`~curvebench.cache.RunCaches` say (:class:`RenderCache`:
 ``--cache-dir``, nowhere under ``--no-cache``).
 """
@@ -31,7 +39,8 @@ import subprocess
 import tempfile
 import time
 import wave as wavelib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -55,18 +64,128 @@ SOUNDFONT_PATHS = (
 )
 """Where ``find_soundfont`` looks when ``$CURVEBENCH_SOUNDFONT`` is unset, in this order."""
 
-INSTALL_HINT = "apt-get install --no-install-recommends fluidsynth fluid-soundfont-gm"
+INSTALL_HINT = "apt-get install --no-install-recommends fluidsynth timgm6mb-soundfont"
 DEFAULT_SR = 32000
-DEFAULT_GAIN = 1.0
-"""FluidSynth's ``-g``. Its own default, 0.2, leaves the tests' ``synthetic_score(0)`` (piano)
-at an RMS of −42 dBFS; 1.0 puts it at −28 dBFS RMS and −12 dBFS peak, with either soundfont."""
 FLUIDSYNTH_RATES = (8000, 96000)
 """Sample rates FluidSynth accepts; others are rendered at ``FALLBACK_RATE`` and resampled."""
 FALLBACK_RATE = 48000
 MAX_SECONDS = 3600.0
 """Longest piece rendered; a stray event hours after the music would otherwise fill the disk."""
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 """Bumped whenever the rendering recipe changes, so old cache entries are not reused."""
+
+
+@dataclass(frozen=True)
+class RenderSetting:
+    """How notes become audio for one model: the soundfont (file name and sha256), FluidSynth's
+    gain and a level change after rendering (the paper: gain 0.9, then −3 dB with sox)."""
+
+    soundfont: str
+    """The soundfont's file name (``TimGM6mb.sf2``)."""
+    sha256: str
+    """sha256 of the soundfont file: the file used must have it."""
+    gain: float = 1.0
+    """FluidSynth's ``-g``. Its own default, 0.2, leaves the tests' ``synthetic_score(0)``
+    (piano) at an RMS of −42 dBFS; 1.0 puts it at −28 dBFS RMS and −12 dBFS peak."""
+    level_db: float = 0.0
+    """Gain applied to the render afterwards, in dB (the paper's sox ``gain -3``: −3)."""
+    package: str = "timgm6mb-soundfont"
+    """The Debian package that ships the soundfont (named when it is missing)."""
+    path: str | None = None
+    """Where the file is, when given by the user (else looked up by name and hash)."""
+
+    def at_paper_level(self) -> RenderSetting:
+        """The same soundfont at the paper's level: gain 0.9, then −3 dB."""
+        return replace(self, gain=PAPER_GAIN, level_db=PAPER_LEVEL_DB)
+
+
+TIMGM6MB_SHA256 = "c5378b62028c920cb11e4803327983fee2f2cdff5dc89c708e39da417e51c854"
+DEFAULT_RENDER = RenderSetting("TimGM6mb.sf2", TIMGM6MB_SHA256, 1.0, 0.0)
+"""The render of audio models that state no other (TimGM6mb at gain 1, Debian's
+``timgm6mb-soundfont`` 1.3)."""
+PAPER_GAIN, PAPER_LEVEL_DB = 0.9, -3.0
+"""The paper's render level: ``fluidsynth -g 0.9`` then ``sox gain -3`` (about 3.9 dB below
+curvebench's gain 1)."""
+
+
+def setting_from_file(path: str | os.PathLike[str], **options: float) -> RenderSetting:
+    """A setting for a soundfont file the user names (its hash taken now)."""
+    found = _check_soundfont(Path(path).expanduser(), "given")
+    return RenderSetting(found.name, sha256_of(found), path=str(found), package="", **options)
+
+
+@cache
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file, computed once per (path, size, modification time)."""
+    stat = path.stat()
+    return _sha256_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def soundfont_for(setting: RenderSetting) -> Path:
+    """The soundfont file of ``setting``: its ``path``, else the file of its name and hash in
+    ``$CURVEBENCH_SOUNDFONT`` or the system's soundfont folders. A file of that name with
+    another hash is never used (ConfigError naming both and the package to install)."""
+    if setting.path:
+        path = _check_soundfont(Path(setting.path), "given")
+        if sha256_of(path) != setting.sha256:
+            raise ConfigError(f"soundfont {path}: its sha256 is not the render's {setting.sha256}")
+        return path
+    candidates = []
+    chosen = os.environ.get(SOUNDFONT_ENV)
+    if chosen:
+        candidates.append(Path(chosen).expanduser())
+    folders = dict.fromkeys(p.parent for p in SOUNDFONT_PATHS)
+    candidates += [folder / setting.soundfont for folder in folders]
+    others = []
+    for path in candidates:
+        if path.is_file():
+            _check_soundfont(path, "found")
+            if sha256_of(path) == setting.sha256:
+                return path
+            others.append(str(path))
+    install = f"apt-get install {setting.package}" if setting.package else "that file"
+    other = f" ({', '.join(others)} has another sha256)" if others else ""
+    raise ConfigError(
+        f"this model renders MIDI with {setting.soundfont} (sha256 {setting.sha256[:12]}…), which "
+        f"is not installed{other}; install it ({install}) or point {SOUNDFONT_ENV} at it"
+    )
+
+
+@cache
+def fluidsynth_version() -> str:
+    """FluidSynth's runtime version (``2.3.1``), or ``missing``."""
+    exe = shutil.which("fluidsynth")
+    if exe is None:
+        return "missing"
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    for word in out.stdout.split():
+        if word[:1].isdigit() and word.count(".") >= 1:
+            return word
+    return "unknown"
+
+
+def render_identity(setting: RenderSetting, sr: int) -> dict[str, str | float | int]:
+    """What made a render: soundfont name and sha256, FluidSynth's version, gain, level and
+    rate (written in results.json, part of the cache key)."""
+    return {
+        "soundfont": setting.soundfont,
+        "sha256": setting.sha256,
+        "fluidsynth": fluidsynth_version(),
+        "gain": setting.gain,
+        "level_db": setting.level_db,
+        "rate": int(sr),
+    }
 
 
 @dataclass(frozen=True)
@@ -88,9 +207,15 @@ class RenderCache:
         """The folder the renders are kept in."""
         return Path(self.root if self.root is not None else RunCaches.of().root) / "render"
 
-    def render(self, midi_bytes: bytes, sr: int, name: str | None = None) -> np.ndarray:
+    def render(
+        self,
+        midi_bytes: bytes,
+        sr: int,
+        name: str | None = None,
+        setting: RenderSetting = DEFAULT_RENDER,
+    ) -> np.ndarray:
         """:func:`render_midi` under these settings."""
-        return render_midi(midi_bytes, sr, self.folder, keep=self.keep, name=name)
+        return render_midi(midi_bytes, sr, self.folder, keep=self.keep, name=name, setting=setting)
 
 
 DEFAULT_RENDERS = RenderCache()
@@ -114,21 +239,6 @@ def _check_soundfont(path: Path, origin: str) -> Path:
     return path
 
 
-def find_soundfont() -> Path:
-    """The General MIDI soundfont to render with: ``$CURVEBENCH_SOUNDFONT``, else a system one."""
-    chosen = os.environ.get(SOUNDFONT_ENV)
-    if chosen:
-        return _check_soundfont(Path(chosen).expanduser(), f"from ${SOUNDFONT_ENV}")
-    for path in SOUNDFONT_PATHS:
-        if path.is_file():
-            return _check_soundfont(path, "system soundfont")
-    raise ConfigError(
-        "no General MIDI soundfont found (looked in "
-        f"{', '.join(str(p) for p in SOUNDFONT_PATHS)}); install one with: {INSTALL_HINT}, "
-        f"or set {SOUNDFONT_ENV} to a .sf2 file"
-    )
-
-
 def _parse(midi_bytes: bytes, name: str) -> float:
     """The piece's length in seconds, after checking it has notes and is not too long."""
     score = parse_midi(midi_bytes, name, UNLIMITED)  # --max-notes applies where pieces are read
@@ -143,14 +253,11 @@ def _parse(midi_bytes: bytes, name: str) -> float:
     return seconds
 
 
-def _cache_key(midi_bytes: bytes, sr: int, gain: float, soundfont: Path) -> str:
-    stat = soundfont.stat()
+def _cache_key(midi_bytes: bytes, sr: int, setting: RenderSetting) -> str:
     identity = {
         "recipe": RECIPE_VERSION,
         "midi": hashlib.sha256(midi_bytes).hexdigest(),
-        "sr": sr,
-        "gain": gain,
-        "soundfont": [soundfont.resolve().name, stat.st_size, stat.st_mtime_ns],
+        "render": render_identity(setting, sr),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
@@ -230,28 +337,28 @@ def render_midi(
     sr: int = DEFAULT_SR,
     cache_dir: Path | None = None,
     *,
-    gain: float = DEFAULT_GAIN,
-    soundfont: Path | None = None,
+    setting: RenderSetting = DEFAULT_RENDER,
     name: str | None = None,
     keep: bool = True,
 ) -> np.ndarray:
-    """``midi_bytes`` rendered to mono float32 audio at ``sr`` Hz, in [−1, 1].
+    """``midi_bytes`` rendered to mono float32 audio at ``sr`` Hz, in [−1, 1], by ``setting``
+    (its soundfont, found by hash; its gain and level).
 
     The first call renders with FluidSynth and stores the result in ``cache_dir`` (default
-    ``$CURVEBENCH_CACHE/render``); later calls with the same MIDI bytes, rate, gain and
-    soundfont read it back. ``keep=False`` neither reads nor writes the cache. ``name`` (a file
+    ``$CURVEBENCH_CACHE/render``); later calls with the same MIDI bytes, rate and render
+    identity read it back. ``keep=False`` neither reads nor writes the cache. ``name`` (a file
     path, a piece id) is used in error messages.
     """
     name = name or f"MIDI sha256:{hashlib.sha256(midi_bytes).hexdigest()[:12]}"
     if not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise ConfigError(f"sample rate {sr!r}: must be a positive whole number of Hz")
     sr = int(sr)
-    if not 0 < gain <= 10:
-        raise ConfigError(f"render gain {gain}: FluidSynth takes a gain in (0, 10]")
+    if not 0 < setting.gain <= 10:
+        raise ConfigError(f"render gain {setting.gain}: FluidSynth takes a gain in (0, 10]")
     seconds = _parse(midi_bytes, name)
-    soundfont = _check_soundfont(Path(soundfont), "given") if soundfont else find_soundfont()
+    soundfont = soundfont_for(setting)
     folder = Path(cache_dir) if cache_dir is not None else RenderCache().folder
-    entry = folder / f"{_cache_key(midi_bytes, sr, gain, soundfont)}.npy"
+    entry = folder / f"{_cache_key(midi_bytes, sr, setting)}.npy"
     if keep and entry.is_file():
         try:
             return np.load(entry).astype(np.float32, copy=False)
@@ -261,10 +368,12 @@ def render_midi(
     log.info("rendering %s at %d Hz with %s", name, sr, soundfont.name)
     low, high = FLUIDSYNTH_RATES
     rate = sr if low <= sr <= high else FALLBACK_RATE
-    audio = _run_fluidsynth(midi_bytes, rate, gain, soundfont, name, seconds)
+    audio = _run_fluidsynth(midi_bytes, rate, setting.gain, soundfont, name, seconds)
     if rate != sr:
         g = math.gcd(sr, rate)
         audio = resample_poly(audio, sr // g, rate // g)
+    if setting.level_db:
+        audio = audio * 10 ** (setting.level_db / 20)
     peak = float(np.abs(audio).max())
     if peak > 1.0:
         log.warning("%s: render peaks at %.2f; clipped to [-1, 1]", name, peak)

@@ -113,11 +113,34 @@ def check_protocol(
             raise ProtocolError(f"{path}: dataset {info.name} is not part of the protocol")
         if info.n_pieces != len(expected[info.name]):
             raise ProtocolError(f"{path}: dataset {info.name}: n_pieces {info.n_pieces}")
+    if results.model.modality == "audio" and protocol.render:
+        check_render(path, results, protocol.render)
     missing = set(protocol.datasets) - set(expected)
     if missing:
         raise ProtocolError(f"{path}: the protocol's dataset {sorted(missing)[0]} is missing")
     _check_items(path, results, tasks, lines, expected)
     _check_records(path, results, tasks, lines, protocol.limit, protocol.seed)
+
+
+def check_render(path: Path, results: Results, pinned: dict[str, str | float]) -> None:
+    """ProtocolError unless every dataset of MIDI pieces an audio model heard was rendered as
+    the protocol pins it (soundfont by hash, gain, level)."""
+    for info in results.datasets:
+        if info.generated is not None:
+            continue  # the model's own audio, never rendered
+        renders = info.render or []
+        if not renders:
+            raise ProtocolError(
+                f"{path}: dataset {info.name} records no render; the protocol pins "
+                f"{pinned['soundfont']} (re-run with this curvebench)"
+            )
+        for render in renders:
+            for key, value in pinned.items():
+                if getattr(render, key) != value:
+                    raise ProtocolError(
+                        f"{path}: dataset {info.name} was rendered with {key} "
+                        f"{getattr(render, key)!r}, the protocol's is {value!r}"
+                    )
 
 
 def _check_items(

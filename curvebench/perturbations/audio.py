@@ -107,14 +107,15 @@ def inject_noise(
     mode: str,
     rng: np.random.Generator,
     snr_db: float | None = None,
-) -> tuple[np.ndarray, dict[str, float | int]]:
+) -> tuple[np.ndarray, dict[str, float | int | None]]:
     """A copy of ``wave`` with noise in [onset_s, onset_s + duration_s), and where it acted.
 
     ``wave`` is mono float audio in [−1, 1]; it is never modified and the copy keeps its dtype.
     The noise's RMS is ``level_db`` dBFS, or ``snr_db`` dB below :func:`loudness_db` of
     ``wave`` (give exactly one). Window edges are rounded to the nearest sample. The returned
     dict holds the window as applied (``onset_s``, ``duration_s``, on the sample grid),
-    ``samples_changed`` and the noise's ``level_db``.
+    ``samples_changed``, the noise's ``level_db`` and ``snr_db``: the loudness of ``wave`` over
+    the RMS of the noise as injected (after clipping), measured (None for silent audio).
     """
     if (level_db is None) == (snr_db is None):
         raise ConfigError("noise level: give exactly one of level_db (dBFS) and snr_db (dB)")
@@ -159,10 +160,18 @@ def inject_noise(
     out = wave.copy()
     window = noise if mode == "replace" else out[start:stop] + noise
     out[start:stop] = np.clip(window, -1.0, 1.0)
-    info: dict[str, float | int] = {
+    injected = out[start:stop].astype(np.float64)
+    if mode != "replace":
+        injected = injected - wave[start:stop]
+    signal_db, noise_power = loudness_db(wave, sr), float(np.mean(injected**2))
+    snr = None
+    if signal_db is not None and noise_power > 0:
+        snr = round(signal_db - 10 * float(np.log10(noise_power)), 2)
+    info: dict[str, float | int | None] = {
         "onset_s": start / sr,
         "duration_s": (stop - start) / sr,
         "samples_changed": stop - start,
         "level_db": level_db,
+        "snr_db": snr,
     }
     return out, info

@@ -40,6 +40,9 @@ class PerturbationRecord:
     """Notes taken out of the piece."""
     notes_added: int = 0
     """Notes put into the piece."""
+    snr_db: float | None = None
+    """Noise in audio: the clip's loudness over the noise's RMS as injected, in dB, measured
+    on the copy (None elsewhere, or for a silent clip)."""
 
 
 @dataclass(frozen=True)

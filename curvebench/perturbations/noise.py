@@ -29,7 +29,7 @@ relative to full scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -189,7 +189,7 @@ class Noise(Perturbation):
         of the window."""
         from curvebench.perturbations.audio import inject_noise
 
-        out, _ = inject_noise(
+        out, info = inject_noise(
             wave,
             sr,
             self.onset,
@@ -200,4 +200,5 @@ class Noise(Perturbation):
             self.rng(seed),
             snr_db=self.snr_db,
         )
-        return out, window_record(self)
+        snr = info["snr_db"]
+        return out, replace(window_record(self), snr_db=None if snr is None else float(snr))

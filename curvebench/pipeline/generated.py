@@ -22,8 +22,18 @@ from curvebench.data.piece import Piece
 from curvebench.data.render import write_wav
 from curvebench.data.sources import GeneratedSpec
 from curvebench.errors import ConfigError
+from curvebench.threads import torch_threads
 
 log = logging.getLogger(__name__)
+
+RECIPE_VERSION = 2
+"""Bumped whenever sampling changes what a seed draws (v2: sampled on GENERATION_THREADS), so
+samples cached by an older recipe are drawn again."""
+GENERATION_THREADS = 1
+"""CPU threads the generated role is sampled with, whatever the run's ``--threads``: logits
+summed in another order by another number of threads can flip a sampled token, and an audio
+model's samples are decoded and encoded again (see ``adapters.code_cache.CODEC_THREADS``), so
+the pieces, and what ``verify`` rebuilds from the seed, would depend on the machine."""
 
 CHUNK = 8
 
@@ -61,7 +71,10 @@ def generated_pieces(
     the pieces drawn (the slowest step of a cold run on a CPU)."""
     root = cache_dir if cache_dir is not None else RunCaches.of().generated
     folder = (
-        Path(root) / "generated" / adapter.fingerprint()[:16] / f"k{spec.top_k}-seed{spec.seed}"
+        Path(root)
+        / "generated"
+        / adapter.fingerprint()[:16]
+        / f"v{RECIPE_VERSION}-k{spec.top_k}-seed{spec.seed}"
     )
     folder.mkdir(parents=True, exist_ok=True)
     pieces = []
@@ -84,7 +97,8 @@ def generated_pieces(
         if chunk in missing:
             log.info("sampling %d pieces from %s with top-k=%d", CHUNK, adapter.name, spec.top_k)
             seed = _chunk_seed(spec.seed, spec.top_k, chunk)
-            samples = adapter.generate(CHUNK, spec.top_k, spec.seconds, seed)
+            with torch_threads(GENERATION_THREADS):
+                samples = adapter.generate(CHUNK, spec.top_k, spec.seconds, seed)
             for path, sample in zip(paths, samples, strict=True):
                 # a unique temporary name: processes sampling side by side never collide
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -11,22 +11,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import curvebench
+from curvebench.adapters.base import Adapter, AudioAdapter
 from curvebench.benchmark.aggregate import Analysis, with_empty_groups
+from curvebench.benchmark.encode import render_setting
 from curvebench.benchmark.plan import Plan
 from curvebench.benchmark.results import (
     ModelInfo,
+    RenderInfo,
     Results,
     RunConfig,
     SkippedItem,
 )
 from curvebench.benchmark.scoring_config import ScoringConfig
 from curvebench.cache import RunCaches
-from curvebench.data.render import DEFAULT_SR, write_wav
+from curvebench.data.render import DEFAULT_SR, render_identity, write_wav
 from curvebench.data.sources import HUB_PREFIX
 from curvebench.metrics.token_types import type_vocab
 from curvebench.pipeline.options import RunOptions
-from curvebench.pipeline.stages import Loaded
+from curvebench.pipeline.stages import Dataset, Loaded
 from curvebench.specs import is_local_path, parse_spec, public_spec, scrub
+from curvebench.tasks import TaskConfig
 
 ENV_DISTRIBUTIONS = (
     "torch",
@@ -38,6 +42,23 @@ ENV_DISTRIBUTIONS = (
     "datasets",
     "numpy",
 )
+
+
+def renders(adapter: Adapter, tasks: list[TaskConfig], dataset: Dataset) -> list[RenderInfo] | None:
+    """The renders an audio model heard a dataset of MIDI pieces through (one per render level
+    of the tasks on its role); None for a symbolic model or recordings."""
+    if not isinstance(adapter, AudioAdapter) or all(p.is_audio for p in dataset.pieces):
+        return None
+    levels = {
+        t.render_level: t
+        for t in tasks
+        if dataset.spec.role in t.roles or dataset.spec.role == "custom"
+    }
+    out = []
+    for task in levels.values():
+        identity = render_identity(render_setting(adapter, task), DEFAULT_SR)
+        out.append(RenderInfo(**identity))
+    return out or None
 
 
 def build_results(
@@ -89,7 +110,7 @@ def build_results(
             tasks=dict(tasks),
             task_versions={n: t.version for n, t in tasks.items()},
         ),
-        datasets=[d.info() for d in loaded.datasets],
+        datasets=[d.info(renders(adapter, loaded.tasks, d)) for d in loaded.datasets],
         results=with_empty_groups(analysis.results, loaded.tasks, datasets, skipped),
         curves=analysis.curves,
         validity=analysis.validity,

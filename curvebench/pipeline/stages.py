@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from curvebench.adapters import Adapter
-from curvebench.benchmark.results import DatasetInfo
+from curvebench.benchmark.results import DatasetInfo, RenderInfo
 from curvebench.benchmark.scoring_config import ScoringConfig
 from curvebench.cache import RunCaches
 from curvebench.data.piece import Piece
@@ -26,8 +26,8 @@ class Dataset:
     generated: GeneratedSpec | None = None
     """How the pieces were drawn, for the generated role."""
 
-    def info(self) -> DatasetInfo:
-        """Its entry in results.json."""
+    def info(self, render: list[RenderInfo] | None = None) -> DatasetInfo:
+        """Its entry in results.json (``render``: what its MIDI was heard through)."""
         return DatasetInfo(
             name=self.spec.name,
             role=self.spec.role,
@@ -37,6 +37,7 @@ class Dataset:
             content_sha256=hashlib.sha256(
                 "\n".join(sorted(p.sha256 for p in self.pieces)).encode()
             ).hexdigest(),
+            render=render,
         )
 
 

@@ -65,6 +65,12 @@ class TaskConfig(BaseModel):
         "(empty region = 0, recovery from (onset-1)+len+4, last step dropped, conditioned-frame "
         "indexing).",
     )
+    render_level: Literal["model", "paper"] = Field(
+        default="model",
+        description="Audio models hearing MIDI: the render the model states (its soundfont, "
+        "gain 1), or the same soundfont at the paper's level (fluidsynth -g 0.9, then -3 dB "
+        "as sox gain -3; about 3.9 dB quieter).",
+    )
     generated_top_k: tuple[int, ...] = Field(
         default=(10, 50, 250), description="Top-k values of the generated role's samples."
     )
@@ -114,6 +120,11 @@ class Protocol(BaseModel):
     seed: int = Field(ge=0, description="Seed of the sample, the perturbations and generation.")
     datasets: dict[str, str] = Field(
         description="Embedded dataset name → content sha256 of its sample (pinned)."
+    )
+    render: dict[str, str | float] | None = Field(
+        default=None,
+        description="The render an audio model must hear the MIDI through: soundfont, sha256, "
+        "gain, level_db (as results.json records it).",
     )
 
 

@@ -35,8 +35,7 @@ def write_model_card(out: Path, facts: dict) -> None:
             (
                 "training data",
                 f"first {seconds:g} s of {pieces} pieces of the embedded training split "
-                f"({facts['train_frames']:,} frames), rendered with FluidSynth and the General "
-                f"MIDI soundfont {facts.get('soundfont', '(not recorded)')}",
+                f"({facts['train_frames']:,} frames), {render_text(facts.get('render'))}",
             ),
             ("rows x batch", f"{r['frames']} frames x {r['batch_size']} rows"),
             (
@@ -109,3 +108,15 @@ curvebench train-audio-reference --out DIR2 --from-codes DIR/codes.npz --max-ste
 ```
 """
     (out / "MODEL_CARD.md").write_text(text)
+
+
+def render_text(render: dict | None) -> str:
+    """How the training audio was rendered, as the card says it."""
+    if not render:
+        return "rendered with FluidSynth and a General MIDI soundfont (not recorded)"
+    sha = render["sha256"]
+    return (
+        f"rendered with FluidSynth (gain {render['gain']:g}) and the {render['soundfont']} "
+        f"General MIDI soundfont (sha256 `{sha[:8]}…{sha[-4:]}`); the adapter renders with "
+        "exactly this file (`render` in training.json)"
+    )

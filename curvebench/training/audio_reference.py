@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import EncodecConfig, EncodecModel
 
-from curvebench.data.render import find_soundfont, render_midi
+from curvebench.data.render import DEFAULT_RENDER, render_midi
 from curvebench.data.sources import embedded_split
 from curvebench.errors import ConfigError, CurvebenchError
 from curvebench.training import audio_codec as codec_lib
@@ -97,7 +97,7 @@ def build_codes(
             round(x, 1) for x in codec_lib.codebook_perplexity(arrays["validation_codes"])
         ],
         "reconstruction_snr_db": round(float(np.mean(snr)), 2),
-        "soundfont": find_soundfont().name,
+        "render": asdict(DEFAULT_RENDER),
         "stage1_seconds": round(time.time() - started, 1),
     }
     for name, tensor in codec.state_dict().items():

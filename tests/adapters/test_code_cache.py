@@ -154,3 +154,26 @@ def test_yue_shares_one_entry_per_audio_between_stages(tmp_path: Path) -> None:
     np.testing.assert_array_equal(two.ids, stage2.encode_audio(wave, 32000, "x").ids)
     assert stage1.encode_audio(wave, 32000, "x", codes=cache).ids.tolist() == one.ids.tolist()
     assert (cache.hits, cache.misses) == (3, 2)
+
+
+def test_codes_do_not_depend_on_the_runs_thread_count(tmp_path) -> None:
+    """The codec encodes on a fixed number of threads: a run on 1 or 2 threads gets the same
+    codes (without that, near-ties of the quantizer flip with the order of float sums)."""
+    import torch
+
+    from curvebench.adapters import load_adapter
+    from curvebench.data.render import render_midi
+    from tests.helpers import synthetic_score
+
+    adapter = load_adapter("audio-reference")
+    wave = render_midi(synthetic_score(0, seconds=15.0).dumps_midi(), 32000, tmp_path)
+    wave = wave[: 15 * 32000]
+    before = torch.get_num_threads()
+    codes = {}
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            codes[n] = adapter.encode_audio(wave, 32000, "clip").ids
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(codes[1], codes[2])

@@ -9,7 +9,15 @@ import pytest
 from symusic import Note, Score, Tempo, Track
 
 from curvebench.data import render
-from curvebench.data.render import INSTALL_HINT, find_soundfont, render_midi, write_wav
+from curvebench.data.render import (
+    DEFAULT_RENDER,
+    INSTALL_HINT,
+    render_identity,
+    render_midi,
+    setting_from_file,
+    soundfont_for,
+    write_wav,
+)
 from curvebench.errors import ConfigError, DataError
 
 SR = 32000
@@ -23,7 +31,7 @@ def fluidsynth() -> None:
     if shutil.which("fluidsynth") is None:
         pytest.fail(f"FluidSynth is not installed; install it with: {INSTALL_HINT}")
     try:
-        find_soundfont()
+        soundfont_for(DEFAULT_RENDER)
     except ConfigError as exc:
         pytest.fail(str(exc))
 
@@ -130,10 +138,10 @@ def test_bad_midi_is_a_data_error_naming_the_input(tmp_path: Path) -> None:
 def test_missing_fluidsynth_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(fake_soundfont(tmp_path)))
+    fake = setting_from_file(fake_soundfont(tmp_path))
     monkeypatch.setattr(render.shutil, "which", lambda _: None)
     with pytest.raises(ConfigError, match=r"apt-get install .*fluidsynth"):
-        render_midi(MELODY, cache_dir=tmp_path, name="song.mid")
+        render_midi(MELODY, cache_dir=tmp_path, name="song.mid", setting=fake)
 
 
 def fake_fluidsynth(tmp_path: Path, body: str) -> str:
@@ -147,11 +155,11 @@ def fake_fluidsynth(tmp_path: Path, body: str) -> str:
 def test_fluidsynth_failure_is_a_data_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(fake_soundfont(tmp_path)))
+    fake = setting_from_file(fake_soundfont(tmp_path))
     exe = fake_fluidsynth(tmp_path, "echo \"Parameter 'in.mid' not a MIDI file\" >&2; exit 255")
     monkeypatch.setattr(render.shutil, "which", lambda _: exe)
     with pytest.raises(DataError, match=r"song\.mid: fluidsynth could not render it .*not a MIDI"):
-        render_midi(MELODY, cache_dir=tmp_path, name="song.mid")
+        render_midi(MELODY, cache_dir=tmp_path, name="song.mid", setting=fake)
 
 
 def test_a_render_that_runs_past_the_piece_is_stopped(
@@ -159,30 +167,57 @@ def test_a_render_that_runs_past_the_piece_is_stopped(
 ) -> None:
     """A tempo map FluidSynth plays otherwise than written once rendered 75 GB of silence;
     the render is stopped once it passes the piece's length and a margin."""
-    monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(fake_soundfont(tmp_path)))
+    fake = setting_from_file(fake_soundfont(tmp_path))
     # writes zeros to the -F file for ever (the argument after -F)
     body = 'while [ "$1" != "-F" ]; do shift; done; cat /dev/zero > "$2"'
     monkeypatch.setattr(render.shutil, "which", lambda _: fake_fluidsynth(tmp_path, body))
     monkeypatch.setattr(render, "RENDER_TAIL_S", 1.0)
     with pytest.raises(DataError, match=r"song\.mid: FluidSynth rendered past the piece's end"):
-        render_midi(MELODY, cache_dir=tmp_path, name="song.mid")
+        render_midi(MELODY, cache_dir=tmp_path, name="song.mid", setting=fake)
 
 
-def test_find_soundfont_honours_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_render_soundfont_is_found_by_its_hash_whatever_else_is_installed(
+    fluidsynth: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = fake_soundfont(tmp_path)
-    monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(fake))
-    assert find_soundfont() == fake
-    text = tmp_path / "notes.txt"
-    text.write_text("not a soundfont")
-    monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(text))
-    with pytest.raises(ConfigError, match="not a SoundFont"):
-        find_soundfont()
+    real = soundfont_for(DEFAULT_RENDER)
+    # FluidR3_GM installed too, in a folder looked at first: never taken for TimGM6mb
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    (first / "FluidR3_GM.sf2").write_bytes(fake_soundfont(tmp_path).read_bytes())
+    shutil.copyfile(real, second / "TimGM6mb.sf2")
+    paths = (first / "FluidR3_GM.sf2", second / "TimGM6mb.sf2")
+    monkeypatch.setattr(render, "SOUNDFONT_PATHS", paths)
+    monkeypatch.delenv("CURVEBENCH_SOUNDFONT", raising=False)
+    assert soundfont_for(DEFAULT_RENDER) == second / "TimGM6mb.sf2"
+    # a file of the same name with other bytes is refused, naming the package to install
+    (second / "TimGM6mb.sf2").write_bytes(fake_soundfont(tmp_path).read_bytes())
+    with pytest.raises(ConfigError, match=r"TimGM6mb.sf2 .*has another sha256.*timgm6mb-soundfont"):
+        soundfont_for(DEFAULT_RENDER)
+    # $CURVEBENCH_SOUNDFONT names another place to find the same file
+    copy = tmp_path / "elsewhere.sf2"
+    shutil.copyfile(real, copy)
+    monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(copy))
+    assert soundfont_for(DEFAULT_RENDER) == copy
     monkeypatch.setenv("CURVEBENCH_SOUNDFONT", str(tmp_path / "missing.sf2"))
-    with pytest.raises(ConfigError, match=r"missing\.sf2 .*cannot be read"):
-        find_soundfont()
-    monkeypatch.delenv("CURVEBENCH_SOUNDFONT")
-    monkeypatch.setattr(render, "SOUNDFONT_PATHS", (tmp_path / "none.sf2",))
-    with pytest.raises(ConfigError, match=r"no General MIDI soundfont found.*apt-get install"):
-        find_soundfont()
+    monkeypatch.setattr(render, "SOUNDFONT_PATHS", (first / "none.sf2",))
+    with pytest.raises(ConfigError, match=r"not installed; install it \(apt-get install timgm6mb"):
+        soundfont_for(DEFAULT_RENDER)
+
+
+def test_another_soundfont_changes_the_render_identity_and_its_cache_entry(
+    fluidsynth: None, tmp_path: Path
+) -> None:
+    other = setting_from_file(fake_soundfont(tmp_path))
+    ours, theirs = render_identity(DEFAULT_RENDER, SR), render_identity(other, SR)
+    assert ours["sha256"] == DEFAULT_RENDER.sha256 and ours["fluidsynth"][0].isdigit()
+    assert ours != theirs and theirs["soundfont"] == "fake.sf2"
+    keys = {render._cache_key(MELODY, SR, s) for s in (DEFAULT_RENDER, other)}
+    keys.add(render._cache_key(MELODY, SR, DEFAULT_RENDER.at_paper_level()))
+    assert len(keys) == 3
+
+
+def test_the_paper_level_is_about_four_db_quieter(fluidsynth: None, tmp_path: Path) -> None:
+    ours = render_midi(MELODY, cache_dir=tmp_path)
+    paper = render_midi(MELODY, cache_dir=tmp_path, setting=DEFAULT_RENDER.at_paper_level())
+    drop = 20 * np.log10(rms(ours) / rms(paper))
+    assert 3.0 < drop < 5.0  # gain 0.9 then -3 dB: about 3.9 dB

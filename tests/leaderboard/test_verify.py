@@ -112,8 +112,26 @@ def test_an_audio_submission_is_accepted_and_verified(runs, tmp_path, monkeypatc
         wandb=False,
     )
     run(options)
-    assert validate_submission(folder).model.modality == "audio"
+    results = validate_submission(folder)
+    assert results.model.modality == "audio"
+    # the render is recorded for every dataset of MIDI it heard, and is the protocol's
+    from curvebench.data.render import DEFAULT_RENDER
+    from curvebench.leaderboard.protocol import ProtocolError, check_render
+    from curvebench.tasks import load_group
+
+    for info in results.datasets:
+        (render,) = info.render
+        assert (render.soundfont, render.sha256) == ("TimGM6mb.sf2", DEFAULT_RENDER.sha256)
+        assert render.gain == 1.0 and render.rate == 32000 and render.fluidsynth[0].isdigit()
+    pinned = load_group("board").protocol.render
+    check_render(folder, results, pinned)
+    elsewhere = results.model_copy(deep=True)
+    elsewhere.datasets[0].render[0].sha256 = "0" * 64
+    with pytest.raises(ProtocolError, match=r"rendered with sha256 '0000.*the protocol's is"):
+        check_render(folder, elsewhere, pinned)
     lines = read_samples(folder / "samples.jsonl.gz")
+    noisy = [x for x in lines if x.record is not None and x.record.kind == "noise"]
+    assert noisy and all(x.record.snr_db is not None for x in noisy)  # measured on each copy
     for line in lines:
         codes = np.asarray(line.loss)
         assert codes.shape == (4, 750)

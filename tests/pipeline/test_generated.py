@@ -4,7 +4,7 @@ import pytest
 
 from curvebench.adapters import load_adapter
 from curvebench.data.sources import GeneratedSpec
-from curvebench.pipeline.generated import CHUNK, generated_pieces
+from curvebench.pipeline.generated import CHUNK, RECIPE_VERSION, generated_pieces
 
 
 def spec(top_k: int, n: int, seed: int) -> GeneratedSpec:
@@ -16,7 +16,7 @@ def test_samples_are_cached_by_fingerprint_k_and_seed(tiny_model, tmp_path, monk
     first = generated_pieces(adapter, spec(10, 3, 0), "g", cache_dir=tmp_path)
     assert [p.id for p in first] == ["k10/0000", "k10/0001", "k10/0002"]
     assert all(p.role == "generated" and dict(p.meta)["top_k"] == "10" for p in first)
-    folder = tmp_path / "generated" / adapter.fingerprint()[:16] / "k10-seed0"
+    folder = tmp_path / "generated" / adapter.fingerprint()[:16] / f"v{RECIPE_VERSION}-k10-seed0"
     assert len(list(folder.glob("*.mid"))) == CHUNK
 
     def refuse(*args, **kwargs):

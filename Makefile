@@ -25,7 +25,7 @@ BOARD_ARGS ?= --task board --no-wandb
 # FluidSynth and a General MIDI soundfont render MIDI to audio (audio models, WAV examples);
 # without root or sudo, one line says what to install
 system:
-	@command -v fluidsynth >/dev/null 2>&1 && command -v midi2abc >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
+	@command -v fluidsynth >/dev/null 2>&1 && command -v midi2abc >/dev/null 2>&1 && ls /usr/share/sounds/sf2/TimGM6mb.sf2 >/dev/null 2>&1 || \
 		{ [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null || \
 		  { echo "make: this run needs Debian packages: $(SYSTEM_PACKAGES); install them (apt-get install $(SYSTEM_PACKAGES)) and run make again" >&2; exit 1; }; \
 		  $(SUDO) apt-get update -qq && \

@@ -10,8 +10,10 @@ import torch
 from transformers import EncodecModel, MusicgenForConditionalGeneration
 
 from curvebench.adapters import load_adapter, registered_adapters
+from curvebench.adapters.code_cache import CODEC_THREADS
 from curvebench.adapters.musicgen import AUDIO_REFERENCE_DIR, MusicGenAdapter
 from curvebench.data.render import render_midi
+from curvebench.threads import torch_threads
 from tests.helpers import synthetic_score
 
 
@@ -51,7 +53,7 @@ def test_loads_the_same_through_the_musicgen_adapter(adapter: MusicGenAdapter) -
 def test_codes_are_encodec_models_own(adapter: MusicGenAdapter, clip: np.ndarray) -> None:
     model = MusicgenForConditionalGeneration.from_pretrained(AUDIO_REFERENCE_DIR)
     codec = model.audio_encoder
-    with torch.no_grad():
+    with torch.no_grad(), torch_threads(CODEC_THREADS):  # the thread count curvebench encodes on
         theirs = codec.encode(torch.as_tensor(clip)[None, None]).audio_codes[0, 0]
     ours = adapter.encode_audio(clip, 32000, "clip").ids
     assert ours.shape == (4, 200)

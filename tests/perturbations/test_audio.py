@@ -11,6 +11,7 @@ from curvebench.perturbations.audio import (
     NOISE_FILTERS,
     colored_noise,
     inject_noise,
+    loudness_db,
     noise_filter,
 )
 
@@ -106,6 +107,8 @@ def test_outside_window_is_unchanged_and_input_is_not_mutated(mode: str) -> None
     assert np.array_equal(out[:start], wave[:start])
     assert np.array_equal(out[stop:], wave[stop:])
     assert np.all(out[start:stop] != wave[start:stop])
+    # the measured SNR: the clip's loudness over the injected noise's RMS (−12 dBFS here)
+    assert info.pop("snr_db") == pytest.approx(loudness_db(wave, SR) + 12.0, abs=0.5)
     assert info == {
         "onset_s": 5.0,
         "duration_s": 0.1,

@@ -99,6 +99,9 @@ def role_results(
     if pooled:
         task = results.config.tasks[task_name]
         out.update(analyse(pooled, [task]).results[task_name])
+    for role, several in names.items():  # a role none of whose items was scored stays, n = 0
+        if role not in out:
+            out[role] = results.results[task_name][several[0]]
     return dict(sorted(out.items(), key=lambda kv: role_rank(kv[0])))
 
 

@@ -7,6 +7,7 @@ stale (exit 1). The sources (``make docs-runs`` makes them):
 - ``make-run``: the default run's table, drawn by the CLI's own code from
   ``docs/runs/default/results.json``, and the run's timing line from its saved output;
 - ``callback``: ``examples/train_with_callback.py``'s saved output;
+- ``busy-run``: the default run made cold on a busy machine (``scripts/busy_run.py``);
 - ``findings-*``: the board's committed entries (``leaderboard/submissions/*/results.json``,
   the protocol run of each embedded model): agreement with the truth, how often each
   corruption lowers the loss, the regions, the token types;
@@ -48,6 +49,13 @@ def make_run() -> str:
     tail = [line for line in output if line.startswith(("skipped items:", "time:"))]
     body = ["$ make run", "...", MAKE_RUN, results_text(results, width=200), "", *tail]
     return _fenced("\n".join(body))
+
+
+def busy_run() -> str:
+    """The default run's timing on a busy machine (``scripts/busy_run.py``'s saved output)."""
+    output = (RUNS / "busy.txt").read_text().splitlines()
+    kept = [line for line in output if line.startswith(("load average", "time:"))]
+    return _fenced("\n".join(kept))
 
 
 def callback() -> str:
@@ -289,6 +297,7 @@ def _pooled_auroc(per: dict, role: str) -> float:
 BLOCKS: dict[str, Callable[[], str]] = {
     "make-run": make_run,
     "callback": callback,
+    "busy-run": busy_run,
     "findings-agreement": findings_agreement,
     "findings-lowered": findings_lowered,
     "findings-regions": findings_regions,

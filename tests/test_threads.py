@@ -29,17 +29,15 @@ def test_threads_apply_inside_the_block_and_are_restored() -> None:
         RunOptions(threads=0)
 
 
+def _small_run(model, folder, out, **options) -> None:
+    """One piece of a MIDI folder through a model, no W&B."""
+    spec = f"hf-causal:path={model}"
+    run(RunOptions(model=spec, data=(f"ood={folder}",), limit=1, out=out, wandb=False, **options))
+
+
 def test_a_run_records_its_threads(tiny_model, midi_folder, tmp_path) -> None:
     before = torch.get_num_threads()
-    options = RunOptions(
-        model=f"hf-causal:path={tiny_model}",
-        data=(f"ood={midi_folder}",),
-        limit=1,
-        out=tmp_path / "run",
-        wandb=False,
-        threads=1,
-    )
-    run(options)
+    _small_run(tiny_model, midi_folder, tmp_path / "run", threads=1)
     env = json.loads((tmp_path / "run" / "results.json").read_text())["env"]
     assert env["torch_threads"] == "1"
     assert torch.get_num_threads() == before
@@ -49,16 +47,7 @@ def test_a_run_records_its_threads(tiny_model, midi_folder, tmp_path) -> None:
 def test_each_long_step_of_a_run_shows_progress_unless_quiet(
     tiny_model, midi_folder, tmp_path, capsys, progress
 ) -> None:
-    options = RunOptions(
-        model=f"hf-causal:path={tiny_model}",
-        data=(f"ood={midi_folder}",),
-        limit=1,
-        out=tmp_path / "run",
-        wandb=False,
-        progress=progress,
-        use_cache=False,
-    )
-    run(options)
+    _small_run(tiny_model, midi_folder, tmp_path / "run", progress=progress, use_cache=False)
     err = capsys.readouterr().err
     for step in ("perturb+encode", "scoring"):
         assert (step in err) == progress, step

@@ -65,6 +65,9 @@ def test_tables_and_metric_lookup(three_runs) -> None:
     assert (
         table["region_peak"][0] == cli["results"]["noise-at-5s"][table["dataset"][0]]["region_peak"]
     )
+    low, high = table["abs_loss_original_ci_low"][0], table["abs_loss_original_ci_high"][0]
+    assert low <= table["abs_loss_original"][0] <= high  # every estimate with its interval
+    assert {"region_peak_ci_low", "auroc_abs_loss_ci_high"} <= set(table.columns)
     items = in_memory.items()
     assert len(items) == len(in_memory.samples) == 4  # 2 originals, 2 perturbed copies
     perturbed = items[items["variant"] != "original"]

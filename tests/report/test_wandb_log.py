@@ -164,3 +164,20 @@ def test_cli_prints_sync_hint_only_offline(tiny_model, midi_folder, tmp_path, ca
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "(offline; upload with: wandb sync" in out
+
+
+def test_the_summary_and_results_table_carry_intervals(logged, midi_folder) -> None:
+    _, folder, records = logged
+    summary = {
+        i.key or "/".join(i.nested_key): json.loads(i.value_json)
+        for r in records
+        if r.WhichOneof("record_type") == "summary"
+        for i in r.summary.update
+    }
+    key = f"noise-at-5s/{midi_folder.name}/abs_loss_original"
+    low, value, high = (summary[f"{key}{s}"] for s in ("_ci_low", "", "_ci_high"))
+    assert low <= value <= high and low < high
+    assert any(k.startswith("validity/") and k.endswith("/agree_ci_low") for k in summary)
+    (table_file,) = folder.glob("files/media/table/results_*.table.json")
+    columns = json.loads(table_file.read_text())["columns"]
+    assert {"abs_loss_original_ci_low", "auroc_abs_loss_ci_high"} <= set(columns)

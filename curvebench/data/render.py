@@ -35,6 +35,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -269,15 +270,28 @@ release tails take a few seconds; a tempo map it plays otherwise than written ca
 hours)."""
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill a process started in its own session, and every process of its group."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
 def _wait_bounded(command: list[str], raw_path: Path, most_s: float, rate: int, name: str) -> str:
     """Run FluidSynth, stopping it once its output passes ``most_s`` seconds of stereo float
     audio at ``rate`` or it has run 30 minutes (DataError); what it printed on stderr. It is
     killed when anything (a signal that ends the run included) interrupts the wait."""
     most_bytes = int(most_s * rate) * 2 * 4
     messages = raw_path.with_name("stderr.txt")  # a file: a full pipe would stall FluidSynth
+    # its own process group: stopping it stops whatever it started too (a child left running
+    # would go on writing into the deleted temporary file until the disk is full)
     with (
         open(messages, "w") as err,
-        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err) as proc,
+        subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        ) as proc,
     ):
         try:
             clock = time.monotonic()
@@ -292,7 +306,7 @@ def _wait_bounded(command: list[str], raw_path: Path, most_s: float, rate: int, 
                     raise DataError(f"{name}: fluidsynth did not finish within 30 minutes")
                 time.sleep(0.02)
         except BaseException:
-            proc.kill()
+            _kill_group(proc)
             raise
     lines = messages.read_text(errors="replace").strip().splitlines()
     if lines:

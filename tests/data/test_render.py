@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 import wave
 from pathlib import Path
 
@@ -168,12 +169,28 @@ def test_a_render_that_runs_past_the_piece_is_stopped(
     """A tempo map FluidSynth plays otherwise than written once rendered 75 GB of silence;
     the render is stopped once it passes the piece's length and a margin."""
     fake = setting_from_file(fake_soundfont(tmp_path))
-    # writes zeros to the -F file for ever (the argument after -F)
-    body = 'while [ "$1" != "-F" ]; do shift; done; cat /dev/zero > "$2"'
+    # writes zeros to the -F file for ever (the argument after -F), from a child process
+    pid_file = tmp_path / "writer.pid"
+    body = (
+        f'while [ "$1" != "-F" ]; do shift; done; cat /dev/zero > "$2" & echo $! > {pid_file}; wait'
+    )
     monkeypatch.setattr(render.shutil, "which", lambda _: fake_fluidsynth(tmp_path, body))
     monkeypatch.setattr(render, "RENDER_TAIL_S", 1.0)
     with pytest.raises(DataError, match=r"song\.mid: FluidSynth rendered past the piece's end"):
         render_midi(MELODY, cache_dir=tmp_path, name="song.mid", setting=fake)
+    # the writer it started is stopped with it (it once went on filling the disk)
+    writer = Path("/proc") / pid_file.read_text().strip()
+    deadline = time.monotonic() + 10
+    while writer.exists() and "zombie" not in _state(writer) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not writer.exists() or "zombie" in _state(writer)
+
+
+def _state(proc: Path) -> str:
+    try:
+        return next(line for line in (proc / "status").read_text().splitlines() if "State" in line)
+    except (OSError, StopIteration):
+        return "zombie"  # gone meanwhile
 
 
 def test_the_render_soundfont_is_found_by_its_hash_whatever_else_is_installed(

@@ -63,7 +63,8 @@ SOUNDFONT_PATHS = (
     Path("/usr/share/soundfonts/FluidR3_GM.sf2"),  # Arch, Fedora
     Path("/usr/share/soundfonts/default.sf2"),
 )
-"""Where ``find_soundfont`` looks when ``$CURVEBENCH_SOUNDFONT`` is unset, in this order."""
+"""Where system soundfonts lie: :func:`soundfont_for` looks in these files' folders for the
+render's file name (and takes it only with the render's sha256)."""
 
 INSTALL_HINT = "apt-get install --no-install-recommends fluidsynth timgm6mb-soundfont"
 DEFAULT_SR = 32000

@@ -2,9 +2,10 @@
 machine as it is when the run starts.
 
 On an idle machine every core helps; on a busy one each parallel step of a small model waits
-for a thread that is not running, and the run slows many-fold (we measured sampling 7× slower
-with 2 threads than with 1 on a 2-core machine under load 6–8). The default is therefore the
-cores the 1-minute load leaves free, at least 1 (:func:`default_threads`).
+for a thread that is not running, and the run slows many-fold (we measured sampling 4.7–5.8×
+slower with 2 threads than with 1 on a 2-core machine under load 4: ``benchmarks/README.md``).
+The default is therefore the cores the 1-minute load leaves free, at least 1
+(:func:`default_threads`).
 """
 
 from __future__ import annotations

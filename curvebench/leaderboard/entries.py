@@ -70,10 +70,14 @@ class Entry:
 
     folder: Path
     results: Results
-    roles: dict[str, DatasetResult]
-    """Role → metrics of TASK on that role's datasets, pooled."""
     tasks: dict[str, dict[str, DatasetResult]]
-    """Task → role → metrics, pooled the same way, for every task of the run (TASK first)."""
+    """Task → role → metrics, each role's datasets pooled, for every task of the run (TASK
+    first)."""
+
+    @property
+    def roles(self) -> dict[str, DatasetResult]:
+        """Role → metrics of TASK, pooled."""
+        return self.tasks[TASK]
 
 
 def role_rank(role: str) -> tuple[int, str]:
@@ -119,7 +123,7 @@ def load_entries(board_dir: Path) -> tuple[list[Entry], list[tuple[str, str]]]:
             continue
         order = sorted(results.results, key=lambda name: (name != TASK, name))
         tasks = {name: role_results(results, lines, name) for name in order}
-        entries.append(Entry(folder, results, tasks[TASK], tasks))
+        entries.append(Entry(folder, results, tasks))
     return entries, broken
 
 

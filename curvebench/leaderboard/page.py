@@ -301,13 +301,7 @@ def _agreement(entries: list[Entry]) -> str:
             f"<td>{_ranking(c.values[absolute.name], -1)}</td></tr>"
         )
         for m in ranked:
-            pair = (
-                (absolute.name, m.name)
-                if (absolute.name, m.name) in c.taus
-                else (m.name, absolute.name)
-            )
-            tau = c.taus.get(pair, float("nan"))
-            lo, hi = c.tau_intervals.get(pair, (None, None))
+            tau, (lo, hi) = c.between(absolute.name, m.name)
             shown = "too few models" if n < MIN_MODELS_FOR_TAU or tau != tau else f"{tau:+.2f}"
             if shown[0] in "+-" and lo is not None:
                 shown += f' <span class="ci">[{lo:+.2f}, {hi:+.2f}]</span>'

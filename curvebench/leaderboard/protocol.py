@@ -14,7 +14,6 @@ from curvebench.benchmark.samples import SampleLine
 from curvebench.benchmark.windows import effective_stride
 from curvebench.data.files import DEFAULT_LIMITS
 from curvebench.data.piece import Piece
-from curvebench.data.sampling import STRATA_COLUMNS, strata_of, stratified_sample
 from curvebench.data.sources import embedded_specs, iter_pieces, load_split
 from curvebench.data.timing import clip_seconds
 from curvebench.errors import CurvebenchError
@@ -36,15 +35,6 @@ ENFORCED: str | None = BOARD_PROTOCOL
 
 class ProtocolError(CurvebenchError):
     """A run that does not follow the board's protocol."""
-
-
-def embedded_sample(name: str, limit: int, seed: int) -> set[str]:
-    """Ids of the protocol's sample of an embedded dataset."""
-    spec = next(s for s in embedded_specs() if s.name == name)
-    rows = load_split(spec)
-    ids = [str(i) for i in rows["id"]]
-    columns = {c: rows[c] for c in STRATA_COLUMNS if c in rows.column_names}
-    return {ids[i] for i in stratified_sample(ids, strata_of(columns), limit, seed)}
 
 
 def check_protocol_name(path: Path, results: Results, group: str) -> None:
@@ -95,11 +85,13 @@ def check_protocol(
         )
     ks = sorted({k for t in tasks for k in t.generated_top_k})
     expected: dict[str, set[str]] = {}
+    sample: dict[str, dict[str, Piece]] = {}
     for info in results.datasets:
         if info.name in protocol.datasets:
             if info.content_sha256 != protocol.datasets[info.name]:
                 raise ProtocolError(f"{path}: dataset {info.name} is not the pinned sample")
-            expected[info.name] = embedded_sample(info.name, protocol.limit, protocol.seed)
+            sample[info.name] = protocol_pieces(info.name, protocol.limit, protocol.seed)
+            expected[info.name] = set(sample[info.name])
         elif info.generated is not None:
             g = info.generated
             own = g.generator == results.model.spec or g.fallback is not None
@@ -119,7 +111,7 @@ def check_protocol(
     if missing:
         raise ProtocolError(f"{path}: the protocol's dataset {sorted(missing)[0]} is missing")
     _check_items(path, results, tasks, lines, expected)
-    _check_records(path, results, tasks, lines, protocol.limit, protocol.seed)
+    _check_records(path, results, tasks, lines, sample)
 
 
 def check_render(path: Path, results: Results, pinned: dict[str, str | float]) -> None:
@@ -201,28 +193,25 @@ def _check_records(
     results: Results,
     tasks: list[TaskConfig],
     lines: list[SampleLine],
-    limit: int,
-    seed: int,
+    sample: dict[str, dict[str, Piece]],
 ) -> None:
     """Each perturbed copy of a protocol dataset's piece has the record its perturbation gives
     when rebuilt from the task, its seed and the piece read from the package: every field
     (onset, duration, notes removed and added, whether tokens are preserved). A waveform
     recipe's record (an audio model's noise) needs the render and is compared by ``verify``
-    on the copies it re-scores, as are generated pieces' (drawn by the model)."""
+    on the copies it re-scores, as are generated pieces' (drawn by the model). ``sample``:
+    the protocol's pieces of each embedded dataset, by id."""
     by_name = {t.name: t for t in tasks}
     audio = results.model.modality == "audio"
-    pieces: dict[str, dict[str, Piece]] = {}
     clipped: dict[tuple[str, str, float], Score] = {}
     for line in lines:
-        if line.is_original or line.dataset not in {s.name for s in embedded_specs()}:
+        if line.is_original or line.dataset not in sample:
             continue
         perturbation = parse_perturbation(line.variant)
         if audio and perturbation.acts_on_audio:
             continue
         task = by_name[line.task]
-        if line.dataset not in pieces:
-            pieces[line.dataset] = protocol_pieces(line.dataset, limit, seed)
-        piece = pieces[line.dataset][line.piece_id]  # the item set is checked before
+        piece = sample[line.dataset][line.piece_id]  # the item set is checked before
         key = (line.dataset, line.piece_id, task.clip_seconds)
         if key not in clipped:
             clipped[key] = clip_seconds(piece.score(DEFAULT_LIMITS), task.clip_seconds)

@@ -35,6 +35,11 @@ class Comparison:
     """(metric a, metric b) → 95% interval of that τ from the models' own intervals
     (:func:`~curvebench.metrics.agreement.kendall_tau_interval`)."""
 
+    def between(self, a: str, b: str) -> tuple[float, Interval]:
+        """τ between two metrics' rankings and its interval, in either order."""
+        pair = (a, b) if (a, b) in self.taus else (b, a)
+        return self.taus.get(pair, float("nan")), self.tau_intervals.get(pair, (None, None))
+
 
 def model_label(results: Results) -> str:
     """A model's display name: spec plus a short fingerprint."""
@@ -75,20 +80,13 @@ def compare(runs: list[Results]) -> list[Comparison]:
                     intervals[metric][model_label(run)] = (ci[0], ci[1])
         if max(len(v) for v in values.values()) < 2:
             continue
-        oriented = {
-            m: {k: directions[m] * v for k, v in vals.items()} for m, vals in values.items()
-        }
-        taus = {
-            (a, b): kendall_tau(oriented[a], oriented[b]) for a, b in combinations(directions, 2)
-        }
-
+        ranked = {m: _oriented(values[m], intervals[m], directions[m]) for m in directions}
+        points = {m: {k: v for k, (v, _) in r.items()} for m, r in ranked.items()}
+        taus = {(a, b): kendall_tau(points[a], points[b]) for a, b in combinations(directions, 2)}
         tau_intervals = {
-            (a, b): kendall_tau_interval(
-                _oriented(values[a], intervals[a], directions[a]),
-                _oriented(values[b], intervals[b], directions[b]),
-            )
-            for a, b in combinations(directions, 2)
-            if (a, b) in taus and taus[a, b] == taus[a, b]
+            (a, b): kendall_tau_interval(ranked[a], ranked[b])
+            for (a, b), tau in taus.items()
+            if tau == tau  # NaN: fewer than two models have both
         }
         out.append(Comparison(task, dataset, values, taus, tau_intervals))
     return out

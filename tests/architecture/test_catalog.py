@@ -65,7 +65,7 @@ def test_a_declared_headline_metric_reaches_table_report_and_board(
     html = results_table(results)
     assert "wobble" in html and "0.432" in html
     roles = {"training": results.results["noise-at-5s"]["d"]}
-    entry = entries.Entry(tmp_path, results, roles, {"noise-at-5s": roles})
+    entry = entries.Entry(tmp_path, results, {"noise-at-5s": roles})
     readme = markdown.write_readme([entry], tmp_path / "README.md").read_text()
     header = next(line for line in readme.splitlines() if line.startswith("| model |"))
     assert "wobble" in header and "0.432" in readme

@@ -93,6 +93,7 @@ docs-runs: install-dev
 	CURVEBENCH_CACHE=$$(mktemp -d) $(BIN)/curvebench run --task noise-at-5s --model reference \
 		--limit 32 --out runs/docs-default --no-wandb | tee docs/runs/default/output.txt
 	cp runs/docs-default/results.json docs/runs/default/results.json
+	cp runs/docs-default/figures/noise-at-5s-*.png docs/
 	$(BIN)/python scripts/busy_run.py 4 --task noise-at-5s --model reference --limit 32 \
 		--out runs/docs-busy --no-wandb | tee docs/runs/busy.txt
 	$(BIN)/python examples/train_with_callback.py | tee docs/runs/callback.txt

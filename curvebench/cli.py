@@ -196,10 +196,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_perturb(args: argparse.Namespace) -> int:
-    from curvebench.data.audio import read_audio, sha256_file
+    from curvebench.data.audio import read_audio, sha256_file, write_wav
     from curvebench.data.files import checked_file, printable
     from curvebench.data.piece import parse_midi
-    from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
+    from curvebench.data.render import DEFAULT_SR, render_midi
     from curvebench.data.timing import duration_seconds
     from curvebench.perturbations import derive_seed, parse_perturbation
 
@@ -224,7 +224,7 @@ def cmd_perturb(args: argparse.Namespace) -> int:
                 f"{printable(target)}: audio input is written as WAV; name it .wav"
             )
         wave, sr = read_audio(source, limits=limits)
-        seed = derive_seed(args.seed, sha256_file(source), perturbation.spec_id)
+        seed = derive_seed(args.seed, sha256_file(source), perturbation.seed_id)
         try:
             perturbed_wave, record = _item(source, perturbation.apply_audio, wave, sr, seed)
         except CurvebenchError as exc:
@@ -232,7 +232,7 @@ def cmd_perturb(args: argparse.Namespace) -> int:
         write_wav(target, perturbed_wave, sr)
     else:
         data = source.read_bytes()
-        seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.spec_id)
+        seed = derive_seed(args.seed, hashlib.sha256(data).hexdigest(), perturbation.seed_id)
         score = parse_midi(data, shown, limits)
         limits.check_seconds(duration_seconds(score), shown, "a piece")
         try:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from curvebench.cli import main
+from curvebench.data.audio import read_wav, write_wav
 from curvebench.data.piece import parse_midi
-from curvebench.data.render import read_wav, write_wav
 from curvebench.tasks import available_tasks
 
 

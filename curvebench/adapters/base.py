@@ -60,6 +60,9 @@ class GeneratedSample:
     """float32 mono audio [samples] in [-1, 1]; None for notes."""
     sampling_rate: int | None = None
     """Hz of ``wave``; None for notes."""
+    codes_kept: float | None = None
+    """An audio model that samples codes: the fraction of them that encoding ``wave`` again
+    gives back (None when not measured)."""
 
     def __post_init__(self) -> None:
         if (self.score is None) == (self.wave is None):

@@ -235,16 +235,20 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
 
     @torch.no_grad()
     def generate(self, n: int, top_k: int, seconds: float, seed: int) -> list[GeneratedSample]:
-        """``n`` mono float32 waveforms at ``sampling_rate``, ``seconds`` long, sampled in the
-        delay layout under the condition (``none`` generates from the null condition:
-        MusicGen's decoder cannot sample audio without cross-attention states)."""
+        """``n`` mono float32 waveforms at ``sampling_rate``, ``seconds`` long: codes sampled in
+        the delay layout under the condition (``none`` generates from the null condition:
+        MusicGen's decoder cannot sample audio without cross-attention states), decoded by the
+        model's codec. Each sample carries the fraction of its sampled codes that encoding its
+        audio again gives back (``codes_kept``): the benchmark hears the audio, so a codec
+        whose round trip changes most codes scores other codes than the model drew."""
         torch.manual_seed(seed)
         frames = max(1, math.ceil(seconds * self.frame_rate))
         device = next(self.model.parameters()).device
         condition = self._condition_kwargs(n, device)
         if self.condition in ("null", "none"):
             condition["guidance_scale"] = 1.0  # no classifier-free guidance: nothing to guide by
-        audio = self.model.generate(
+        audio, codes = sample_with_codes(
+            self.model,
             **condition,
             do_sample=True,
             top_k=top_k,
@@ -253,10 +257,14 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
         )
         samples = max(1, round(seconds * self.sampling_rate))
         rate = self.sampling_rate
-        return [
-            GeneratedSample(wave=a[0, :samples].float().cpu().numpy(), sampling_rate=rate)
-            for a in audio
-        ]
+        out = []
+        for wave, drawn in zip(audio, codes, strict=True):
+            wave = wave[0, :samples].float().cpu().numpy()
+            again = self._encode(wave.astype("float64"), rate)
+            t = min(again.shape[-1], drawn.shape[-1], frames)
+            kept = float((again[:, :t] == drawn[:, :t].cpu().numpy()).mean()) if t else None
+            out.append(GeneratedSample(wave=wave, sampling_rate=rate, codes_kept=kept))
+        return out
 
     def compute_fingerprint(self) -> str:
         """sha256 of weights and config, and of the settings when they are not the defaults
@@ -288,6 +296,28 @@ register_adapter(
         },
     )
 )
+
+
+def sample_with_codes(model: torch.nn.Module, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model.generate(**kwargs)``'s audio [B, 1, samples] and the codes [B, K, T] it decoded
+    them from (transformers returns only the audio: the codes are taken where the codec's
+    ``decode`` receives them)."""
+    codec = model.audio_encoder
+    seen: list[torch.Tensor] = []
+    decode = codec.decode
+
+    def keep(audio_codes: torch.Tensor, *args, **kw):
+        seen.append(audio_codes)
+        return decode(audio_codes, *args, **kw)
+
+    codec.decode = keep  # an instance attribute: shadows the method for this call only
+    try:
+        audio = model.generate(**kwargs)
+    finally:
+        del codec.decode
+    if len(seen) != 1 or seen[0].shape[0] != 1:
+        raise ConfigError("MusicGen's generate decoded its codes in an unexpected way")
+    return audio, seen[0][0]
 
 
 def stated_render(path: str, soundfont: str | None = None) -> RenderSetting:

@@ -169,6 +169,7 @@ class GroupMetrics:
             r = length_mean_correlation(durations, deltas)
             out["length_delta_pearson_means"] = r["pearson"]
             out["length_delta_spearman_means"] = r["spearman"]
+            out.update(long_noise(durations, deltas))
         if self.types:
             for side, name in ((True, "original"), (False, "perturbed")):
                 means = type_means(self.by_type[side], self.types)
@@ -211,6 +212,25 @@ class GroupMetrics:
 
 def _rounded_map(values: dict[str, float | None]) -> dict[str, float | None]:
     return {k: rounded(v) for k, v in values.items()}
+
+
+LONG_NOISE_S = (1.0, 4.0)
+"""Noise lengths the paper's Figure 4 pools: 50 to 200 tokens at 50 Hz, 1 to 4 s."""
+
+
+def long_noise(durations: np.ndarray, deltas: np.ndarray) -> dict[str, float | None]:
+    """The paper's Figure-4 pooling of a length sweep: the mean Δ absolute loss over pairs
+    whose noise lasts 1 to 4 s (50 to 200 frames at 50 Hz), the fraction of them whose loss
+    the noise lowered, and how many there are."""
+    low, high = LONG_NOISE_S
+    keep = (durations >= low - 1e-9) & (durations <= high + 1e-9) & np.isfinite(deltas)
+    if not keep.any():
+        return {"long_noise_delta": None, "long_noise_frac_lowered": None, "long_noise_pairs": 0}
+    return {
+        "long_noise_delta": float(deltas[keep].mean()),
+        "long_noise_frac_lowered": float((deltas[keep] < 0).mean()),
+        "long_noise_pairs": int(keep.sum()),
+    }
 
 
 def _mean(values: list[float]) -> float | None:

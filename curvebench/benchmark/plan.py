@@ -175,7 +175,7 @@ def plan_task(
             plan.skip(Skip(piece.dataset, piece.id, one_line(exc), encoder.stage, task.name), exc)
             continue
         for perturbation in perturbations:
-            seed = derive_seed(task.seed, piece.sha256, perturbation.spec_id)
+            seed = derive_seed(task.seed, piece.sha256, perturbation.seed_id)
             try:
                 encoded, record, perturbed_media = encoder.perturbed(
                     perturbation, clipped, media, seed, piece.id

@@ -106,6 +106,12 @@ class DatasetInfo(_Strict):
         description="An audio model hearing MIDI: each render its pieces were heard through "
         "(one per render level of the run's tasks).",
     )
+    codes_kept: float | None = Field(
+        default=None,
+        description="Generated role of an audio model: mean fraction of the codes the model "
+        "sampled that encoding the decoded audio gives back (the benchmark scores the audio's "
+        "codes); below 0.5 the run warns.",
+    )
 
 
 class SkippedItem(_Strict):

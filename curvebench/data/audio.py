@@ -1,8 +1,8 @@
 """Reading audio files (WAV, FLAC, OGG, MP3) as float samples at a requested rate.
 
-Decoding is done by ``soundfile`` (libsndfile; its wheels bundle libsndfile ≥ 1.1, which reads
-and writes MP3), installed with ``pip install 'curvebench[audio]'``. Without it, WAV files are
-still read (by scipy). Resampling is polyphase (``scipy.signal.resample_poly``, per channel);
+Every audio file the package reads or writes goes through ``soundfile`` (libsndfile; its wheels
+bundle libsndfile ≥ 1.1, which reads and writes MP3): :func:`read_wav`/:func:`write_wav` and
+the recording reader alike. Resampling is polyphase (``scipy.signal.resample_poly``, per channel);
 several channels are mixed to mono by their mean unless ``mono=False``.
 """
 
@@ -14,26 +14,17 @@ import os
 from pathlib import Path
 
 import numpy as np
+import soundfile
 from scipy.signal import resample_poly
 
 from curvebench.data.files import AUDIO_SUFFIXES, Limits, printable
 from curvebench.data.piece import Piece
 from curvebench.errors import ConfigError, DataError, one_line
 
-INSTALL_HINT = "pip install 'curvebench[audio]' (or: pip install soundfile)"
-
 
 def is_audio_file(path: str | os.PathLike[str]) -> bool:
     """Whether a path ends like an audio file curvebench reads."""
     return Path(path).suffix.lower() in AUDIO_SUFFIXES
-
-
-def _soundfile():
-    try:
-        import soundfile
-    except ImportError:
-        return None
-    return soundfile
 
 
 MIN_RATE, MAX_RATE = 1_000, 768_000
@@ -45,19 +36,10 @@ def audio_info(path: Path, shown: str | None = None) -> tuple[int, int]:
     """(frames, rate) of an audio file, read from its header alone; DataError for a file
     that is not readable audio, holds no samples or claims an absurd rate."""
     shown = shown or printable(path)
-    soundfile = _soundfile()
-    if soundfile is None and Path(path).suffix.lower() != ".wav":
-        raise ConfigError(f"{shown}: reading {Path(path).suffix} needs soundfile; {INSTALL_HINT}")
     try:
-        if soundfile is None:
-            from scipy.io import wavfile
-
-            rate, data = wavfile.read(str(path), mmap=True)  # maps the file, reads nothing
-            frames = len(data)
-        else:
-            info = soundfile.info(str(path))
-            rate, frames = int(info.samplerate), int(info.frames)
-    except Exception as exc:  # libsndfile and scipy raise many kinds on broken headers
+        info = soundfile.info(str(path))
+        rate, frames = int(info.samplerate), int(info.frames)
+    except Exception as exc:  # libsndfile raises many kinds on broken headers
         raise DataError(f"{shown}: not a readable audio file ({one_line(exc)})") from None
     if frames <= 0:
         raise DataError(f"{shown}: the audio file holds no samples")
@@ -72,12 +54,6 @@ def audio_info(path: Path, shown: str | None = None) -> tuple[int, int]:
 def _decode(path: Path, frames: int = -1) -> tuple[np.ndarray, int]:
     """Samples [frames, channels] (float64) and rate, as the file holds them: all of them, or
     the first ``frames``."""
-    soundfile = _soundfile()
-    if soundfile is None:  # a WAV (audio_info refused other formats without soundfile)
-        from curvebench.data.render import read_wav
-
-        wave, sr = read_wav(path, frames)  # already mono
-        return wave.astype(np.float64)[:, None], sr
     try:
         data, sr = soundfile.read(str(path), frames=frames, dtype="float64", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
@@ -188,3 +164,32 @@ def piece_waveform(piece: Piece, sr: int, seconds: float | None = None) -> np.nd
         except DataError as exc:  # name the piece, never the path of this machine
             raise DataError(str(exc).replace(piece.audio_path, piece.source or piece.id)) from exc
     return audio_from_bytes(piece.audio, piece.source or piece.id, sr)[0]
+
+
+def write_wav(path: str | os.PathLike[str], wave: np.ndarray, sr: int) -> Path:
+    """Write mono float audio in [−1, 1] as 16-bit PCM WAV (clipped); returns the path."""
+    wave = np.asarray(wave)
+    if wave.ndim != 1:
+        raise DataError(f"{path}: write_wav takes mono audio, got an array of shape {wave.shape}")
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ConfigError(f"{path}: sample rate {sr!r} must be a positive whole number of Hz")
+    if not np.all(np.isfinite(wave)):
+        raise DataError(f"{path}: the audio holds NaN or infinite samples; nothing was written")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clipped = np.clip(wave.astype(np.float64), -1.0, 1.0)
+    soundfile.write(str(out), clipped, int(sr), subtype="PCM_16", format="WAV")
+    return out
+
+
+def read_wav(path: str | os.PathLike[str], frames: int = -1) -> tuple[np.ndarray, int]:
+    """Read an audio file (all of it, or its first ``frames``) as mono float32 in [−1, 1]
+    (channels averaged) and its sample rate; a DataError for a file that is not readable
+    audio, holds no samples or holds NaN or infinite samples."""
+    data, sr = _decode(Path(path), frames)
+    if data.size == 0:
+        raise DataError(f"{path}: the audio file holds no samples")
+    audio = data.mean(axis=1)
+    if not np.all(np.isfinite(audio)):
+        raise DataError(f"{path}: the audio holds NaN or infinite samples")
+    return audio.astype(np.float32), int(sr)

@@ -39,7 +39,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import wave as wavelib
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -406,53 +405,3 @@ def render_midi(
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return audio
-
-
-def write_wav(path: str | os.PathLike[str], wave: np.ndarray, sr: int) -> Path:
-    """Write mono float audio in [−1, 1] as 16-bit PCM WAV (clipped, rounded); returns the path."""
-    wave = np.asarray(wave)
-    if wave.ndim != 1:
-        raise DataError(f"{path}: write_wav takes mono audio, got an array of shape {wave.shape}")
-    if not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ConfigError(f"{path}: sample rate {sr!r} must be a positive whole number of Hz")
-    if not np.all(np.isfinite(wave)):
-        raise DataError(f"{path}: the audio holds NaN or infinite samples; nothing was written")
-    pcm = np.round(np.clip(wave.astype(np.float64), -1.0, 1.0) * 32767).astype("<i2")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with wavelib.open(str(out), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(int(sr))
-        f.writeframes(pcm.tobytes())
-    return out
-
-
-def read_wav(path: str | os.PathLike[str], frames: int = -1) -> tuple[np.ndarray, int]:
-    """Read a WAV file (all of it, or its first ``frames``) as mono float32 in [−1, 1]
-    (channels averaged) and its sample rate."""
-    from scipy.io import wavfile
-
-    try:
-        try:
-            sr, data = wavfile.read(str(path), mmap=True)
-        except ValueError:  # 24-bit samples cannot be mapped: read them
-            sr, data = wavfile.read(str(path))
-    except Exception as exc:  # scipy's parser raises struct.error, ValueError, ... on bad bytes
-        raise DataError(f"{path}: not a readable WAV file ({type(exc).__name__}: {exc})") from exc
-    data = np.array(data if frames < 0 else data[:frames])
-    if np.issubdtype(data.dtype, np.integer):
-        info = np.iinfo(data.dtype)
-        scale = float(max(-info.min, info.max + 1))
-        audio = (data.astype(np.float64) - (0 if info.min < 0 else scale / 2)) / (
-            scale if info.min < 0 else scale / 2
-        )
-    else:
-        audio = data.astype(np.float64)
-    if audio.ndim == 2:
-        audio = audio.mean(axis=1)
-    if audio.size == 0:
-        raise DataError(f"{path}: the WAV file holds no samples")
-    if not np.all(np.isfinite(audio)):
-        raise DataError(f"{path}: the audio holds NaN or infinite samples")
-    return audio.astype(np.float32), int(sr)

@@ -229,7 +229,7 @@ def rebuild_record(
     perturbation: Perturbation, clipped: Score, task_seed: int, piece_sha256: str
 ) -> PerturbationRecord:
     """The record a note-level perturbation gives on a clipped piece, as a run draws it."""
-    seed = derive_seed(task_seed, piece_sha256, perturbation.spec_id)
+    seed = derive_seed(task_seed, piece_sha256, perturbation.seed_id)
     return perturbation.apply(clipped, seed)[1]
 
 

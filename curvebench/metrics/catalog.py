@@ -305,5 +305,18 @@ for _info in (
     MetricInfo(
         "length_delta_spearman_means", "Length sweeps: Spearman ρ over the per-length means."
     ),
+    MetricInfo(
+        "long_noise_delta",
+        "Length sweeps: mean Δ absolute loss over pairs whose noise lasts 1 to 4 s (50 to 200 "
+        "frames at 50 Hz), pooled over those lengths as the paper's Figure 4 pools them.",
+        "nats/token",
+        signed=True,
+    ),
+    MetricInfo(
+        "long_noise_frac_lowered",
+        "Length sweeps: fraction of those pairs whose loss the noise lowered.",
+        "fraction",
+    ),
+    MetricInfo("long_noise_pairs", "Length sweeps: how many pairs those are.", kind="int"),
 ):
     declare(_info)

@@ -107,6 +107,7 @@ def inject_noise(
     mode: str,
     rng: np.random.Generator,
     snr_db: float | None = None,
+    draw_s: float | None = None,
 ) -> tuple[np.ndarray, dict[str, float | int | None]]:
     """A copy of ``wave`` with noise in [onset_s, onset_s + duration_s), and where it acted.
 
@@ -116,6 +117,8 @@ def inject_noise(
     dict holds the window as applied (``onset_s``, ``duration_s``, on the sample grid),
     ``samples_changed``, the noise's ``level_db`` and ``snr_db``: the loudness of ``wave`` over
     the RMS of the noise as injected (after clipping), measured (None for silent audio).
+    ``draw_s`` (at least ``duration_s``): draw that many seconds of noise and inject its first
+    ``duration_s`` (a nested sweep: shorter noise is a prefix of longer noise).
     """
     if (level_db is None) == (snr_db is None):
         raise ConfigError("noise level: give exactly one of level_db (dBFS) and snr_db (dB)")
@@ -156,7 +159,8 @@ def inject_noise(
             f"audio lasts {len(wave) / sr:.3f} s ({len(wave)} samples), shorter than the noise "
             f"window's end at {stop / sr:.3f} s ({stop} samples)"
         )
-    noise = colored_noise(rng, stop - start, color, sr, level_db)
+    drawn = stop - start if draw_s is None else max(stop - start, round(draw_s * sr))
+    noise = colored_noise(rng, drawn, color, sr, level_db)[: stop - start]
     out = wave.copy()
     window = noise if mode == "replace" else out[start:stop] + noise
     out[start:stop] = np.clip(window, -1.0, 1.0)

@@ -67,6 +67,13 @@ class Perturbation:
         body = ",".join(f"{name}={getattr(self, name)}" for name in fields)
         return f"{self.kind}:{body}"
 
+    @property
+    def seed_id(self) -> str:
+        """What a copy's seed is derived from with the piece (:func:`derive_seed`): the spec
+        id, unless the class draws one realisation shared by several specs (a nested noise
+        sweep leaves out the duration)."""
+        return self.spec_id
+
     def apply(self, score: Score, seed: int) -> tuple[Score, PerturbationRecord]:
         """Return a perturbed copy of ``score`` (never modified) and the record."""
         raise NotImplementedError

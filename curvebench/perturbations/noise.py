@@ -112,6 +112,11 @@ class Noise(Perturbation):
     velocity from level_db alone."""
     note_durations: str = "piece"
     """piece: durations drawn from the piece's notes; window: the mean of the window's notes."""
+    nest: float | None = None
+    """Seconds of noise drawn for a sweep over durations (the longest one): one realisation
+    per piece over [onset, onset + nest), seeded without the duration, of which each copy
+    keeps what falls in its own window, so shorter noise is a prefix of longer noise, as in
+    the paper's scripts. None: each duration draws its own noise."""
 
     def __post_init__(self) -> None:
         if self.color not in COLOR_BETA:
@@ -129,6 +134,18 @@ class Noise(Perturbation):
             raise ConfigError(f"noise velocity={self.velocity!r}: use piece or absolute")
         if self.note_durations not in DURATION_MODES:
             raise ConfigError(f"noise note_durations={self.note_durations!r}: use piece or window")
+        if self.nest is not None and self.nest < self.duration:
+            raise ConfigError(
+                f"noise nest={self.nest}: the drawn noise must be at least duration={self.duration}"
+            )
+
+    @property
+    def seed_id(self) -> str:
+        """The spec id, without the duration when the noise is nested (one draw per piece
+        for every duration of the sweep)."""
+        if self.nest is None:
+            return self.spec_id
+        return ",".join(p for p in self.spec_id.split(",") if not p.startswith("duration="))
 
     def window(self) -> tuple[float, float]:
         """The window the noise acts on: (onset, duration) in seconds."""
@@ -145,8 +162,14 @@ class Noise(Perturbation):
         if self.mode == "replace":
             drop_window_notes(out, tracks, start_tick, stop_tick)
         rng = self.rng(seed)
-        count = len(window) or max(1, round(len(piece) / end_s * self.duration))
-        onsets_s = np.sort(rng.uniform(self.onset, self.onset + self.duration, size=count))
+        drawn_s = self.nest if self.nest is not None else self.duration
+        if self.nest is None:
+            count = len(window) or max(1, round(len(piece) / end_s * self.duration))
+        else:  # the longest window's count, so the density does not depend on the duration
+            start_all, stop_all = window_ticks(score, tempo, self.onset, drawn_s, self.kind)
+            in_all = sum(1 for n in piece if start_all <= n.time < stop_all)
+            count = in_all or max(1, round(len(piece) / end_s * drawn_s))
+        onsets_s = np.sort(rng.uniform(self.onset, self.onset + drawn_s, size=count))
         pitches = noise_pitches(rng, count, COLOR_BETA[self.color])
         on_ticks = np.minimum(tempo.ticks(onsets_s), stop_tick - 1)  # a tick in the window
         if self.velocity == "piece":
@@ -163,10 +186,12 @@ class Noise(Perturbation):
             ends_s = np.minimum(onsets_s + mean_duration, self.onset + self.duration)
             durations = np.maximum(1, tempo.ticks(ends_s) - on_ticks)
         noise = Track(NOISE_TRACK, 0, False)
+        inside = onsets_s < self.onset + self.duration  # all of them unless nested
         for on, length, pitch, velocity in zip(
-            on_ticks, durations, pitches, velocities, strict=True
+            on_ticks[inside], durations[inside], pitches[inside], velocities[inside], strict=True
         ):
             noise.notes.append(Note(int(on), int(length), int(pitch), int(velocity)))
+        count = int(inside.sum())
         out.tracks.append(noise)
         removed = len(window) if self.mode == "replace" else 0
         return out, window_record(self, notes_removed=removed, notes_added=count)
@@ -199,6 +224,7 @@ class Noise(Perturbation):
             self.mode,
             self.rng(seed),
             snr_db=self.snr_db,
+            draw_s=self.nest,
         )
         snr = info["snr_db"]
         return out, replace(window_record(self), snr_db=None if snr is None else float(snr))

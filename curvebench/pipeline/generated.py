@@ -10,6 +10,7 @@ the model's fingerprint, k and the seed. The run and ``leaderboard verify`` both
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -18,10 +19,11 @@ from tqdm.auto import tqdm
 
 from curvebench.adapters import Adapter, AudioAdapter, GeneratedSample
 from curvebench.cache import RunCaches
+from curvebench.data.audio import write_wav
 from curvebench.data.piece import Piece
-from curvebench.data.render import write_wav
 from curvebench.data.sources import GeneratedSpec
 from curvebench.errors import ConfigError
+from curvebench.pipeline.stages import codes_kept
 from curvebench.threads import torch_threads
 
 log = logging.getLogger(__name__)
@@ -102,12 +104,21 @@ def generated_pieces(
             for path, sample in zip(paths, samples, strict=True):
                 # a unique temporary name: processes sampling side by side never collide
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                if sample.codes_kept is not None:  # written first: the audio marks it done
+                    side = _kept_path(path)
+                    side_tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+                    side_tmp.write_text(json.dumps({"codes_kept": sample.codes_kept}))
+                    side_tmp.replace(side)
                 _write(sample, tmp, audio, adapter.name)
                 tmp.replace(path)
             bar.update(CHUNK)
         for index, path in enumerate(paths, chunk * CHUNK):
             if first <= index < spec.n:
                 content = path.read_bytes()
+                meta = (("top_k", str(spec.top_k)), ("model", adapter.name))
+                if _kept_path(path).is_file():
+                    kept = json.loads(_kept_path(path).read_text())["codes_kept"]
+                    meta += (("codes_kept", f"{kept:.4f}"),)
                 pieces.append(
                     Piece(
                         id=f"k{spec.top_k}/{path.stem}",
@@ -116,8 +127,22 @@ def generated_pieces(
                         midi=b"" if audio else content,
                         audio=content if audio else b"",
                         source=path.name,
-                        meta=(("top_k", str(spec.top_k)), ("model", adapter.name)),
+                        meta=meta,
                     )
                 )
     bar.close()
+    kept = codes_kept(pieces)
+    if kept is not None and kept < 0.5:
+        log.warning(
+            "%s: decoding its samples and encoding them again keeps %.0f%% of the codes it drew "
+            "(top-k=%d): the generated role is scored on codes the model did not sample",
+            adapter.name,
+            100 * kept,
+            spec.top_k,
+        )
     return pieces
+
+
+def _kept_path(path: Path) -> Path:
+    """Where a generated recording's round-trip fraction is kept, beside it."""
+    return path.with_name(f"{path.stem}.kept.json")

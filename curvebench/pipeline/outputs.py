@@ -24,7 +24,8 @@ from curvebench.benchmark.results import (
 )
 from curvebench.benchmark.scoring_config import ScoringConfig
 from curvebench.cache import RunCaches
-from curvebench.data.render import DEFAULT_SR, render_identity, write_wav
+from curvebench.data.audio import write_wav
+from curvebench.data.render import DEFAULT_SR, render_identity
 from curvebench.data.sources import HUB_PREFIX
 from curvebench.metrics.token_types import type_vocab
 from curvebench.pipeline.options import RunOptions

@@ -38,7 +38,15 @@ class Dataset:
                 "\n".join(sorted(p.sha256 for p in self.pieces)).encode()
             ).hexdigest(),
             render=render,
+            codes_kept=codes_kept(self.pieces),
         )
+
+
+def codes_kept(pieces: list[Piece]) -> float | None:
+    """Mean over generated audio pieces of the fraction of sampled codes a decode → encode
+    round trip keeps (``codes_kept`` in their meta); None when none says."""
+    values = [float(dict(p.meta)["codes_kept"]) for p in pieces if "codes_kept" in dict(p.meta)]
+    return round(sum(values) / len(values), 4) if values else None
 
 
 @dataclass

@@ -19,8 +19,8 @@ from curvebench.benchmark.aggregate import pair_delta
 from curvebench.benchmark.derived import frame_loss, line_loss
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, read_samples
-from curvebench.data.audio import sha256_file
-from curvebench.data.render import DEFAULT_SR, render_midi, write_wav
+from curvebench.data.audio import sha256_file, write_wav
+from curvebench.data.render import DEFAULT_SR, render_midi
 from curvebench.errors import DataError
 from curvebench.metrics.catalog import headline_metrics
 from curvebench.metrics.smoothing import nan_moving_average

@@ -67,6 +67,21 @@ def footnotes(results: Results, task: str) -> list[str]:
     return out
 
 
+def figure4_row(results: Results, task: str) -> str | None:
+    """A length sweep's pooled row as the paper's Figure 4 gives it: each dataset's mean Δ
+    over noise of 1 to 4 s, and the mean of those dataset means; None for other tasks."""
+    values = {
+        name: r.long_noise_delta
+        for name, r in results.results[task].items()
+        if getattr(r, "long_noise_delta", None) is not None
+    }
+    if not values:
+        return None
+    mean = sum(values.values()) / len(values)
+    parts = ", ".join(f"{name} {v:+.3f}" for name, v in values.items())
+    return f"noise of 1-4 s pooled (Figure 4): Δ {parts}; mean of dataset means {mean:+.3f}"
+
+
 def render(parts: list[Table | str], width: int | None = None) -> str:
     """Tables and lines as plain text, ``width`` columns wide at most (default: the
     terminal's, or 160 when there is none); lines are never wrapped."""
@@ -84,4 +99,7 @@ def results_text(results: Results, width: int | None = None) -> str:
     for task in results.results:
         parts += ["", task_table(results, task)]
         parts += [f"  {line}" for line in footnotes(results, task)]
+        row = figure4_row(results, task)
+        if row:
+            parts.append(f"  {row}")
     return render(parts, width)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,13 +23,16 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 from transformers import EncodecConfig, EncodecModel
 
 from curvebench.data.render import DEFAULT_RENDER, render_midi
 from curvebench.data.sources import embedded_split
 from curvebench.errors import ConfigError, CurvebenchError
 from curvebench.training import audio_codec as codec_lib
+from curvebench.training import codec_train
 from curvebench.training.audio_lm import (
     AudioLM,
     AudioLMRecipe,
@@ -38,11 +42,9 @@ from curvebench.training.audio_lm import (
     mean_code_loss,
 )
 from curvebench.training.audio_model_card import write_model_card
+from curvebench.training.codec_train import CodecRecipe
 
 log = logging.getLogger(__name__)
-
-FIT_FRAMES = 120_000
-"""Encoder frames (sampled from the training pieces) the codebooks are fitted on."""
 
 
 def rendered_pieces(split: str, n: int, seconds: float, seed: int) -> list[tuple[str, np.ndarray]]:
@@ -51,7 +53,7 @@ def rendered_pieces(split: str, n: int, seconds: float, seed: int) -> list[tuple
     rows = embedded_split(split)
     order = np.random.default_rng(seed).permutation(len(rows))[:n]
     out = []
-    for i in order:
+    for i in tqdm(order, desc=f"rendering {split}", unit="piece", disable=not _bar()):
         row = rows[int(i)]
         try:
             wave = render_midi(row["midi"], sr=codec_lib.SAMPLING_RATE, name=row["id"])
@@ -62,51 +64,165 @@ def rendered_pieces(split: str, n: int, seconds: float, seed: int) -> list[tuple
     return out
 
 
+def _bar() -> bool:
+    return sys.stderr.isatty()
+
+
+def _trainer(
+    folder: Path, max_steps: int, device: str, max_minutes: float | None, val_every: int
+) -> tuple[L.Trainer, str | None]:
+    """A Trainer that checkpoints to ``folder`` every 100 steps, and the checkpoint to resume
+    from when an earlier run of the stage left one."""
+    accelerator = {"cpu": "cpu", "cuda": "gpu"}[device]
+    checkpoint = ModelCheckpoint(
+        dirpath=folder,
+        filename="last",
+        every_n_train_steps=100,
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    trainer = L.Trainer(
+        max_steps=max_steps,
+        max_time={"minutes": max_minutes} if max_minutes else None,
+        accelerator=accelerator,
+        devices=1,
+        precision="bf16-mixed" if accelerator == "gpu" else "32-true",
+        logger=False,
+        callbacks=[checkpoint],
+        val_check_interval=min(val_every, max_steps),
+        check_val_every_n_epoch=None,
+        limit_val_batches=4,
+        gradient_clip_val=1.0,
+        enable_progress_bar=_bar(),
+        enable_model_summary=False,
+    )
+    last = folder / "last.ckpt"
+    return trainer, str(last) if last.is_file() else None
+
+
+def train_codec(
+    out: Path,
+    recipe: CodecRecipe,
+    pieces: int = 400,
+    val_pieces: int = 60,
+    seconds: float = 15.0,
+    device: str = "cpu",
+    max_minutes: float | None = None,
+    seed: int = 0,
+) -> dict:
+    """Stage ``codec``: train the codec on renders of ``pieces`` training pieces and save it
+    to ``out``/codec (an ``EncodecModel`` folder with its facts in ``facts.json``); resumes
+    from ``out``/codec-checkpoints after an interruption. Returns the facts."""
+    started = time.time()
+    L.seed_everything(seed, workers=True)
+    train = [w for _, w in rendered_pieces("train", pieces, seconds, seed)]
+    val = [w for _, w in rendered_pieces("validation", val_pieces, seconds, seed)]
+    codec = codec_train.new_codec(recipe, seed)
+    codec_train.seed_codebooks(codec, train[:20], recipe.gain, seed)
+    module = codec_train.CodecModule(codec, recipe)
+    trainer, resume = _trainer(
+        out / "codec-checkpoints", recipe.max_steps, device, max_minutes, 500
+    )
+    crops = codec_train.Crops(train, recipe.segment, recipe.max_steps * recipe.batch_size, seed)
+    val_crops = codec_train.Crops(val, recipe.segment, 64, seed + 1)
+    trainer.fit(
+        module,
+        DataLoader(crops, batch_size=recipe.batch_size),
+        DataLoader(val_crops, batch_size=16),
+        ckpt_path=resume,
+    )
+    codec = module.codec.float().cpu().eval()
+    codec_train.fold_gain(codec, recipe.gain)
+    facts = {
+        "codec_recipe": asdict(recipe),
+        "codec_steps_done": int(trainer.global_step),
+        "codec_parameters": sum(p.numel() for p in codec.parameters()),
+        **codec_facts(codec, val[:16]),
+        "codec_device": device,
+        "codec_seconds": round(time.time() - started, 1),
+    }
+    folder = out / "codec"
+    codec.save_pretrained(folder, safe_serialization=True)
+    (folder / "facts.json").write_text(json.dumps(facts, indent=2) + "\n")
+    return facts
+
+
+def codec_facts(codec: EncodecModel, waves: list[np.ndarray]) -> dict:
+    """What the model card reports of a codec, measured on validation renders: SNR and
+    multi-scale log-mel distance of its reconstructions, codebook perplexity, and the
+    fraction of codes that survive decode → encode (each codebook)."""
+    mel, snr = codec_train.mel_distance_and_snr(codec, waves)
+    codes, kept = [], []
+    for w in waves:
+        c = torch.as_tensor(encode_frames(codec, w)).long()
+        codes.append(c.numpy())
+        kept.append(codec_train.round_trip(codec, c).numpy())
+    return {
+        "reconstruction_snr_db": round(snr, 2),
+        "mel_distance": round(mel, 4),
+        "codebook_perplexity_validation": [
+            round(x, 1) for x in codec_lib.codebook_perplexity(np.concatenate(codes, axis=1))
+        ],
+        "codes_surviving_round_trip": [round(float(x), 4) for x in np.mean(kept, axis=0)],
+    }
+
+
+def load_codec(out: Path) -> EncodecModel:
+    """The codec stage ``codec`` saved under ``out``."""
+    folder = out / "codec"
+    if not (folder / "facts.json").is_file():
+        raise ConfigError(
+            f"{folder}: no trained codec; run `curvebench train-audio-reference --out {out} "
+            "--stage codec` first"
+        )
+    return EncodecModel.from_pretrained(folder).eval()
+
+
 def build_codes(
     out: Path, pieces: int = 400, val_pieces: int = 60, seconds: float = 15.0, seed: int = 0
 ) -> dict:
-    """Stage 1: render, fit the codec, write codec and codes to ``out`` (.npz); returns facts."""
+    """Stage ``codes``: encode renders of the training and validation pieces with the trained
+    codec, and write codec and codes to ``out``/codes.npz; returns the facts so far."""
     started = time.time()
-    codec = codec_lib.random_codec(seed)
-    splits = {"train": pieces, "validation": val_pieces}
-    frames = {}
-    for split, n in splits.items():
-        audio = rendered_pieces(split, n, seconds, seed)
-        frames[split] = [(pid, codec_lib.embed_audio(codec, w), w) for pid, w in audio]
-        log.info("%s: %d pieces rendered and embedded", split, len(frames[split]))
-    pool = torch.cat([f for _, f, _ in frames["train"]])
-    pick = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:FIT_FRAMES]
-    variance_left = codec_lib.fit_codebooks(codec, pool[pick], seed=seed)
+    codec = load_codec(out)
+    facts = json.loads((out / "codec" / "facts.json").read_text())
     arrays: dict[str, np.ndarray] = {}
-    for split, items in frames.items():
-        codes = [codec_lib.encode_frames(codec, f) for _, f, _ in items]
+    counts = {}
+    for split, n in {"train": pieces, "validation": val_pieces}.items():
+        audio = rendered_pieces(split, n, seconds, seed)
+        codes = [
+            encode_frames(codec, w)
+            for _, w in tqdm(audio, desc=f"encoding {split}", unit="piece", disable=not _bar())
+        ]
         arrays[f"{split}_codes"] = np.concatenate(codes, axis=1)
         arrays[f"{split}_ends"] = np.cumsum([c.shape[1] for c in codes])
-        arrays[f"{split}_ids"] = np.array([pid for pid, _, _ in items])
-    snr = [codec_lib.reconstruction_snr(codec, w) for _, _, w in frames["validation"][:8]]
+        arrays[f"{split}_ids"] = np.array([pid for pid, _ in audio])
+        counts[split] = (len(audio), int(arrays[f"{split}_codes"].shape[1]))
     facts = {
         "seed": seed,
         "seconds_per_piece": seconds,
-        "train_pieces": len(frames["train"]),
-        "train_frames": int(arrays["train_codes"].shape[1]),
-        "validation_pieces": len(frames["validation"]),
-        "validation_frames": int(arrays["validation_codes"].shape[1]),
-        "fit_frames": len(pick),
-        "residual_variance_left": [round(x, 5) for x in variance_left],
-        "codebook_perplexity_validation": [
-            round(x, 1) for x in codec_lib.codebook_perplexity(arrays["validation_codes"])
-        ],
-        "reconstruction_snr_db": round(float(np.mean(snr)), 2),
+        "train_pieces": counts["train"][0],
+        "train_frames": counts["train"][1],
+        "validation_pieces": counts["validation"][0],
+        "validation_frames": counts["validation"][1],
+        **facts,
         "render": asdict(DEFAULT_RENDER),
-        "stage1_seconds": round(time.time() - started, 1),
+        "codes_seconds": round(time.time() - started, 1),
     }
     for name, tensor in codec.state_dict().items():
         arrays[f"codec/{name}"] = tensor.numpy()
     arrays["codec_config"] = np.array(codec.config.to_json_string())
     arrays["facts"] = np.array(json.dumps(facts))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **arrays)
+    np.savez_compressed(out / "codes.npz", **arrays)
     return facts
+
+
+@torch.no_grad()
+def encode_frames(codec: EncodecModel, wave: np.ndarray) -> np.ndarray:
+    """Codes [K, T] (int16) of mono audio, as ``EncodecModel.encode`` gives them."""
+    values = torch.as_tensor(np.asarray(wave, dtype=np.float32))[None, None]
+    codes = codec.encode(values, bandwidth=codec_lib.BANDWIDTH).audio_codes[0, 0]
+    return codes.numpy().astype(np.int16)
 
 
 def load_codes(path: Path) -> tuple[EncodecModel, dict[str, list[np.ndarray]], dict]:
@@ -130,59 +246,100 @@ def load_codes(path: Path) -> tuple[EncodecModel, dict[str, list[np.ndarray]], d
 
 
 def train_lm(
-    codes_file: Path,
     out: Path,
     recipe: AudioLMRecipe,
     device: str = "cpu",
     max_minutes: float | None = None,
     seed: int = 0,
 ) -> dict:
-    """Stage 2: train the decoder on a stage-1 file, save the MusicGen folder; returns facts."""
+    """Stage ``lm``: train the decoder on ``out``/codes.npz (resuming from
+    ``out``/lm-checkpoints after an interruption), save the MusicGen folder to ``out``/model
+    with its training.json and MODEL_CARD.md; returns the facts."""
     started = time.time()
     L.seed_everything(seed, workers=True)
+    codes_file = out / "codes.npz"
+    if not codes_file.is_file():
+        raise ConfigError(
+            f"{codes_file}: no codes; run `curvebench train-audio-reference --out {out} "
+            "--stage codes` first"
+        )
     codec, splits, facts = load_codes(codes_file)
     model = build_musicgen(codec.config, recipe)
     model.audio_encoder.load_state_dict(codec.state_dict())
     train_rows = code_rows(splits["train"], recipe.frames)
     val_rows = code_rows(splits["validation"], recipe.frames)
     lm = AudioLM(model, recipe)
-    accelerator = {"cpu": "cpu", "cuda": "gpu"}[device]
-    trainer = L.Trainer(
-        max_steps=recipe.max_steps,
-        max_time={"minutes": max_minutes} if max_minutes else None,
-        accelerator=accelerator,
-        devices=1,
-        precision="bf16-mixed" if accelerator == "gpu" else "32-true",
-        logger=False,
-        enable_checkpointing=False,
-        val_check_interval=min(200, recipe.max_steps),
-        check_val_every_n_epoch=None,
-        limit_val_batches=4,
-        gradient_clip_val=1.0,
-    )
+    trainer, resume = _trainer(out / "lm-checkpoints", recipe.max_steps, device, max_minutes, 200)
     trainer.fit(
         lm,
         DataLoader(CodeRows(*train_rows), batch_size=recipe.batch_size, shuffle=True),
         DataLoader(CodeRows(*val_rows), batch_size=8),
+        ckpt_path=resume,
     )
     model = lm.model.float().cpu().eval()
     val_loss, val_codes = mean_code_loss(model, *val_rows)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out, safe_serialization=True)
+    pick = torch.randperm(len(train_rows[0]), generator=torch.Generator().manual_seed(seed))[:64]
+    train_loss, _ = mean_code_loss(model, train_rows[0][pick], train_rows[1][pick])
+    folder = out / "model"
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, safe_serialization=True)
     facts = {
         **facts,
         "recipe": asdict(recipe),
         "steps_done": int(trainer.global_step),
         "decoder_parameters": sum(p.numel() for p in model.decoder.parameters()),
         "parameters": sum(p.numel() for p in model.parameters()),
+        "train_loss_nats_per_code": round(train_loss, 4),
         "validation_loss_nats_per_code": round(val_loss, 4),
         "validation_codes": val_codes,
         "uniform_loss_nats": round(float(np.log(codec_lib.CODEBOOK_SIZE)), 4),
-        "stage2_device": device,
-        "stage2_torch_threads": torch.get_num_threads(),
-        "stage2_seconds": round(time.time() - started, 1),
+        "lm_device": device,
+        "lm_seconds": round(time.time() - started, 1),
         "torch": torch.__version__,
     }
-    (out / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
-    write_model_card(out, facts)
+    facts.update(own_samples(model, seed=seed))
+    (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+    write_model_card(folder, facts)
     return facts
+
+
+OWN_SAMPLES, OWN_TOP_K = 8, 250
+"""Samples the card scores the model on: 8 clips of 15 s, top-k 250 (MusicGen's default and
+the largest k of the tasks' generated role)."""
+
+
+@torch.no_grad()
+def own_samples(model, seconds: float = 15.0, seed: int = 0) -> dict:
+    """The model's own music, heard as the benchmark hears it: ``OWN_SAMPLES`` clips sampled
+    under the null condition, decoded to audio, encoded again and scored. Returns their mean
+    loss (nats per code) and the fraction of the sampled codes the decode → encode round trip
+    keeps (each codebook)."""
+    from curvebench.adapters.musicgen import sample_with_codes
+
+    torch.manual_seed(seed)
+    frames = round(seconds * codec_lib.FRAME_RATE)
+    audio, sampled = sample_with_codes(
+        model,
+        **{**dict(model.get_unconditional_inputs(OWN_SAMPLES)), "guidance_scale": 1.0},
+        do_sample=True,
+        top_k=OWN_TOP_K,
+        max_new_tokens=frames + model.decoder.config.num_codebooks - 1,
+    )
+    rows, kept = [], []
+    for wave, drawn in zip(audio, sampled, strict=True):
+        codes = encode_frames(model.audio_encoder, wave[0].float().numpy()).astype(np.int64)
+        t = min(codes.shape[-1], drawn.shape[-1], frames)
+        kept.append((codes[:, :t] == drawn[:, :t].numpy()).mean(1))
+        rows.append(codes[:, :t])
+    t = min(r.shape[-1] for r in rows)
+    loss, _ = mean_code_loss(
+        model,
+        torch.as_tensor(np.stack([r[:, :t] for r in rows])),
+        torch.ones(len(rows), t, dtype=torch.bool),
+    )
+    return {
+        "own_samples": OWN_SAMPLES,
+        "own_samples_top_k": OWN_TOP_K,
+        "own_sample_loss_nats_per_code": round(loss, 4),
+        "own_codes_surviving_round_trip": [round(float(x), 4) for x in np.mean(kept, axis=0)],
+    }

@@ -10,42 +10,75 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from curvebench.errors import ConfigError
+STAGES = ("codec", "codes", "lm")
+"""The audio reference's stages, in order; each reads what the one before wrote under --out."""
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``train-audio-reference`` to the CLI's subcommands."""
-    p = sub.add_parser("train-audio-reference", help="build the embedded audio reference model")
-    p.add_argument("--out", required=True, help="output folder (the model, or codes.npz)")
+    p = sub.add_parser(
+        "train-audio-reference",
+        help="build the embedded audio reference model",
+        description="Build the embedded audio reference in three stages, each resumable: "
+        "codec (train the codec on renders of the training corpus; needs FluidSynth), codes "
+        "(encode the corpus with it; needs FluidSynth), lm (train the MusicGen decoder on the "
+        "codes, then save OUT/model). A stage whose output is in OUT is not run again; an "
+        "interrupted training stage resumes from its last checkpoint.",
+    )
+    p.add_argument("--out", required=True, help="working folder; the model goes to OUT/model")
+    p.add_argument(
+        "--stage",
+        choices=[*STAGES, "all"],
+        default="all",
+        help="run one stage (default: all of them, skipping those already done)",
+    )
     p.add_argument("--pieces", type=int, default=400, help="training pieces rendered (400)")
+    p.add_argument("--codec-steps", type=int, default=None, help="codec steps (default 4000)")
     p.add_argument("--max-steps", type=int, default=None, help="decoder steps (default 600)")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop training after this")
+    p.add_argument(
+        "--max-minutes", type=float, default=None, help="stop a training stage after this"
+    )
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--codes-only", action="store_true", help="stage 1 only: write OUT/codes.npz")
-    p.add_argument("--from-codes", metavar="FILE", help="stage 2 only, from a codes.npz")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train_audio_reference)
 
 
 def cmd_train_audio_reference(args: argparse.Namespace) -> int:
-    """Run ``train-audio-reference``; prints the training facts as JSON."""
+    """Run ``train-audio-reference``; prints each stage's facts as JSON."""
     from curvebench.training.audio_lm import AudioLMRecipe
-    from curvebench.training.audio_reference import build_codes, train_lm
+    from curvebench.training.audio_reference import build_codes, train_codec, train_lm
+    from curvebench.training.codec_train import CodecRecipe
 
-    if args.codes_only and args.from_codes:
-        raise ConfigError("--codes-only and --from-codes are two halves; give one or neither")
     out = Path(args.out)
-    codes = Path(args.from_codes) if args.from_codes else out / "codes.npz"
-    if not args.from_codes:
-        facts = build_codes(codes, pieces=args.pieces, seed=args.seed)
-        if args.codes_only:
-            print(json.dumps(facts, indent=2))  # noqa: T201
-            return 0
-    recipe = AudioLMRecipe()
-    if args.max_steps is not None:
-        recipe = replace(recipe, max_steps=args.max_steps)
-    facts = train_lm(codes, out, recipe, args.device, args.max_minutes, args.seed)
-    if not args.from_codes:
-        codes.unlink()  # only the model is shipped
-    print(json.dumps(facts, indent=2))  # noqa: T201
+    out.mkdir(parents=True, exist_ok=True)
+    done = {
+        "codec": (out / "codec" / "facts.json").is_file(),
+        "codes": (out / "codes.npz").is_file(),
+        "lm": (out / "model" / "training.json").is_file(),
+    }
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    for stage in stages:
+        if args.stage == "all" and done[stage]:
+            print(f"{stage}: done already in {out}")  # noqa: T201
+            continue
+        if stage == "codec":
+            recipe = CodecRecipe()
+            if args.codec_steps is not None:
+                recipe = replace(recipe, max_steps=args.codec_steps)
+            facts = train_codec(
+                out,
+                recipe,
+                args.pieces,
+                device=args.device,
+                max_minutes=args.max_minutes,
+                seed=args.seed,
+            )
+        elif stage == "codes":
+            facts = build_codes(out, pieces=args.pieces, seed=args.seed)
+        else:
+            recipe = AudioLMRecipe()
+            if args.max_steps is not None:
+                recipe = replace(recipe, max_steps=args.max_steps)
+            facts = train_lm(out, recipe, args.device, args.max_minutes, args.seed)
+        print(json.dumps({"stage": stage, **facts}, indent=2))  # noqa: T201
     return 0

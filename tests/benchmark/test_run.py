@@ -16,6 +16,7 @@ from curvebench.cli import main
 from curvebench.metrics.alignment import grid_delta
 from curvebench.metrics.regions import region_means
 from curvebench.metrics.smoothing import nan_moving_average
+from curvebench.report.text import figure4_row, results_text
 
 FIELDS = (
     "n_pairs",
@@ -219,6 +220,22 @@ def test_length_sweep_reports_the_correlation(tiny_model, midi_folder, tmp_path)
     assert r.length_delta_pearson_means == pytest.approx(
         np.corrcoef(lengths, per_length)[0, 1], abs=1e-6
     )
+    # the pooled row of the paper's Figure 4: noise of 1 to 4 s (50-200 frames) only
+    long = [v for d, v in pairs if 1.0 <= d <= 4.0]
+    assert r.long_noise_pairs == len(long) == 3 * 4
+    assert r.long_noise_delta == pytest.approx(np.mean(long), abs=1e-9)
+    assert r.long_noise_frac_lowered == pytest.approx(np.mean(np.array(long) < 0))
+    row = figure4_row(output.results, "noise-length-sweep")
+    assert f"mean of dataset means {r.long_noise_delta:+.3f}" in row
+    assert row in results_text(output.results)
+    # nested draws: each piece's shorter noise is the start of its longest noise
+    noise = {}
+    for s in samples:
+        if s["variant"] != "original":
+            noise.setdefault(s["piece_id"], {})[s["record"]["duration_s"]] = s["record"]
+    for records in noise.values():
+        added = [records[d]["notes_added"] for d in sorted(records)]
+        assert added == sorted(added) and added[-1] > added[0]
 
 
 def test_colour_task_draws_the_colour_comparison(tiny_model, midi_folder, tmp_path) -> None:

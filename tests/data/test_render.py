@@ -10,6 +10,7 @@ import pytest
 from symusic import Note, Score, Tempo, Track
 
 from curvebench.data import render
+from curvebench.data.audio import write_wav
 from curvebench.data.render import (
     DEFAULT_RENDER,
     INSTALL_HINT,
@@ -17,7 +18,6 @@ from curvebench.data.render import (
     render_midi,
     setting_from_file,
     soundfont_for,
-    write_wav,
 )
 from curvebench.errors import ConfigError, DataError
 

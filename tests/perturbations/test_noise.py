@@ -225,3 +225,43 @@ def test_snr_db_sets_the_noise_velocity_below_the_pieces_mean_loudness() -> None
     with pytest.raises(ConfigError, match="not both"):
         Noise(level_db=-12.0, snr_db=6.0)
     assert Noise().level_db == -12.0 and Noise().spec_id == parse_perturbation(DEFAULT).spec_id
+
+
+def nested(duration: float) -> Noise:
+    return parse_perturbation(
+        f"noise:color=white,mode=replace,onset=5.0,duration={duration},level_db=-12.0,nest=4.0"
+    )
+
+
+def test_nested_noise_is_one_draw_cut_to_each_length() -> None:
+    """The paper's sweep: for one piece, the 1 s noise is the first second of the 4 s noise
+    (same seed for every duration, the longest window's density)."""
+    score = spread_score(3)
+    seeds = {derive_seed(0, "piece", nested(d).seed_id) for d in (0.2, 1.0, 4.0)}
+    assert len(seeds) == 1  # the duration is not part of the seed
+    assert derive_seed(0, "piece", parse_perturbation(DEFAULT).seed_id) not in seeds
+    (seed,) = seeds
+    longest = noise_notes(nested(4.0).apply(score, seed)[0])
+    for d in (0.2, 1.0, 2.0):
+        out, record = nested(d).apply(score, seed)
+        stop = TempoMap(score).ticks(np.array([5.0 + d]))[0]
+        kept = [(n.time, n.pitch, n.velocity, n.duration) for n in longest if n.time < stop]
+        assert [(n.time, n.pitch, n.velocity, n.duration) for n in noise_notes(out)] == kept
+        assert record.notes_added == len(kept) > 0
+    with pytest.raises(ConfigError, match="nest=1.0"):
+        parse_perturbation("noise:onset=5.0,duration=2.0,nest=1.0")
+
+
+def test_nested_audio_noise_is_a_prefix_of_the_longest() -> None:
+    sr = 8000
+    wave = np.zeros(12 * sr, dtype=np.float32)
+    seed = derive_seed(0, "clip", nested(1.0).seed_id)
+    long, _ = nested(4.0).apply_audio(wave, sr, seed)
+    short, record = nested(1.0).apply_audio(wave, sr, seed)
+    np.testing.assert_array_equal(short[5 * sr : 6 * sr], long[5 * sr : 6 * sr])
+    assert not short[6 * sr :].any() and long[6 * sr : 9 * sr].any()
+    assert record.duration_s == 1.0
+    # without nesting, each length draws its own noise
+    free = parse_perturbation("noise:color=white,onset=5.0,duration=1.0,level_db=-12.0")
+    other, _ = free.apply_audio(wave, sr, derive_seed(0, "clip", free.seed_id))
+    assert not np.array_equal(other[5 * sr : 6 * sr], long[5 * sr : 6 * sr])

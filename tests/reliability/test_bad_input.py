@@ -131,7 +131,7 @@ def test_mutated_midi_never_crashes_the_loader(tail: bytes) -> None:
 
 
 def test_bad_audio_is_refused_or_handled(tmp_path, capsys) -> None:
-    from curvebench.data.render import read_wav, write_wav
+    from curvebench.data.audio import read_wav, write_wav
 
     with pytest.raises(DataError):
         write_wav(tmp_path / "nan.wav", np.array([0.0, np.nan], dtype=np.float32), 32000)
@@ -178,7 +178,7 @@ def test_bad_audio_is_refused_or_handled(tmp_path, capsys) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
 def test_wav_loader_fuzz_only_ever_raises_data_error(tmp_path_factory, data: bytes) -> None:
-    from curvebench.data.render import read_wav
+    from curvebench.data.audio import read_wav
 
     path = tmp_path_factory.mktemp("fuzz") / "x.wav"
     for blob in (data, b"RIFF" + data, b"RIFF\x24\x00\x00\x00WAVEfmt " + data):

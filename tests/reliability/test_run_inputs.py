@@ -17,7 +17,7 @@ import pytest
 from curvebench.api import RunOptions, run
 from curvebench.benchmark.score_cache import ScoreCache
 from curvebench.cli import main
-from curvebench.data.render import write_wav
+from curvebench.data.audio import write_wav
 from curvebench.errors import ConfigError, DataError
 from tests.helpers import write_midi_folder
 

@@ -11,6 +11,8 @@ stale (exit 1). The sources (``make docs-runs`` makes them):
 - ``findings-*``: the board's committed entries (``leaderboard/submissions/*/results.json``,
   the protocol run of each embedded model): agreement with the truth, how often each
   corruption lowers the loss, the regions, the token types;
+- ``codec-listening``: the audio reference's codec against yardsticks (``docs/audio/
+  codec.json``, from ``scripts/codec_listening.py``).
 - ``models-embedded``: the embedded models' training records (``curvebench/models/*/
   training.json``).
 
@@ -252,6 +254,16 @@ def _overall(results: Results) -> dict[str, float]:
     return {m.metric: m.agreement.value for m in row.metrics}
 
 
+def codec_listening() -> str:
+    """The audio reference's codec against yardsticks (``scripts/codec_listening.py``)."""
+    record = json.loads((ROOT / "docs" / "audio" / "codec.json").read_text())
+    rows = [
+        [name, f"{v['mel_distance']:.3f}", f"{v['snr_db']:+.1f} dB"]
+        for name, v in record["versions"].items()
+    ]
+    return _table(["against the render", "log-mel distance (nats)", "SNR"], rows)
+
+
 def board_reading() -> str:
     """What the board shows, read from its entries."""
     runs = board_runs()
@@ -272,18 +284,19 @@ def board_reading() -> str:
     auroc = {role: _pooled_auroc(per, role) for role in ("training", "ood", "generated")}
     lowered = _pooled(audio, "noise-at-5s", "generated", "frac_loss_lowered")
     own = _pooled(audio, "noise-at-5s", "generated", "abs_loss_original")
-    uniform = json.loads((MODELS / "audio-reference" / "training.json").read_text())[
-        "uniform_loss_nats"
-    ]
+    card = json.loads((MODELS / "audio-reference" / "training.json").read_text())
+    uniform, trained = card["uniform_loss_nats"], card["train_loss_nats_per_code"]
+    kept = card["own_codes_surviving_round_trip"][0]
+    verdict = "lowers" if lowered > 0.5 else "does not lower"
     return text + (
         f" For `audio-reference`, per-code loss agrees on {overall['abs_loss']:.2f} of pairs and "
         f"{label(top)} is best ({overall[top]:.2f}). On `noise-at-5s` its loss separates "
         f"originals from noisy copies with AUROC {auroc['training']:.2f} on training audio, "
-        f"{auroc['ood']:.2f} on ood and {auroc['generated']:.2f} on its own generated role, "
-        f"where noise lowers the loss of {lowered:.0%} of pairs. That role is its samples "
-        "decoded by a codec whose decoder is untrained and encoded again, so its codes are "
-        f"not the model's ({own:.2f} nats/code against a uniform {uniform:.2f}): a row that "
-        "measures the codec, not the model, kept because the protocol fixes the roles."
+        f"{auroc['ood']:.2f} on ood and {auroc['generated']:.2f} on its own generated role. "
+        f"That role is its samples decoded by its codec and heard again ({own:.2f} nats/code, "
+        f"against {trained:.2f} on training rows and a uniform {uniform:.2f}; the round trip "
+        f"keeps {kept:.0%} of codebook 1's sampled codes), and noise {verdict} the loss of most "
+        f"of its pairs ({lowered:.0%})."
     )
 
 
@@ -295,6 +308,7 @@ def _pooled_auroc(per: dict, role: str) -> float:
 
 
 BLOCKS: dict[str, Callable[[], str]] = {
+    "codec-listening": codec_listening,
     "make-run": make_run,
     "callback": callback,
     "busy-run": busy_run,

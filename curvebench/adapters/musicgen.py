@@ -338,7 +338,7 @@ def audio_reference(**options: str) -> MusicGenAdapter:
     if not (AUDIO_REFERENCE_DIR / "config.json").is_file():
         raise ConfigError(
             f"embedded model 'audio-reference' is missing from {AUDIO_REFERENCE_DIR}; "
-            "rebuild it with `curvebench train-audio-reference --out DIR` and copy DIR there"
+            "rebuild it with `curvebench train-audio-reference --out DIR` and copy DIR/model there"
         )
     return MusicGenAdapter(path=str(AUDIO_REFERENCE_DIR), name="audio-reference", **options)
 

@@ -66,6 +66,12 @@ def write_model_card(out: Path, facts: dict) -> None:
                 f"validation split ({facts['validation_codes']:,} codes)",
             ),
             (
+                "ood loss",
+                f"{facts['ood_loss_nats_per_code']} nats per code: first {seconds:g} s of "
+                f"{facts['ood_pieces']} pieces of the embedded ood (classical) split "
+                f"({facts['ood_codes']:,} codes)",
+            ),
+            (
                 "its own samples",
                 f"**{facts['own_sample_loss_nats_per_code']} nats per code**: "
                 f"{facts['own_samples']} clips of {seconds:g} s sampled (top-k "

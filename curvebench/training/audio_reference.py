@@ -1,14 +1,16 @@
-"""Build the embedded audio reference model (``audio-reference``), in two stages.
+"""Build the embedded audio reference model (``audio-reference``), in three stages.
 
-Stage 1 (needs FluidSynth): render pieces of the embedded corpus (the first ``seconds`` of
-each), fit the codec's codebooks (:mod:`curvebench.training.audio_codec`) and write the codec
-and every piece's codes to one ``.npz``. Stage 2 (no FluidSynth; a GPU helps): train the
-MusicGen decoder on those codes with Lightning (:mod:`curvebench.training.audio_lm`) and save
-the whole model as a transformers MusicGen folder with its MODEL_CARD.md and training.json.
+- ``codec`` (needs FluidSynth): render the first ``seconds`` of pieces of the embedded
+  corpus and train the codec on them (:mod:`curvebench.training.codec_train`); saved to
+  OUT/codec as an ``EncodecModel`` folder.
+- ``codes`` (needs FluidSynth): encode the renders with the trained codec; OUT/codes.npz.
+- ``lm`` (no FluidSynth; a GPU helps): train the MusicGen decoder on those codes with
+  Lightning (:mod:`curvebench.training.audio_lm`), save the whole model as a transformers
+  MusicGen folder (OUT/model) and score the model's own samples for its MODEL_CARD.md and
+  training.json.
 
-``curvebench train-audio-reference --out DIR`` runs both (:mod:`curvebench.training.cli`);
-``--codes-only`` stops after stage 1 (the ``.npz`` goes to DIR/codes.npz), ``--from-codes FILE``
-starts at stage 2.
+``curvebench train-audio-reference --out OUT`` runs them (:mod:`curvebench.training.cli`);
+the training stages checkpoint to OUT and resume from there after an interruption.
 """
 
 from __future__ import annotations
@@ -71,8 +73,8 @@ def _bar() -> bool:
 def _trainer(
     folder: Path, max_steps: int, device: str, max_minutes: float | None, val_every: int
 ) -> tuple[L.Trainer, str | None]:
-    """A Trainer that checkpoints to ``folder`` every 100 steps, and the checkpoint to resume
-    from when an earlier run of the stage left one."""
+    """A Trainer that checkpoints to ``folder`` every 100 steps (and the stage saves one when
+    it stops), and the checkpoint to resume from when an earlier run of the stage left one."""
     accelerator = {"cpu": "cpu", "cuda": "gpu"}[device]
     checkpoint = ModelCheckpoint(
         dirpath=folder,
@@ -131,6 +133,7 @@ def train_codec(
         DataLoader(val_crops, batch_size=16),
         ckpt_path=resume,
     )
+    trainer.save_checkpoint(out / "codec-checkpoints" / "last.ckpt")  # a later run goes on here
     codec = module.codec.float().cpu().eval()
     codec_train.fold_gain(codec, recipe.gain)
     facts = {
@@ -188,7 +191,7 @@ def build_codes(
     facts = json.loads((out / "codec" / "facts.json").read_text())
     arrays: dict[str, np.ndarray] = {}
     counts = {}
-    for split, n in {"train": pieces, "validation": val_pieces}.items():
+    for split, n in {"train": pieces, "validation": val_pieces, "ood": val_pieces}.items():
         audio = rendered_pieces(split, n, seconds, seed)
         codes = [
             encode_frames(codec, w)
@@ -205,6 +208,7 @@ def build_codes(
         "train_frames": counts["train"][1],
         "validation_pieces": counts["validation"][0],
         "validation_frames": counts["validation"][1],
+        "ood_pieces": counts["ood"][0],
         **facts,
         "render": asdict(DEFAULT_RENDER),
         "codes_seconds": round(time.time() - started, 1),
@@ -233,7 +237,8 @@ def load_codes(path: Path) -> tuple[EncodecModel, dict[str, list[np.ndarray]], d
         state = {k[6:]: torch.as_tensor(data[k]) for k in data.files if k.startswith("codec/")}
         splits = {
             s: np.split(data[f"{s}_codes"], data[f"{s}_ends"][:-1], axis=1)
-            for s in ("train", "validation")
+            for s in ("train", "validation", "ood")
+            if f"{s}_codes" in data.files
         }
         facts = json.loads(str(data["facts"]))
     except (OSError, KeyError, ValueError) as exc:
@@ -276,8 +281,10 @@ def train_lm(
         DataLoader(CodeRows(*val_rows), batch_size=8),
         ckpt_path=resume,
     )
+    trainer.save_checkpoint(out / "lm-checkpoints" / "last.ckpt")
     model = lm.model.float().cpu().eval()
     val_loss, val_codes = mean_code_loss(model, *val_rows)
+    ood_loss, ood_codes = mean_code_loss(model, *code_rows(splits["ood"], recipe.frames))
     pick = torch.randperm(len(train_rows[0]), generator=torch.Generator().manual_seed(seed))[:64]
     train_loss, _ = mean_code_loss(model, train_rows[0][pick], train_rows[1][pick])
     folder = out / "model"
@@ -292,6 +299,8 @@ def train_lm(
         "train_loss_nats_per_code": round(train_loss, 4),
         "validation_loss_nats_per_code": round(val_loss, 4),
         "validation_codes": val_codes,
+        "ood_loss_nats_per_code": round(ood_loss, 4),
+        "ood_codes": ood_codes,
         "uniform_loss_nats": round(float(np.log(codec_lib.CODEBOOK_SIZE)), 4),
         "lm_device": device,
         "lm_seconds": round(time.time() - started, 1),

@@ -20,6 +20,7 @@ The trained codec is saved as a plain ``EncodecModel`` state, so ``EncodecModel.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import lightning as L
@@ -89,17 +90,23 @@ class SpectralLoss(torch.nn.Module):
         super().__init__()
         self.sizes = sizes
         for n in sizes:
-            bank = mel_filter_bank(
-                num_frequency_bins=n // 2 + 1,
-                num_mel_filters=mels,
-                min_frequency=0.0,
-                max_frequency=SAMPLING_RATE / 2,
-                sampling_rate=SAMPLING_RATE,
-                norm="slaney",
-                mel_scale="slaney",
-            )
+            with warnings.catch_warnings():  # 64 mels over 129 bins (n=256): a few are empty
+                warnings.simplefilter("ignore", UserWarning)
+                bank = self._bank(n, mels)
             self.register_buffer(f"mel{n}", torch.as_tensor(bank, dtype=torch.float32).T)
             self.register_buffer(f"win{n}", torch.hann_window(n))
+
+    @staticmethod
+    def _bank(n: int, mels: int) -> np.ndarray:
+        return mel_filter_bank(
+            num_frequency_bins=n // 2 + 1,
+            num_mel_filters=mels,
+            min_frequency=0.0,
+            max_frequency=SAMPLING_RATE / 2,
+            sampling_rate=SAMPLING_RATE,
+            norm="slaney",
+            mel_scale="slaney",
+        )
 
     def mel(self, wave: torch.Tensor, n: int) -> torch.Tensor:
         """Mel magnitudes [B, mels, frames] of waves [B, samples] at STFT size ``n``."""

@@ -210,3 +210,28 @@ def test_score_command_writes_codes_losses_and_frame_means(tmp_path: Path) -> No
     assert tokens.shape == loss.shape == (K, 100)  # 2 s at 50 Hz, every code scored
     np.testing.assert_allclose(line["loss_mean"], loss.mean(axis=0), atol=1e-5)
     assert line["seconds"][:3] == [0.0, 0.02, 0.04]
+
+
+def test_generate_measures_the_codes_a_round_trip_keeps(adapter: MusicGenAdapter) -> None:
+    """Each sample says how many of its sampled codes encoding its audio gives back: the
+    codes are caught where the codec decodes them, and compared with the audio's codes."""
+    seen = []
+    decode = adapter.model.audio_encoder.decode
+
+    def spy(codes, *args, **kwargs):
+        seen.append(codes.clone())
+        return decode(codes, *args, **kwargs)
+
+    adapter.model.audio_encoder.decode = spy
+    try:
+        samples = adapter.generate(2, top_k=5, seconds=0.4, seed=3)
+    finally:
+        del adapter.model.audio_encoder.decode
+    assert "decode" not in vars(adapter.model.audio_encoder)  # the method is back
+    (drawn,) = seen
+    for sample, codes in zip(samples, drawn[0], strict=True):
+        again = adapter._encode(sample.wave.astype(np.float64), 32000)
+        t = min(again.shape[-1], codes.shape[-1], 20)
+        expected = (again[:, :t] == codes[:, :t].numpy()).mean()
+        assert sample.codes_kept == pytest.approx(expected)
+        assert 0.0 <= sample.codes_kept < 0.5  # a random codec: most codes change

@@ -76,3 +76,27 @@ def test_an_audio_model_generates_audio(musicgen, tmp_path) -> None:
     assert all(p.source.endswith(".wav") for p in pieces)
     wave = piece_waveform(pieces[0], 32000)
     assert 1.9 * 32000 <= wave.size <= 2.1 * 32000
+
+
+def test_a_generated_role_whose_codes_do_not_survive_is_reported(
+    musicgen, tmp_path, caplog
+) -> None:
+    """A random codec changes most sampled codes on decode → encode: the run warns, each
+    piece keeps its fraction beside its WAV, and the dataset's entry records the mean."""
+    from curvebench.data.sources import DataSpec
+    from curvebench.pipeline.stages import Dataset
+
+    adapter = load_adapter(f"musicgen:path={musicgen}")
+    spec = GeneratedSpec(generator="musicgen", top_k=10, seed=0, seconds=1.0, n=2)
+    with caplog.at_level("WARNING"):
+        pieces = generated_pieces(adapter, spec, "g", tmp_path)
+    kept = [float(dict(p.meta)["codes_kept"]) for p in pieces]
+    assert all(0 <= k < 0.5 for k in kept)
+    assert "keeps" in caplog.text and "did not sample" in caplog.text
+    assert len(list(tmp_path.rglob("*.kept.json"))) == 2
+    again = generated_pieces(adapter, spec, "g", tmp_path)  # read back from disk
+    assert [dict(p.meta)["codes_kept"] for p in again] == [
+        dict(p.meta)["codes_kept"] for p in pieces
+    ]
+    info = Dataset(DataSpec(name="g", role="generated", location="generated"), pieces).info()
+    assert info.codes_kept == pytest.approx(sum(kept) / 2, abs=1e-4)

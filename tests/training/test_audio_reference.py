@@ -10,7 +10,8 @@ import torch
 from curvebench.adapters import load_adapter
 from curvebench.cli import main
 from curvebench.training.audio_lm import code_rows
-from curvebench.training.audio_reference import build_codes, load_codes
+from curvebench.training.audio_reference import load_codec, load_codes, train_codec
+from curvebench.training.codec_train import CodecRecipe
 
 
 def test_code_rows_cut_and_pad_pieces() -> None:
@@ -25,21 +26,31 @@ def test_code_rows_cut_and_pad_pieces() -> None:
 
 
 @pytest.mark.slow
-def test_two_stages_build_a_model_the_musicgen_adapter_loads(tmp_path: Path) -> None:
-    """Stage 1 on a few rendered pieces, stage 2 through the CLI for two steps."""
-    codes = tmp_path / "codes.npz"
-    facts = build_codes(codes, pieces=5, val_pieces=2, seconds=15.0)
-    assert facts["train_pieces"] == 5 and facts["train_frames"] >= 2048
-    codec, splits, _ = load_codes(codes)
-    assert len(splits["train"]) == 5 and all(c.shape[0] == 4 for c in splits["train"])
-    out = tmp_path / "model"
-    argv = ["train-audio-reference", "--out", str(out), "--from-codes", str(codes)]
-    assert main([*argv, "--max-steps", "2"]) == 0
-    trained = json.loads((out / "training.json").read_text())
-    assert trained["steps_done"] == 2 and trained["train_pieces"] == 5
-    assert (out / "MODEL_CARD.md").is_file() and codes.is_file()  # stage 2 keeps its input
-    adapter = load_adapter(f"musicgen:path={out}")
-    # the shipped codec is stage 1's: the stored codes of a piece are the adapter's codes
-    assert adapter.model.audio_encoder.state_dict().keys() == codec.state_dict().keys()
+def test_three_resumable_stages_build_a_model_the_musicgen_adapter_loads(tmp_path: Path) -> None:
+    """The codec stage for a few steps, stopped and resumed; then codes and decoder through
+    the CLI; the MusicGen adapter loads the result and hears audio through the trained codec."""
+    out = tmp_path / "work"
+    argv = ["train-audio-reference", "--out", str(out), "--pieces", "3"]
+    assert main([*argv, "--stage", "codec", "--codec-steps", "2"]) == 0
+    facts = json.loads((out / "codec" / "facts.json").read_text())
+    assert facts["codec_steps_done"] == 2 and (out / "codec-checkpoints" / "last.ckpt").is_file()
+    assert len(facts["codes_surviving_round_trip"]) == 4
+    assert all(0 <= x <= 1 for x in facts["codes_surviving_round_trip"])
+    # resumed: the checkpoint's two steps are not done again
+    recipe = CodecRecipe(max_steps=3)
+    again = train_codec(out, recipe, pieces=3, val_pieces=2)
+    assert again["codec_steps_done"] == 3
+    assert main([*argv, "--max-steps", "2"]) == 0  # all: codec done, so codes then lm
+    trained = json.loads((out / "model" / "training.json").read_text())
+    assert trained["steps_done"] == 2 and trained["train_pieces"] == 3
+    assert trained["codec_steps_done"] == 3 and trained["own_samples"] == 8
+    assert 0 < trained["own_sample_loss_nats_per_code"] < 10
+    card = (out / "model" / "MODEL_CARD.md").read_text()
+    assert "its own samples" in card and "--codec-steps 3" in card
+    adapter = load_adapter(f"musicgen:path={out / 'model'}")
+    codec = load_codec(out)
     for name, value in codec.state_dict().items():
         torch.testing.assert_close(adapter.model.audio_encoder.state_dict()[name], value)
+    _, splits, _ = load_codes(out / "codes.npz")
+    assert len(splits["train"]) == 3 and all(c.shape[0] == 4 for c in splits["train"])
+    assert main([*argv, "--stage", "lm", "--max-steps", "2"]) == 0  # a stage asked for runs

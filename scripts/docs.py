@@ -286,7 +286,7 @@ def board_reading() -> str:
     own = _pooled(audio, "noise-at-5s", "generated", "abs_loss_original")
     card = json.loads((MODELS / "audio-reference" / "training.json").read_text())
     uniform, trained = card["uniform_loss_nats"], card["train_loss_nats_per_code"]
-    kept = card["own_codes_surviving_round_trip"][0]
+    kept = card["own_samples_by_top_k"]["250"]["codes_surviving_round_trip"][0]
     verdict = "lowers" if lowered > 0.5 else "does not lower"
     return text + (
         f" For `audio-reference`, per-code loss agrees on {overall['abs_loss']:.2f} of pairs and "
@@ -295,8 +295,8 @@ def board_reading() -> str:
         f"{auroc['ood']:.2f} on ood and {auroc['generated']:.2f} on its own generated role. "
         f"That role is its samples decoded by its codec and heard again ({own:.2f} nats/code, "
         f"against {trained:.2f} on training rows and a uniform {uniform:.2f}; the round trip "
-        f"keeps {kept:.0%} of codebook 1's sampled codes), and noise {verdict} the loss of most "
-        f"of its pairs ({lowered:.0%})."
+        f"keeps {kept:.0%} of codebook 1's codes sampled at top-k 250), and noise {verdict} "
+        f"the loss of most of its pairs ({lowered:.0%})."
     )
 
 

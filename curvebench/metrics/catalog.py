@@ -317,6 +317,6 @@ for _info in (
         "Length sweeps: fraction of those pairs whose loss the noise lowered.",
         "fraction",
     ),
-    MetricInfo("long_noise_pairs", "Length sweeps: how many pairs those are.", kind="int"),
+    MetricInfo("long_noise_pairs", "Length sweeps: how many pairs those are (as a number)."),
 ):
     declare(_info)

@@ -16,7 +16,6 @@ def write_model_card(out: Path, facts: dict) -> None:
     r, c = facts["recipe"], facts["codec_recipe"]
     ppl = ", ".join(f"{x:g}" for x in facts["codebook_perplexity_validation"])
     kept = ", ".join(f"{100 * x:.1f}%" for x in facts["codes_surviving_round_trip"])
-    own_kept = ", ".join(f"{100 * x:.1f}%" for x in facts["own_codes_surviving_round_trip"])
     minutes = (facts["codec_seconds"] + facts["codes_seconds"] + facts["lm_seconds"]) / 60
     seconds, pieces = facts["seconds_per_piece"], facts["train_pieces"]
     uniform = facts["uniform_loss_nats"]
@@ -33,8 +32,9 @@ def write_model_card(out: Path, facts: dict) -> None:
             (
                 "training",
                 f"{facts['codec_steps_done']} steps of {c['batch_size']} x {c['segment']:g} s "
-                f"crops (Adam, peak lr {c['lr']}), {facts['codec_seconds']:.0f} s on "
-                f"{facts['codec_device']}",
+                f"crops (Adam, peak lr {c['lr']}), then {facts['decoder_tune_steps_done']} "
+                f"of the decoder alone (peak lr {c['tune_lr']}); {facts['codec_seconds']:.0f} s "
+                f"on {facts['codec_device']}",
             ),
         ],
     )
@@ -71,14 +71,15 @@ def write_model_card(out: Path, facts: dict) -> None:
                 f"{facts['ood_pieces']} pieces of the embedded ood (classical) split "
                 f"({facts['ood_codes']:,} codes)",
             ),
-            (
-                "its own samples",
-                f"**{facts['own_sample_loss_nats_per_code']} nats per code**: "
-                f"{facts['own_samples']} clips of {seconds:g} s sampled (top-k "
-                f"{facts['own_samples_top_k']}, null condition), decoded, encoded again and "
-                f"scored, as the benchmark's generated role hears them; the round trip keeps "
-                f"{own_kept} of the sampled codes (codebooks 1..4)",
-            ),
+            *[
+                (
+                    f"its own samples, top-k {k}",
+                    f"**{v['loss_nats_per_code']} nats per code**; the round trip keeps "
+                    + ", ".join(f"{100 * x:.1f}%" for x in v["codes_surviving_round_trip"])
+                    + " of the sampled codes (codebooks 1..4)",
+                )
+                for k, v in facts["own_samples_by_top_k"].items()
+            ],
             (
                 "training time",
                 f"{facts['codec_seconds']:.0f} s codec + {facts['codes_seconds']:.0f} s codes + "
@@ -88,6 +89,15 @@ def write_model_card(out: Path, facts: dict) -> None:
             ("seed", str(facts["seed"])),
         ],
     )
+    limit, stopped = "", ""
+    if facts.get("codec_max_minutes"):
+        limit = f" --max-minutes {facts['codec_max_minutes']:g}"
+        if facts["codec_steps_done"] < c["max_steps"]:
+            stopped = (
+                f" The codec's first phase was stopped by that time limit at step "
+                f"{facts['codec_steps_done']:,} of its {c['max_steps']:,}-step schedule, so "
+                "another machine reaches another step in that time."
+            )
     text = f"""# audio-reference: curvebench's embedded audio model
 
 A small model in transformers' MusicGen format (`MusicgenForConditionalGeneration`, loaded with
@@ -105,9 +115,11 @@ EnCodec's architecture (`EncodecModel`, 32 kHz, upsampling ratios [8, 5, 4, 4], 
 end on one-second crops of the training renders: a waveform L1 loss and a multi-scale mel loss
 (L1 on mel magnitudes and on their logarithms at STFT sizes 256-2048), a residual quantiser
 whose codebooks learn by moving averages with unused entries refreshed, a commitment loss, and
-a re-encoding loss (decoded audio encoded again should land on its codes). There is no
-adversarial loss, so the decoded waveform does not follow the original's phase: the SNR below
-is low while the spectrum is close (listen to `docs/audio/`).
+a re-encoding loss (decoded audio encoded again should land on its codes); then the decoder
+alone, the encoder and codebooks frozen so that no code changes, with the re-encoding loss
+measured against the encoder's output in units of the quantiser's last residual. There is no
+adversarial loss. `docs/models.md` sets the reconstruction's log-mel distance against versions
+of the same renders that are plainly recognisable, and `docs/audio/` holds one pair to hear.
 
 {codec_table}
 
@@ -120,19 +132,23 @@ pattern under MusicGen's null (unconditional) condition, with the loss the adapt
 
 {lm_table}
 
+"Its own samples": {facts["own_samples"]} clips of {seconds:g} s sampled at each top-k of the
+tasks' generated role under the null condition, decoded by the codec, encoded again and scored,
+as the benchmark's generated role hears them.
+
 Text conditions other than null/none need a text tokenizer, which is not shipped.
 
 ## Reproduce
 
 ```
 curvebench train-audio-reference --out DIR --pieces {pieces} --codec-steps {c["max_steps"]} \\
-    --max-steps {r["max_steps"]}
+    --tune-steps {c["tune_steps"]} --max-steps {r["max_steps"]}{limit}
 ```
 
 runs the three stages (codec, codes, lm; the first two need FluidSynth and the soundfont,
 `--device cuda` uses a GPU) and writes the model to DIR/model. `--stage codec|codes|lm` runs
 one; a stage already done is skipped, and an interrupted training stage resumes from its last
-checkpoint in DIR.
+checkpoint in DIR.{stopped}
 """
     (out / "MODEL_CARD.md").write_text(text)
 

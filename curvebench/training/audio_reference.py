@@ -134,20 +134,58 @@ def train_codec(
         ckpt_path=resume,
     )
     trainer.save_checkpoint(out / "codec-checkpoints" / "last.ckpt")  # a later run goes on here
-    codec = module.codec.float().cpu().eval()
+    steps = int(trainer.global_step)
+    codec = module.codec.float().cpu()
+    tuned = tune_decoder(codec, train, val, recipe, out, device, max_minutes, seed)
+    codec = codec.eval()
     codec_train.fold_gain(codec, recipe.gain)
     facts = {
         "codec_recipe": asdict(recipe),
-        "codec_steps_done": int(trainer.global_step),
+        "codec_steps_done": steps,
+        "decoder_tune_steps_done": tuned,
         "codec_parameters": sum(p.numel() for p in codec.parameters()),
         **codec_facts(codec, val[:16]),
         "codec_device": device,
+        "codec_max_minutes": max_minutes,
         "codec_seconds": round(time.time() - started, 1),
     }
     folder = out / "codec"
     codec.save_pretrained(folder, safe_serialization=True)
     (folder / "facts.json").write_text(json.dumps(facts, indent=2) + "\n")
     return facts
+
+
+def tune_decoder(
+    codec: EncodecModel,
+    train: list[np.ndarray],
+    val: list[np.ndarray],
+    recipe: CodecRecipe,
+    out: Path,
+    device: str = "cpu",
+    max_minutes: float | None = None,
+    seed: int = 0,
+) -> int:
+    """The codec stage's second phase (in place, on a codec not yet gain-folded): the decoder
+    alone, for ``recipe.tune_steps``, so that decoded audio encodes back to its codes; resumes
+    from ``out``/codec-tune-checkpoints. Returns the steps done."""
+    if recipe.tune_steps <= 0:
+        return 0
+    module = codec_train.CodecModule(codec, recipe, decoder_only=True)
+    folder = out / "codec-tune-checkpoints"
+    trainer, resume = _trainer(folder, recipe.tune_steps, device, max_minutes, 500)
+    crops = codec_train.Crops(
+        train, recipe.segment, recipe.tune_steps * recipe.batch_size, seed + 2
+    )
+    val_crops = codec_train.Crops(val, recipe.segment, 64, seed + 1)
+    trainer.fit(
+        module,
+        DataLoader(crops, batch_size=recipe.batch_size),
+        DataLoader(val_crops, batch_size=16),
+        ckpt_path=resume,
+    )
+    trainer.save_checkpoint(folder / "last.ckpt")
+    codec.requires_grad_(True)
+    return int(trainer.global_step)
 
 
 def codec_facts(codec: EncodecModel, waves: list[np.ndarray]) -> dict:
@@ -312,43 +350,44 @@ def train_lm(
     return facts
 
 
-OWN_SAMPLES, OWN_TOP_K = 8, 250
-"""Samples the card scores the model on: 8 clips of 15 s, top-k 250 (MusicGen's default and
-the largest k of the tasks' generated role)."""
+OWN_SAMPLES, OWN_TOP_K = 8, (10, 50, 250)
+"""Samples the card scores the model on: 8 clips of 15 s at each top-k of the tasks'
+generated role (10, 50 and 250, MusicGen's default)."""
 
 
 @torch.no_grad()
 def own_samples(model, seconds: float = 15.0, seed: int = 0) -> dict:
     """The model's own music, heard as the benchmark hears it: ``OWN_SAMPLES`` clips sampled
-    under the null condition, decoded to audio, encoded again and scored. Returns their mean
-    loss (nats per code) and the fraction of the sampled codes the decode → encode round trip
-    keeps (each codebook)."""
+    at each top-k under the null condition, decoded to audio, encoded again and scored.
+    Returns, for each k, their mean loss (nats per code) and the fraction of the sampled codes
+    the decode → encode round trip keeps (each codebook)."""
     from curvebench.adapters.musicgen import sample_with_codes
 
-    torch.manual_seed(seed)
     frames = round(seconds * codec_lib.FRAME_RATE)
-    audio, sampled = sample_with_codes(
-        model,
-        **{**dict(model.get_unconditional_inputs(OWN_SAMPLES)), "guidance_scale": 1.0},
-        do_sample=True,
-        top_k=OWN_TOP_K,
-        max_new_tokens=frames + model.decoder.config.num_codebooks - 1,
-    )
-    rows, kept = [], []
-    for wave, drawn in zip(audio, sampled, strict=True):
-        codes = encode_frames(model.audio_encoder, wave[0].float().numpy()).astype(np.int64)
-        t = min(codes.shape[-1], drawn.shape[-1], frames)
-        kept.append((codes[:, :t] == drawn[:, :t].numpy()).mean(1))
-        rows.append(codes[:, :t])
-    t = min(r.shape[-1] for r in rows)
-    loss, _ = mean_code_loss(
-        model,
-        torch.as_tensor(np.stack([r[:, :t] for r in rows])),
-        torch.ones(len(rows), t, dtype=torch.bool),
-    )
-    return {
-        "own_samples": OWN_SAMPLES,
-        "own_samples_top_k": OWN_TOP_K,
-        "own_sample_loss_nats_per_code": round(loss, 4),
-        "own_codes_surviving_round_trip": [round(float(x), 4) for x in np.mean(kept, axis=0)],
-    }
+    out = {}
+    for top_k in OWN_TOP_K:
+        torch.manual_seed(seed)
+        audio, sampled = sample_with_codes(
+            model,
+            **{**dict(model.get_unconditional_inputs(OWN_SAMPLES)), "guidance_scale": 1.0},
+            do_sample=True,
+            top_k=top_k,
+            max_new_tokens=frames + model.decoder.config.num_codebooks - 1,
+        )
+        rows, kept = [], []
+        for wave, drawn in zip(audio, sampled, strict=True):
+            codes = encode_frames(model.audio_encoder, wave[0].float().numpy()).astype(np.int64)
+            t = min(codes.shape[-1], drawn.shape[-1], frames)
+            kept.append((codes[:, :t] == drawn[:, :t].numpy()).mean(1))
+            rows.append(codes[:, :t])
+        t = min(r.shape[-1] for r in rows)
+        loss, _ = mean_code_loss(
+            model,
+            torch.as_tensor(np.stack([r[:, :t] for r in rows])),
+            torch.ones(len(rows), t, dtype=torch.bool),
+        )
+        out[str(top_k)] = {
+            "loss_nats_per_code": round(loss, 4),
+            "codes_surviving_round_trip": [round(float(x), 4) for x in np.mean(kept, axis=0)],
+        }
+    return {"own_samples": OWN_SAMPLES, "own_samples_by_top_k": out}

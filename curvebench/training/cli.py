@@ -20,7 +20,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "train-audio-reference",
         help="build the embedded audio reference model",
         description="Build the embedded audio reference in three stages, each resumable: "
-        "codec (train the codec on renders of the training corpus; needs FluidSynth), codes "
+        "codec (train the codec on renders of the training corpus, then its decoder alone so "
+        "that decoded audio encodes back to its codes; needs FluidSynth), codes "
         "(encode the corpus with it; needs FluidSynth), lm (train the MusicGen decoder on the "
         "codes, then save OUT/model). A stage whose output is in OUT is not run again; an "
         "interrupted training stage resumes from its last checkpoint.",
@@ -34,6 +35,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--pieces", type=int, default=400, help="training pieces rendered (400)")
     p.add_argument("--codec-steps", type=int, default=None, help="codec steps (default 4000)")
+    p.add_argument(
+        "--tune-steps", type=int, default=None, help="codec decoder-only steps (default 1500)"
+    )
     p.add_argument("--max-steps", type=int, default=None, help="decoder steps (default 600)")
     p.add_argument(
         "--max-minutes", type=float, default=None, help="stop a training stage after this"
@@ -65,6 +69,8 @@ def cmd_train_audio_reference(args: argparse.Namespace) -> int:
             recipe = CodecRecipe()
             if args.codec_steps is not None:
                 recipe = replace(recipe, max_steps=args.codec_steps)
+            if args.tune_steps is not None:
+                recipe = replace(recipe, tune_steps=args.tune_steps)
             facts = train_codec(
                 out,
                 recipe,

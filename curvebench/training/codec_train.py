@@ -71,6 +71,13 @@ class CodecRecipe:
     consistency_weight: float = 1.0
     """Weight of the re-encoding loss: the decoded audio, encoded again, should land on the
     codes it was decoded from (relative squared error), so codes survive decode → encode."""
+    tune_steps: int = 1500
+    """Steps of the second phase: the decoder alone, the encoder and codebooks frozen (so
+    every code stays what it was), trained to make its audio encode back to its codes: the
+    re-encoding loss there is measured against the encoder's own output and in units of
+    the quantiser's last residual, the size of the cells a code must stay in."""
+    tune_lr: float = 3e-4
+    """Peak learning rate of the second phase."""
     gain: float = 10.0
     """Training audio is scaled by this (renders are quiet: mean |x| ≈ 0.03); the scale is
     folded into the first and last convolutions when the codec is saved, so the saved codec
@@ -184,25 +191,38 @@ def _ema_update(book, flat: torch.Tensor, index: torch.Tensor, recipe: CodecReci
 
 
 class CodecModule(L.LightningModule):
-    """Trains the whole codec: encoder, quantiser (by moving averages) and decoder."""
+    """Trains the whole codec: encoder, quantiser (by moving averages) and decoder; with
+    ``decoder_only``, the decoder alone (the second phase, which leaves every code as it is)."""
 
-    def __init__(self, codec: EncodecModel, recipe: CodecRecipe) -> None:
+    def __init__(
+        self, codec: EncodecModel, recipe: CodecRecipe, decoder_only: bool = False
+    ) -> None:
         super().__init__()
-        self.codec, self.recipe = codec, recipe
+        self.codec, self.recipe, self.decoder_only = codec, recipe, decoder_only
         self.spectral = SpectralLoss()
+        if decoder_only:
+            for part in (codec.encoder, codec.quantizer):
+                part.requires_grad_(False)
 
     def losses(self, wave: torch.Tensor, update: bool) -> dict[str, torch.Tensor]:
         wave = wave * self.recipe.gain
-        z = self.codec.encoder(wave[:, None])
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.decoder_only):
+            z = self.codec.encoder(wave[:, None])
+        update = update and not self.decoder_only
         quantized, commit, codes = quantize_train(self.codec, z, self.recipe, update)
         out = self.codec.decoder(quantized)[:, 0, : wave.shape[-1]]
         again = self.codec.encoder(out[:, None])[..., : z.shape[-1]]
-        target = quantized.detach()[..., : again.shape[-1]]
+        if self.decoder_only:  # against the encoder's output, in units of the last residual
+            target, scale = z.detach(), (z - quantized).detach().pow(2).mean()
+        else:
+            target = quantized.detach()
+            scale = target.pow(2).mean()
+        target = target[..., : again.shape[-1]]
         return {
             "spectral": self.spectral(out, wave),
             "wave": (out - wave).abs().mean(),
             "commit": commit,
-            "consistency": (again - target).pow(2).mean() / target.pow(2).mean().clamp(min=1e-12),
+            "consistency": (again - target).pow(2).mean() / scale.clamp(min=1e-12),
             "snr_db": snr_db(out.detach(), wave),
             "perplexity0": torch.as_tensor(
                 codebook_perplexity(codes[:1].reshape(1, -1).numpy())[0]
@@ -231,8 +251,9 @@ class CodecModule(L.LightningModule):
     def configure_optimizers(self):
         r = self.recipe
         params = [p for p in self.codec.parameters() if p.requires_grad]
-        opt = torch.optim.Adam(params, lr=r.lr, betas=(0.5, 0.9))
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(r.warmup, r.max_steps))
+        lr, steps = (r.tune_lr, r.tune_steps) if self.decoder_only else (r.lr, r.max_steps)
+        opt = torch.optim.Adam(params, lr=lr, betas=(0.5, 0.9))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(r.warmup, steps))
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
 

@@ -248,7 +248,7 @@ def test_nested_noise_is_one_draw_cut_to_each_length() -> None:
         kept = [(n.time, n.pitch, n.velocity, n.duration) for n in longest if n.time < stop]
         assert [(n.time, n.pitch, n.velocity, n.duration) for n in noise_notes(out)] == kept
         assert record.notes_added == len(kept) > 0
-    with pytest.raises(ConfigError, match="nest=1.0"):
+    with pytest.raises(ConfigError, match=r"nest=1\.0"):
         parse_perturbation("noise:onset=5.0,duration=2.0,nest=1.0")
 
 

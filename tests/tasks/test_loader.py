@@ -89,8 +89,11 @@ def test_tasks_follow_the_papers_released_code() -> None:
     assert (velocity.fraction, velocity.velocities) == (0.5, "paper")
     for name in ("noise-at-5s", "noise-length-sweep", "noise-colors", "noise-add"):
         task = load_task(name)
-        assert task.version == 2
+        assert task.version == (3 if name == "noise-length-sweep" else 2)
         assert all(
             (p.velocity, p.note_durations) == ("piece", "piece")
             for p in task.parsed_perturbations()
         )
+    # the sweep nests its lengths in one 4 s draw per piece, as the paper's scripts cut it
+    sweep = load_task("noise-length-sweep").parsed_perturbations()
+    assert {p.nest for p in sweep} == {4.0} and len({p.seed_id for p in sweep}) == 1

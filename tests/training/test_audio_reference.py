@@ -31,22 +31,25 @@ def test_three_resumable_stages_build_a_model_the_musicgen_adapter_loads(tmp_pat
     the CLI; the MusicGen adapter loads the result and hears audio through the trained codec."""
     out = tmp_path / "work"
     argv = ["train-audio-reference", "--out", str(out), "--pieces", "3"]
-    assert main([*argv, "--stage", "codec", "--codec-steps", "2"]) == 0
+    assert main([*argv, "--stage", "codec", "--codec-steps", "2", "--tune-steps", "1"]) == 0
     facts = json.loads((out / "codec" / "facts.json").read_text())
-    assert facts["codec_steps_done"] == 2 and (out / "codec-checkpoints" / "last.ckpt").is_file()
+    assert facts["codec_steps_done"] == 2 and facts["decoder_tune_steps_done"] == 1
+    assert (out / "codec-checkpoints" / "last.ckpt").is_file()
     assert len(facts["codes_surviving_round_trip"]) == 4
     assert all(0 <= x <= 1 for x in facts["codes_surviving_round_trip"])
     # resumed: the checkpoint's two steps are not done again
-    recipe = CodecRecipe(max_steps=3)
+    recipe = CodecRecipe(max_steps=3, tune_steps=1)
     again = train_codec(out, recipe, pieces=3, val_pieces=2)
     assert again["codec_steps_done"] == 3
     assert main([*argv, "--max-steps", "2"]) == 0  # all: codec done, so codes then lm
     trained = json.loads((out / "model" / "training.json").read_text())
     assert trained["steps_done"] == 2 and trained["train_pieces"] == 3
     assert trained["codec_steps_done"] == 3 and trained["own_samples"] == 8
-    assert 0 < trained["own_sample_loss_nats_per_code"] < 10
+    own = trained["own_samples_by_top_k"]
+    assert list(own) == ["10", "50", "250"]
+    assert all(0 < v["loss_nats_per_code"] < 10 for v in own.values())
     card = (out / "model" / "MODEL_CARD.md").read_text()
-    assert "its own samples" in card and "--codec-steps 3" in card
+    assert "its own samples, top-k 250" in card and "--codec-steps 3" in card
     adapter = load_adapter(f"musicgen:path={out / 'model'}")
     codec = load_codec(out)
     for name, value in codec.state_dict().items():

@@ -310,11 +310,15 @@ def sample_with_codes(model: torch.nn.Module, **kwargs) -> tuple[torch.Tensor, t
         seen.append(audio_codes)
         return decode(audio_codes, *args, **kw)
 
+    shadowed = vars(codec).get("decode")  # a wrapper someone else put there, kept
     codec.decode = keep  # an instance attribute: shadows the method for this call only
     try:
         audio = model.generate(**kwargs)
     finally:
-        del codec.decode
+        if shadowed is None:
+            del codec.decode
+        else:
+            codec.decode = shadowed
     if len(seen) != 1 or seen[0].shape[0] != 1:
         raise ConfigError("MusicGen's generate decoded its codes in an unexpected way")
     return audio, seen[0][0]

@@ -317,6 +317,6 @@ for _info in (
         "Length sweeps: fraction of those pairs whose loss the noise lowered.",
         "fraction",
     ),
-    MetricInfo("long_noise_pairs", "Length sweeps: how many pairs those are (as a number)."),
+    MetricInfo("long_noise_pairs", "Length sweeps: how many pairs those are.", digits=0),
 ):
     declare(_info)

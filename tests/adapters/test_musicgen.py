@@ -198,7 +198,7 @@ def test_score_command_writes_codes_losses_and_frame_means(tmp_path: Path) -> No
     import json
 
     from curvebench.cli import main
-    from curvebench.data.render import write_wav
+    from curvebench.data.audio import write_wav
 
     folder = tiny_musicgen_model(tmp_path / "model", K, CARD, positions=256)
     wav = tmp_path / "clip.wav"

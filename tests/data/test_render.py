@@ -121,8 +121,8 @@ def test_write_wav_round_trips(tmp_path: Path) -> None:
         assert (f.getnchannels(), f.getsampwidth(), f.getframerate()) == (1, 2, SR)
         pcm = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
     assert len(pcm) == len(audio)
-    assert pcm[:3].tolist() == [32767, -32767, 0]
-    np.testing.assert_allclose(pcm[3:] / 32767, audio[3:], atol=0.5 / 32767 + 1e-7)
+    assert pcm[:3].tolist() == [32767, -32768, 0]  # libsndfile's scale: full scale is 32768
+    np.testing.assert_allclose(pcm[3:] / 32768, audio[3:], atol=1 / 32768 + 1e-7)
     with pytest.raises(DataError, match="mono"):
         write_wav(tmp_path / "b.wav", np.zeros((10, 2)), SR)
     with pytest.raises(DataError, match="NaN"):

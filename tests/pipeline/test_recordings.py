@@ -93,7 +93,8 @@ def test_a_generated_role_whose_codes_do_not_survive_is_reported(
     kept = [float(dict(p.meta)["codes_kept"]) for p in pieces]
     assert all(0 <= k < 0.5 for k in kept)
     assert "keeps" in caplog.text and "did not sample" in caplog.text
-    assert len(list(tmp_path.rglob("*.kept.json"))) == 2
+    # beside every WAV drawn (a whole chunk is drawn), its fraction
+    assert len(list(tmp_path.rglob("*.kept.json"))) == len(list(tmp_path.rglob("*.wav"))) >= 2
     again = generated_pieces(adapter, spec, "g", tmp_path)  # read back from disk
     assert [dict(p.meta)["codes_kept"] for p in again] == [
         dict(p.meta)["codes_kept"] for p in pieces

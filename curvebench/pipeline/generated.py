@@ -104,12 +104,12 @@ def generated_pieces(
             for path, sample in zip(paths, samples, strict=True):
                 # a unique temporary name: processes sampling side by side never collide
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                if sample.codes_kept is not None:  # written first: the audio marks it done
+                _write(sample, tmp, audio, adapter.name)  # checks what generate gave first
+                if sample.codes_kept is not None:  # before the audio's name: it marks it done
                     side = _kept_path(path)
                     side_tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
                     side_tmp.write_text(json.dumps({"codes_kept": sample.codes_kept}))
                     side_tmp.replace(side)
-                _write(sample, tmp, audio, adapter.name)
                 tmp.replace(path)
             bar.update(CHUNK)
         for index, path in enumerate(paths, chunk * CHUNK):

@@ -231,6 +231,9 @@ def build_codes(
     counts = {}
     for split, n in {"train": pieces, "validation": val_pieces, "ood": val_pieces}.items():
         audio = rendered_pieces(split, n, seconds, seed)
+        if not audio:
+            counts[split] = (0, 0)
+            continue
         codes = [
             encode_frames(codec, w)
             for _, w in tqdm(audio, desc=f"encoding {split}", unit="piece", disable=not _bar())
@@ -322,7 +325,9 @@ def train_lm(
     trainer.save_checkpoint(out / "lm-checkpoints" / "last.ckpt")
     model = lm.model.float().cpu().eval()
     val_loss, val_codes = mean_code_loss(model, *val_rows)
-    ood_loss, ood_codes = mean_code_loss(model, *code_rows(splits["ood"], recipe.frames))
+    ood_loss, ood_codes = 0.0, 0
+    if splits.get("ood"):  # pieces that render at all (a few classical tempo maps do not)
+        ood_loss, ood_codes = mean_code_loss(model, *code_rows(splits["ood"], recipe.frames))
     pick = torch.randperm(len(train_rows[0]), generator=torch.Generator().manual_seed(seed))[:64]
     train_loss, _ = mean_code_loss(model, train_rows[0][pick], train_rows[1][pick])
     folder = out / "model"
@@ -337,7 +342,7 @@ def train_lm(
         "train_loss_nats_per_code": round(train_loss, 4),
         "validation_loss_nats_per_code": round(val_loss, 4),
         "validation_codes": val_codes,
-        "ood_loss_nats_per_code": round(ood_loss, 4),
+        "ood_loss_nats_per_code": round(ood_loss, 4) if ood_codes else None,
         "ood_codes": ood_codes,
         "uniform_loss_nats": round(float(np.log(codec_lib.CODEBOOK_SIZE)), 4),
         "lm_device": device,

@@ -34,6 +34,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="run one stage (default: all of them, skipping those already done)",
     )
     p.add_argument("--pieces", type=int, default=400, help="training pieces rendered (400)")
+    p.add_argument(
+        "--val-pieces", type=int, default=60, help="validation and ood pieces rendered (60)"
+    )
     p.add_argument("--codec-steps", type=int, default=None, help="codec steps (default 4000)")
     p.add_argument(
         "--tune-steps", type=int, default=None, help="codec decoder-only steps (default 1500)"
@@ -75,12 +78,13 @@ def cmd_train_audio_reference(args: argparse.Namespace) -> int:
                 out,
                 recipe,
                 args.pieces,
+                args.val_pieces,
                 device=args.device,
                 max_minutes=args.max_minutes,
                 seed=args.seed,
             )
         elif stage == "codes":
-            facts = build_codes(out, pieces=args.pieces, seed=args.seed)
+            facts = build_codes(out, args.pieces, args.val_pieces, seed=args.seed)
         else:
             recipe = AudioLMRecipe()
             if args.max_steps is not None:

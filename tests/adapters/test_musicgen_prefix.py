@@ -90,7 +90,7 @@ def test_copies_from_a_prefix_equal_scoring_from_scratch(
         copies[1] = copies[1][:, : max(start + 1, frames - 5)]  # a shorter one: padding
         got = from_prefix(adapter, original[:, :start], copies)
         for copy, losses in zip(copies, got, strict=True):
-            torch.testing.assert_close(losses, from_scratch(adapter, copy), rtol=0, atol=1e-5)
+            torch.testing.assert_close(losses, from_scratch(adapter, copy), rtol=5e-6, atol=1e-5)
 
 
 def test_only_steps_before_the_first_different_one_are_shared(folder: Path) -> None:  # noqa: F811
@@ -146,7 +146,7 @@ def test_the_audio_reference_scores_copies_from_a_prefix_as_from_scratch(layout:
         copies = copies_of(original, [start] * 2, 2048, seed=start)
         got = from_prefix(adapter, original[:, :start], copies)
         for copy, losses in zip(copies, got, strict=True):
-            torch.testing.assert_close(losses, from_scratch(adapter, copy), rtol=0, atol=1e-5)
+            torch.testing.assert_close(losses, from_scratch(adapter, copy), rtol=5e-6, atol=1e-5)
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ def test_three_resumable_stages_build_a_model_the_musicgen_adapter_loads(tmp_pat
     """The codec stage for a few steps, stopped and resumed; then codes and decoder through
     the CLI; the MusicGen adapter loads the result and hears audio through the trained codec."""
     out = tmp_path / "work"
-    argv = ["train-audio-reference", "--out", str(out), "--pieces", "3"]
+    argv = ["train-audio-reference", "--out", str(out), "--pieces", "3", "--val-pieces", "2"]
     assert main([*argv, "--stage", "codec", "--codec-steps", "2", "--tune-steps", "1"]) == 0
     facts = json.loads((out / "codec" / "facts.json").read_text())
     assert facts["codec_steps_done"] == 2 and facts["decoder_tune_steps_done"] == 1

@@ -122,19 +122,9 @@ def train_codec(
     codec = codec_train.new_codec(recipe, seed)
     codec_train.seed_codebooks(codec, train[:20], recipe.gain, seed)
     module = codec_train.CodecModule(codec, recipe)
-    trainer, resume = _trainer(
-        out / "codec-checkpoints", recipe.max_steps, device, max_minutes, 500
+    steps = _fit_codec(
+        module, out / "codec-checkpoints", recipe.max_steps, train, val, device, max_minutes, seed
     )
-    crops = codec_train.Crops(train, recipe.segment, recipe.max_steps * recipe.batch_size, seed)
-    val_crops = codec_train.Crops(val, recipe.segment, 64, seed + 1)
-    trainer.fit(
-        module,
-        DataLoader(crops, batch_size=recipe.batch_size),
-        DataLoader(val_crops, batch_size=16),
-        ckpt_path=resume,
-    )
-    trainer.save_checkpoint(out / "codec-checkpoints" / "last.ckpt")  # a later run goes on here
-    steps = int(trainer.global_step)
     codec = module.codec.float().cpu()
     tuned = tune_decoder(codec, train, val, recipe, out, device, max_minutes, seed)
     codec = codec.eval()
@@ -172,10 +162,27 @@ def tune_decoder(
         return 0
     module = codec_train.CodecModule(codec, recipe, decoder_only=True)
     folder = out / "codec-tune-checkpoints"
-    trainer, resume = _trainer(folder, recipe.tune_steps, device, max_minutes, 500)
-    crops = codec_train.Crops(
-        train, recipe.segment, recipe.tune_steps * recipe.batch_size, seed + 2
-    )
+    steps = _fit_codec(module, folder, recipe.tune_steps, train, val, device, max_minutes, seed + 2)
+    codec.requires_grad_(True)
+    return steps
+
+
+def _fit_codec(
+    module: codec_train.CodecModule,
+    folder: Path,
+    steps: int,
+    train: list[np.ndarray],
+    val: list[np.ndarray],
+    device: str,
+    max_minutes: float | None,
+    seed: int,
+) -> int:
+    """One phase of the codec stage: ``steps`` steps on seeded crops of ``train`` (resumed
+    from ``folder`` when an earlier run left a checkpoint there, which it saves on stopping);
+    returns the steps done."""
+    recipe = module.recipe
+    trainer, resume = _trainer(folder, steps, device, max_minutes, 500)
+    crops = codec_train.Crops(train, recipe.segment, steps * recipe.batch_size, seed)
     val_crops = codec_train.Crops(val, recipe.segment, 64, seed + 1)
     trainer.fit(
         module,
@@ -183,8 +190,7 @@ def tune_decoder(
         DataLoader(val_crops, batch_size=16),
         ckpt_path=resume,
     )
-    trainer.save_checkpoint(folder / "last.ckpt")
-    codec.requires_grad_(True)
+    trainer.save_checkpoint(folder / "last.ckpt")  # a later run goes on from here
     return int(trainer.global_step)
 
 

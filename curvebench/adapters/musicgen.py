@@ -27,6 +27,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from symusic import Score
 
@@ -261,8 +262,7 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
         for wave, drawn in zip(audio, codes, strict=True):
             wave = wave[0, :samples].float().cpu().numpy()
             again = self._encode(wave.astype("float64"), rate)
-            t = min(again.shape[-1], drawn.shape[-1], frames)
-            kept = float((again[:, :t] == drawn[:, :t].cpu().numpy()).mean()) if t else None
+            kept = float(np.mean(codes_kept_per_codebook(again, drawn.cpu().numpy(), frames)))
             out.append(GeneratedSample(wave=wave, sampling_rate=rate, codes_kept=kept))
         return out
 
@@ -322,6 +322,13 @@ def sample_with_codes(model: torch.nn.Module, **kwargs) -> tuple[torch.Tensor, t
     if len(seen) != 1 or seen[0].shape[0] != 1:
         raise ConfigError("MusicGen's generate decoded its codes in an unexpected way")
     return audio, seen[0][0]
+
+
+def codes_kept_per_codebook(again: np.ndarray, drawn: np.ndarray, frames: int) -> np.ndarray:
+    """The fraction of drawn codes [K, T] that the audio's codes ``again`` [K, T'] give back,
+    per codebook, over the first ``frames`` frames both have."""
+    t = min(again.shape[-1], drawn.shape[-1], frames)
+    return (again[:, :t] == drawn[:, :t]).mean(axis=1)
 
 
 def stated_render(path: str, soundfont: str | None = None) -> RenderSetting:

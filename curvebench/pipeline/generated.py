@@ -116,8 +116,8 @@ def generated_pieces(
             if first <= index < spec.n:
                 content = path.read_bytes()
                 meta = (("top_k", str(spec.top_k)), ("model", adapter.name))
-                if _kept_path(path).is_file():
-                    kept = json.loads(_kept_path(path).read_text())["codes_kept"]
+                kept = _read_kept(_kept_path(path))
+                if kept is not None:
                     meta += (("codes_kept", f"{kept:.4f}"),)
                 pieces.append(
                     Piece(
@@ -146,3 +146,19 @@ def generated_pieces(
 def _kept_path(path: Path) -> Path:
     """Where a generated recording's round-trip fraction is kept, beside it."""
     return path.with_name(f"{path.stem}.kept.json")
+
+
+def _read_kept(path: Path) -> float | None:
+    """The round-trip fraction kept beside a recording; None when there is none, and, with a
+    warning, when the file does not hold a fraction (a damaged or altered cache file is not
+    worth failing a run over: the fraction only describes the samples)."""
+    if not path.is_file():
+        return None
+    try:
+        kept = json.loads(path.read_text())["codes_kept"]
+        if isinstance(kept, (int, float)) and not isinstance(kept, bool) and 0 <= kept <= 1:
+            return float(kept)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    log.warning("%s: not a round-trip fraction; left out", path.name)
+    return None

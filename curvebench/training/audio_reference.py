@@ -372,7 +372,7 @@ def own_samples(model, seconds: float = 15.0, seed: int = 0) -> dict:
     at each top-k under the null condition, decoded to audio, encoded again and scored.
     Returns, for each k, their mean loss (nats per code) and the fraction of the sampled codes
     the decode → encode round trip keeps (each codebook)."""
-    from curvebench.adapters.musicgen import sample_with_codes
+    from curvebench.adapters.musicgen import codes_kept_per_codebook, sample_with_codes
 
     frames = round(seconds * codec_lib.FRAME_RATE)
     out = {}
@@ -388,9 +388,8 @@ def own_samples(model, seconds: float = 15.0, seed: int = 0) -> dict:
         rows, kept = [], []
         for wave, drawn in zip(audio, sampled, strict=True):
             codes = encode_frames(model.audio_encoder, wave[0].float().numpy()).astype(np.int64)
-            t = min(codes.shape[-1], drawn.shape[-1], frames)
-            kept.append((codes[:, :t] == drawn[:, :t].numpy()).mean(1))
-            rows.append(codes[:, :t])
+            kept.append(codes_kept_per_codebook(codes, drawn.numpy(), frames))
+            rows.append(codes[:, :frames])
         t = min(r.shape[-1] for r in rows)
         loss, _ = mean_code_loss(
             model,

@@ -101,3 +101,18 @@ def test_a_generated_role_whose_codes_do_not_survive_is_reported(
     ]
     info = Dataset(DataSpec(name="g", role="generated", location="generated"), pieces).info()
     assert info.codes_kept == pytest.approx(sum(kept) / 2, abs=1e-4)
+
+
+def test_a_damaged_round_trip_file_is_left_out_not_fatal(musicgen, tmp_path, caplog) -> None:
+    adapter = load_adapter(f"musicgen:path={musicgen}")
+    spec = GeneratedSpec(generator="musicgen", top_k=10, seed=0, seconds=1.0, n=3)
+    generated_pieces(adapter, spec, "g", tmp_path)
+    first, second, *_ = sorted(tmp_path.rglob("*.kept.json"))
+    first.write_text("{not json")
+    second.write_text('{"codes_kept": 7}')  # not a fraction
+    with caplog.at_level("WARNING"):
+        pieces = generated_pieces(adapter, spec, "g", tmp_path)  # read back, not drawn again
+    kept = ["codes_kept" in dict(p.meta) for p in pieces]
+    assert kept == [False, False, True]
+    assert f"{first.name}: not a round-trip fraction" in caplog.text
+    assert f"{second.name}: not a round-trip fraction" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -287,6 +288,20 @@ def config_bytes(config: object) -> bytes:
 
     data = config.to_dict() if hasattr(config, "to_dict") else dict(config or {})
     return json.dumps(stable(data), sort_keys=True, default=str).encode()
+
+
+def with_cache(model: torch.nn.Module, cache: object) -> dict[str, object]:
+    """The keyword that hands a key-value cache to ``model``'s forward: ``cache`` in the
+    transformers releases that have it (``past_key_values`` is deprecated there and goes in
+    5.40), ``past_key_values`` in the older ones the package allows."""
+    params = inspect.signature(model.forward).parameters
+    return {"cache" if "cache" in params else "past_key_values": cache}
+
+
+def cache_of(out: object) -> object:
+    """The key-value cache a transformers forward returned (``cache``, or
+    ``past_key_values`` in older releases)."""
+    return out["cache"] if "cache" in out else out["past_key_values"]
 
 
 def hash_state(module: torch.nn.Module, *extra: bytes) -> str:

@@ -12,7 +12,14 @@ from miditok import MusicTokenizer
 from symusic import Score
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from curvebench.adapters.base import Adapter, Encoded, GeneratedSample, accelerator_for
+from curvebench.adapters.base import (
+    Adapter,
+    Encoded,
+    GeneratedSample,
+    accelerator_for,
+    cache_of,
+    with_cache,
+)
 from curvebench.adapters.causal_lm import CausalLMParts, load_causal_lm, model_fingerprint
 from curvebench.adapters.midi_tokens import (
     TOKENIZER_FILE,
@@ -95,7 +102,7 @@ class HFCausalAdapter(CausalLMParts, Adapter):
         self, prefix: torch.Tensor, continuations: torch.Tensor, mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Score several sequences that share ``prefix`` [P] without recomputing it: one pass
-        over the prefix fills the key-value cache (``past_key_values``), then the
+        over the prefix fills the key-value cache (transformers' ``Cache``), then the
         continuations [n, S] (right-padded, ``mask`` [n, S]) are scored on top of it.
 
         Returns the prefix's losses [P-1] (targets 1..P-1, the same for every sequence) and
@@ -105,11 +112,13 @@ class HFCausalAdapter(CausalLMParts, Adapter):
         logp = torch.log_softmax(out.logits[0].float(), dim=-1)
         prefix_nll = -logp[:-1].gather(-1, prefix[1:, None]).squeeze(-1)
         n = continuations.shape[0]
-        cache = out.past_key_values
+        cache = cache_of(out)
         cache.batch_repeat_interleave(n)
         attention = torch.cat([torch.ones_like(mask[:, :1]).expand(n, len(prefix)), mask], dim=1)
         logits = self.model(
-            input_ids=continuations, past_key_values=cache, attention_mask=attention.long()
+            input_ids=continuations,
+            attention_mask=attention.long(),
+            **with_cache(self.model, cache),
         ).logits.float()
         cont_logp = torch.log_softmax(logits, dim=-1)
         cont_nll = torch.empty(continuations.shape, dtype=torch.float32, device=logits.device)

@@ -35,9 +35,11 @@ from curvebench.adapters.base import (
     AudioAdapter,
     Encoded,
     GeneratedSample,
+    cache_of,
     config_bytes,
     hash_state,
     torch_dtype,
+    with_cache,
 )
 from curvebench.adapters.musicgen_codec import EncodecCodes
 from curvebench.adapters.musicgen_layouts import LAYOUTS, code_losses, code_losses_from_prefix
@@ -185,15 +187,16 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
         the steps held in ``cache``; with ``keep`` the key-value cache (with these steps) too."""
         use_cache = keep or cache is not None
         if self.condition == "none":
-            out = self.model.decoder(input_ids=inputs, past_key_values=cache, use_cache=use_cache)
+            decoder = self.model.decoder
+            out = decoder(input_ids=inputs, use_cache=use_cache, **with_cache(decoder, cache))
         else:
             out = self.model(
                 decoder_input_ids=inputs,
-                past_key_values=cache,
                 use_cache=use_cache,
+                **with_cache(self.model, cache),
                 **self._condition_kwargs(batch, inputs.device),
             )
-        return out.logits, out.past_key_values if use_cache else None
+        return out.logits, cache_of(out) if use_cache else None
 
     def _check(self, codes: torch.Tensor) -> None:
         if codes.shape[1] != self.num_codebooks:

@@ -17,6 +17,7 @@ from curvebench.data.render import DEFAULT_RENDERS, DEFAULT_SR, RenderCache, Ren
 from curvebench.errors import ConfigError, SkipItem
 from curvebench.perturbations import Perturbation, PerturbationRecord
 from curvebench.tasks import TaskConfig
+from curvebench.trace import trace
 
 Media = bytes | np.ndarray
 """What a person can listen to: MIDI bytes, or a waveform at DEFAULT_SR (audio models)."""
@@ -41,11 +42,14 @@ class ItemEncoder:
         self.adapter, self.task, self.renders = adapter, task, renders
         self.stage = "read"
         """The stage under way (named in the skip record of an item that fails)."""
+        self.item = ""
+        """The item under way (task/dataset/piece, and #variant for a copy), for the trace."""
         self.audio = isinstance(adapter, AudioAdapter)
         self.codes = codes if self.audio else None
 
     def _encode_audio(self, wave: np.ndarray, name: str) -> Encoded:
         self.stage = "encode"
+        trace("encode", self.item)
         if not isinstance(self.adapter, AudioAdapter):
             raise TypeError(f"{self.adapter.name} reads notes, not audio")
         return self.adapter.encode_audio(wave, DEFAULT_SR, name, codes=self.codes)
@@ -60,6 +64,7 @@ class ItemEncoder:
 
     def render(self, score: Score, name: str) -> np.ndarray:
         self.stage = "render"
+        trace("render", self.item)
         setting = render_setting(self.adapter, self.task)
         wave = self.renders.render(score.dumps_midi(), DEFAULT_SR, name=name, setting=setting)
         return wave[: round(self.task.clip_seconds * DEFAULT_SR)]
@@ -67,6 +72,7 @@ class ItemEncoder:
     def original(self, clipped: Score, name: str) -> tuple[Encoded, Media]:
         if not self.audio:
             self.stage = "encode"
+            trace("encode", self.item)
             encoded = self._checked(self.adapter.encode_score(clipped, name), name)
             return encoded, clipped.dumps_midi()
         wave = self.render(clipped, name)
@@ -90,6 +96,7 @@ class ItemEncoder:
         name: str,
     ) -> tuple[Encoded, PerturbationRecord, Media]:
         self.stage = "perturb"
+        trace("perturb", self.item)
         if clipped is None and not perturbation.acts_on_audio:
             raise SkipItem(f"{name}: {perturbation.kind} acts on notes; this piece is a recording")
         if self.audio and perturbation.acts_on_audio:
@@ -99,6 +106,7 @@ class ItemEncoder:
         score, record = perturbation.apply(clipped, seed)
         if not self.audio:
             self.stage = "encode"
+            trace("encode", self.item)
             encoded = self.adapter.encode_score(score, name)
             return self._checked(encoded, name), record, score.dumps_midi()
         wave = self.render(score, name)

@@ -68,6 +68,10 @@ class Plan:
     unexpected: list[Skip] = field(default_factory=list)
     """Skips whose cause was not a curvebench error (a library's exception): when nothing
     else could be prepared, the model, not the files, is the likelier cause."""
+    example_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Examples kept so far per (task, dataset)."""
+    workers: int = 0
+    """Worker processes each rank prepared its pieces on (0: in the rank's own process)."""
 
     def check_any_prepared(self) -> None:
         """CurvebenchError when no pair was prepared and some item failed with an exception
@@ -138,6 +142,112 @@ class Plan:
         return out
 
 
+EXAMPLE_PIECES = 4
+"""Examples come from the first pairs of a group's first pieces only, so that whoever
+prepares a piece (this process, a worker, another rank) knows whether to keep its media."""
+
+
+@dataclass
+class Copy:
+    """One perturbed copy of a piece, prepared."""
+
+    variant: str
+    encoded: Encoded
+    record: PerturbationRecord
+    media: Media | None
+
+
+@dataclass
+class Prepared:
+    """What preparing one piece for one task gave: its original, its perturbed copies and the
+    items that failed (with whether the cause was unexpected: not a curvebench error). Media
+    are kept only for a piece whose pairs may be listening examples (``EXAMPLE_PIECES``).
+    Small and picklable: workers and other ranks hand these back."""
+
+    original: Encoded | None = None
+    media: Media | None = None
+    copies: list[Copy] = field(default_factory=list)
+    skips: list[tuple[Skip, bool]] = field(default_factory=list)
+
+
+def prepare_piece(
+    encoder: ItemEncoder,
+    task: TaskConfig,
+    piece: Piece,
+    limits: Limits = DEFAULT_LIMITS,
+    keep_media: bool = False,
+) -> Prepared:
+    """One piece cut to the task's length and encoded, and each perturbed copy; a piece or
+    copy that fails at any stage is recorded as skipped with its reason and the stage
+    (:func:`item_failure`); any other failure is raised."""
+    out = Prepared()
+    encoder.item = f"{task.name}/{piece.dataset}/{piece.id}"
+
+    def failed(exc: Exception, variant: str | None = None) -> None:
+        if not item_failure(exc):
+            raise exc
+        skip = Skip(piece.dataset, piece.id, one_line(exc), encoder.stage, task.name, variant)
+        out.skips.append((skip, not isinstance(exc, CurvebenchError)))
+
+    try:
+        if piece.is_audio:
+            clipped = None
+            encoded, media = encoder.recording(piece)
+        else:
+            encoder.stage = "read"
+            score = piece.score(limits)
+            encoder.stage = "clip"
+            clipped = clip_seconds(score, task.clip_seconds)
+            encoded, media = encoder.original(clipped, piece.id)
+    except Exception as exc:
+        failed(exc)
+        return out
+    out.original, out.media = encoded, media if keep_media else None
+    for perturbation in task.parsed_perturbations():
+        seed = derive_seed(task.seed, piece.sha256, perturbation.seed_id)
+        encoder.item = f"{task.name}/{piece.dataset}/{piece.id}#{perturbation.spec_id}"
+        try:
+            encoded, record, perturbed_media = encoder.perturbed(
+                perturbation, clipped, media, seed, piece.id
+            )
+        except Exception as exc:
+            failed(exc, perturbation.spec_id)
+            continue
+        copy_media = perturbed_media if keep_media else None
+        out.copies.append(Copy(perturbation.spec_id, encoded, record, copy_media))
+    return out
+
+
+def add_prepared(plan: Plan, task: TaskConfig, piece: Piece, prepared: Prepared) -> None:
+    """Add one prepared piece to the plan: its sequences, pairs and skips, and its first pairs
+    as listening examples while its group (task and dataset) has fewer than
+    ``EXAMPLES_PER_GROUP``."""
+    for skip, unexpected in prepared.skips:
+        plan.skipped.append(skip)
+        if unexpected:
+            plan.unexpected.append(skip)
+    if prepared.original is None:
+        return
+    original = plan.add_sequence(prepared.original)
+    group = (task.name, piece.dataset)
+    for copy in prepared.copies:
+        pair = Pair(
+            task.name,
+            piece.dataset,
+            piece.role,
+            piece.id,
+            copy.variant,
+            original,
+            plan.add_sequence(copy.encoded),
+            copy.record,
+        )
+        plan.pairs.append(pair)
+        kept = plan.example_counts.get(group, 0)
+        if copy.media is not None and prepared.media is not None and kept < EXAMPLES_PER_GROUP:
+            plan.examples.append(Example(pair, prepared.media, copy.media))
+            plan.example_counts[group] = kept + 1
+
+
 def plan_task(
     plan: Plan,
     task: TaskConfig,
@@ -151,60 +261,11 @@ def plan_task(
     keeping the first few pairs of each dataset as listening examples; an audio model's codec
     codes go through ``codes`` (the run's codes cache) when given, its renders are kept as
     ``renders`` says (default: under ``$CURVEBENCH_CACHE``). A piece or copy that fails at
-    any stage is skipped with its reason and the stage (:func:`item_failure`)."""
-    perturbations = task.parsed_perturbations()
+    any stage is skipped with its reason and the stage (:func:`item_failure`). In this
+    process, one piece after another (a run shares the pieces out: ``pipeline.prepare``)."""
     encoder = ItemEncoder(adapter, task, codes, renders)
     if plan.id_types is None:
         plan.id_types = adapter.token_type_names()
-    kept = 0
-    for piece in pieces:
-        try:
-            if piece.is_audio:
-                clipped = None
-                encoded, media = encoder.recording(piece)
-            else:
-                encoder.stage = "read"
-                score = piece.score(limits)
-                encoder.stage = "clip"
-                clipped = clip_seconds(score, task.clip_seconds)
-                encoded, media = encoder.original(clipped, piece.id)
-            original = plan.add_sequence(encoded)
-        except Exception as exc:
-            if not item_failure(exc):
-                raise
-            plan.skip(Skip(piece.dataset, piece.id, one_line(exc), encoder.stage, task.name), exc)
-            continue
-        for perturbation in perturbations:
-            seed = derive_seed(task.seed, piece.sha256, perturbation.seed_id)
-            try:
-                encoded, record, perturbed_media = encoder.perturbed(
-                    perturbation, clipped, media, seed, piece.id
-                )
-                perturbed = plan.add_sequence(encoded)
-            except Exception as exc:
-                if not item_failure(exc):
-                    raise
-                skip = Skip(
-                    piece.dataset,
-                    piece.id,
-                    one_line(exc),
-                    encoder.stage,
-                    task.name,
-                    perturbation.spec_id,
-                )
-                plan.skip(skip, exc)
-                continue
-            pair = Pair(
-                task.name,
-                piece.dataset,
-                piece.role,
-                piece.id,
-                perturbation.spec_id,
-                original,
-                perturbed,
-                record,
-            )
-            plan.pairs.append(pair)
-            if kept < EXAMPLES_PER_GROUP:
-                plan.examples.append(Example(pair, media, perturbed_media))
-                kept += 1
+    for i, piece in enumerate(pieces):
+        prepared = prepare_piece(encoder, task, piece, limits, keep_media=i < EXAMPLE_PIECES)
+        add_prepared(plan, task, piece, prepared)

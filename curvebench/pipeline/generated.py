@@ -23,8 +23,10 @@ from curvebench.data.audio import write_wav
 from curvebench.data.piece import Piece
 from curvebench.data.sources import GeneratedSpec
 from curvebench.errors import ConfigError
+from curvebench.pipeline.ranks import ONE, Ranks
 from curvebench.pipeline.stages import codes_kept
 from curvebench.threads import torch_threads
+from curvebench.trace import trace
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +68,13 @@ def generated_pieces(
     cache_dir: Path | None = None,
     first: int = 0,
     progress: bool = False,
+    ranks: Ranks = ONE,
 ) -> list[Piece]:
     """Pieces ``first`` to ``spec.n − 1`` of ``adapter``'s samples with top-k sampling,
     generated once and then read from disk under ``cache_dir`` (a run's
     :attr:`RunCaches.generated`; None: the default cache folder's); ``progress`` shows a bar of
-    the pieces drawn (the slowest step of a cold run on a CPU)."""
+    the pieces drawn (the slowest step of a cold run on a CPU). In a multi-device run each
+    rank draws (or reads) its share of the chunks and receives the others' pieces."""
     root = cache_dir if cache_dir is not None else RunCaches.of().generated
     folder = (
         Path(root)
@@ -79,10 +83,10 @@ def generated_pieces(
         / f"v{RECIPE_VERSION}-k{spec.top_k}-seed{spec.seed}"
     )
     folder.mkdir(parents=True, exist_ok=True)
-    pieces = []
     audio = isinstance(adapter, AudioAdapter)
     suffix = ".wav" if audio else ".mid"
-    chunks = range(first // CHUNK, (spec.n + CHUNK - 1) // CHUNK)
+    every = list(range(first // CHUNK, (spec.n + CHUNK - 1) // CHUNK))
+    chunks = ranks.share(every)
 
     def paths_of(chunk: int) -> list[Path]:
         return [folder / f"{chunk * CHUNK + i:04d}{suffix}" for i in range(CHUNK)]
@@ -94,9 +98,12 @@ def generated_pieces(
         unit="piece",
         disable=not progress or not missing,
     )
+    drawn: dict[int, list[Piece]] = {}
     for chunk in chunks:
         paths = paths_of(chunk)
+        drawn[chunk] = []
         if chunk in missing:
+            trace("sample", f"{dataset}/chunk{chunk}")
             log.info("sampling %d pieces from %s with top-k=%d", CHUNK, adapter.name, spec.top_k)
             seed = _chunk_seed(spec.seed, spec.top_k, chunk)
             with torch_threads(GENERATION_THREADS):
@@ -119,7 +126,7 @@ def generated_pieces(
                 kept = _read_kept(_kept_path(path))
                 if kept is not None:
                     meta += (("codes_kept", f"{kept:.4f}"),)
-                pieces.append(
+                drawn[chunk].append(
                     Piece(
                         id=f"k{spec.top_k}/{path.stem}",
                         dataset=dataset,
@@ -131,6 +138,8 @@ def generated_pieces(
                     )
                 )
     bar.close()
+    drawn = ranks.gather(drawn)
+    pieces = [piece for chunk in every for piece in drawn[chunk]]
     kept = codes_kept(pieces)
     if kept is not None and kept < 0.5:
         log.warning(

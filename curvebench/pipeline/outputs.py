@@ -117,7 +117,7 @@ def build_results(
         validity=analysis.validity,
         skipped=skipped,
         samples_sha256=samples_sha,
-        env=environment(),
+        env={**environment(), "prepare_workers": str(plan.workers)},
     )
 
 

@@ -19,22 +19,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+import torch
 
 from curvebench.adapters import Adapter, load_adapter
-from curvebench.adapters.code_cache import CodeCache
 from curvebench.benchmark.aggregate import analyse
 from curvebench.benchmark.batch_probe import probe_batch_size
 from curvebench.benchmark.derived import written_loss
-from curvebench.benchmark.plan import Plan, plan_task
+from curvebench.benchmark.plan import Plan
 from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, write_samples
 from curvebench.benchmark.score_cache import ScoreCache, loss_bound
 from curvebench.benchmark.scoring import score_sequences
 from curvebench.benchmark.scoring_config import ScoringConfig
 from curvebench.cache import RunCaches
-from curvebench.data.files import DEFAULT_LIMITS, Limits
-from curvebench.data.render import RenderCache
+from curvebench.data.files import DEFAULT_LIMITS
 from curvebench.data.sources import (
     DataSpec,
     GeneratedSpec,
@@ -54,6 +52,8 @@ from curvebench.pipeline.outputs import (
     write_examples,
     write_results,
 )
+from curvebench.pipeline.prepare import prepare, prepare_workers
+from curvebench.pipeline.ranks import ONE, Ranks, finish, launch
 from curvebench.pipeline.stages import Dataset, Loaded
 from curvebench.specs import public_spec
 from curvebench.stopping import held
@@ -99,9 +99,10 @@ def timed(timings: dict[str, float], name: str) -> Iterator[None]:
     timings[name] = time.perf_counter() - clock
 
 
-def load(options: RunOptions) -> Loaded:
-    """Tasks, the model, the pieces of every dataset (the generated role drawn), and the
-    run's scoring settings and caches, built here once from the options and handed on."""
+def load(options: RunOptions, ranks: Ranks = ONE) -> Loaded:
+    """Tasks, the model, the pieces of every dataset (the generated role drawn, each rank its
+    share), and the run's scoring settings and caches, built here once from the options and
+    handed on."""
     caches = options.caches()
     tasks = expand_tasks(options.tasks)
     if options.seed is not None:
@@ -121,7 +122,7 @@ def load(options: RunOptions) -> Loaded:
         datasets.append(Dataset(spec, list(pieces)))
         passed_over += refused
     if not options.data and any("generated" in t.roles for t in tasks):
-        datasets += _generated(tasks, adapter, options, caches)
+        datasets += _generated(tasks, adapter, options, caches, ranks)
     return Loaded(
         tasks,
         adapter,
@@ -201,11 +202,15 @@ def generator_for(adapter: Adapter, options: RunOptions) -> tuple[str, Adapter, 
 
 
 def _generated(
-    tasks: list[TaskConfig], adapter: Adapter, options: RunOptions, caches: RunCaches
+    tasks: list[TaskConfig],
+    adapter: Adapter,
+    options: RunOptions,
+    caches: RunCaches,
+    ranks: Ranks = ONE,
 ) -> list[Dataset]:
     spec_text, generator, fallback = generator_for(adapter, options)
     out = []
-    for k in sorted({k for t in tasks for k in t.generated_top_k}):
+    for turn, k in enumerate(sorted({k for t in tasks for k in t.generated_top_k})):
         spec = GeneratedSpec(
             generator=public_spec(spec_text),
             top_k=k,
@@ -216,36 +221,15 @@ def _generated(
         )
         data = DataSpec(f"{generator.name}-topk{k}", "generated", spec.location)
         pieces = generated_pieces(
-            generator, spec, data.name, caches.generated, progress=options.progress
+            generator,
+            spec,
+            data.name,
+            caches.generated,
+            progress=options.progress,
+            ranks=ranks.turned(turn),
         )
         out.append(Dataset(data, pieces, spec))
     return out
-
-
-def prepare(loaded: Loaded, progress: bool = False, limits: Limits = DEFAULT_LIMITS) -> Plan:
-    """Every piece cut, perturbed and encoded: the unique sequences and the pairs using them
-    (an audio model's codec codes and the renders kept where ``loaded.caches`` says)."""
-    codes = CodeCache(loaded.caches.codes) if loaded.caches.codes is not None else None
-    renders = RenderCache.of(loaded.caches)
-    plan = Plan()
-    jobs = [
-        (task, dataset.pieces)
-        for task in loaded.tasks
-        for dataset in loaded.datasets
-        if dataset.spec.role in task.roles or dataset.spec.role == "custom"
-    ]
-    bar = tqdm(
-        total=sum(len(p) for _, p in jobs),
-        desc="perturb+encode",
-        unit="piece",
-        disable=not progress,
-    )
-    for task, pieces in jobs:
-        plan_task(plan, task, loaded.adapter, pieces, codes, renders, limits)
-        bar.update(len(pieces))
-    bar.close()
-    plan.check_any_prepared()
-    return plan
 
 
 def score(
@@ -364,13 +348,29 @@ def check_pinned(loaded: Loaded, protocol: tuple[str, Protocol]) -> None:
 
 def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> RunOutput | None:
     timings: dict[str, float] = {}
+    # every process of a multi-device run starts now, so that each stage is shared out
+    ranks = launch(options.accelerator, options.devices, options.num_nodes)
+    try:
+        return _stages(options, protocol, ranks, timings)
+    finally:
+        finish(ranks)
+
+
+def _stages(
+    options: RunOptions,
+    protocol: tuple[str, Protocol] | None,
+    ranks: Ranks,
+    timings: dict[str, float],
+) -> RunOutput | None:
     with timed(timings, "load"):
-        loaded = load(options)
+        loaded = load(options, ranks)
         loaded.protocol = protocol
         if protocol is not None:
             check_pinned(loaded, protocol)
     with timed(timings, "prepare"):
-        plan = prepare(loaded, options.progress, options.limits)
+        units = sum(len(d.pieces) for d in loaded.datasets)
+        workers = prepare_workers(loaded.adapter, torch.get_num_threads(), units)
+        plan = prepare(loaded, options.progress, options.limits, ranks, workers)
     scoring = loaded.scoring
     if scoring.batch_size == "auto":
         sequences = [s.ids for s in plan.sequences.values()]
@@ -378,7 +378,7 @@ def _run(options: RunOptions, protocol: tuple[str, Protocol] | None = None) -> R
         scoring = replace(scoring, batch_size=size)
     with timed(timings, "score"):
         loss_of, cached = score(plan, loaded.adapter, loaded.fingerprint, scoring, loaded.caches)
-    if loss_of is None:  # an extra DDP process: its share is stored, rank 0 goes on
+    if loss_of is None or not ranks.main:  # an extra process: its share is stored
         return None
     with timed(timings, "aggregate"):
         names = [d.spec.name for d in loaded.datasets]

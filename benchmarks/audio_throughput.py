@@ -13,6 +13,8 @@ clip. Stages, each timed on every piece or clip of the task:
 - ``perturb``: the task's waveform recipe (the noisy copies);
 - ``codec``: EnCodec codes of the originals and copies, into an empty codes cache (``cold``:
   encoding, hashing and storing) and from a filled one (``cached``);
+- ``prepare``: curvebench's own prepare stage (render, perturb, encode; empty caches), in one
+  process (``serial``) and on the run's worker processes (``workers``, ``--workers``);
 - ``lm``: the LM's per-code losses of every unique clip through curvebench's evaluator, copies
   scored from their original's key-value cache (``shared``, a run's default) or from scratch
   (``scratch``); ``sharing_speedup`` = scratch / shared, and ``sharing_arithmetic_limit`` the
@@ -21,7 +23,9 @@ clip. Stages, each timed on every piece or clip of the task:
 After one warm-up of each, the stages run in turn ``--repeats`` times (so machine noise hits
 all alike); each reports its median seconds, the spread (min–max) and seconds of music per
 second. ``cold_run`` and ``warm_run`` add the stages a first run and a run with filled render
-and codes caches go through. ``--clock cpu`` times CPU seconds (every thread, and FluidSynth's
+and codes caches go through, one after another; ``first_run_serial`` and
+``first_run_workers`` are a first run as curvebench makes it (prepare stage + LM), in one
+process and on worker processes. ``--clock cpu`` times CPU seconds (every thread, and FluidSynth's
 process) instead of wall seconds: on a machine busy with other work, a steadier measure of
 the work done; with ``--threads 1`` it is not inflated by threads waiting for each other
 when other processes hold the cores.
@@ -112,6 +116,27 @@ def encode_all(adapter, waves: list[np.ndarray], folder: Path) -> list[str]:
     return [adapter.encode_audio(w, DEFAULT_SR, "clip", codes=cache).sha256 for w in waves]
 
 
+def prepare_run(adapter, task, pieces: list, folder: Path, workers: int) -> int:
+    """curvebench's own prepare stage over the pieces (render, perturb, encode), with its
+    render and codes caches in ``folder``, on ``workers`` worker processes (0: one process);
+    the number of sequences it made."""
+    from curvebench.benchmark.scoring_config import ScoringConfig
+    from curvebench.cache import RunCaches
+    from curvebench.data.sources import embedded_specs
+    from curvebench.pipeline.prepare import prepare
+    from curvebench.pipeline.stages import Dataset, Loaded
+
+    loaded = Loaded(
+        [task],
+        adapter,
+        "bench",
+        [Dataset(embedded_specs()[0], pieces)],
+        ScoringConfig(),
+        RunCaches.of(folder),
+    )
+    return len(prepare(loaded, workers=workers).sequences)
+
+
 def score(adapter, sequences: list, batch_size: int, groups, accelerator: str) -> list:
     """Per-code losses through curvebench's evaluator."""
     from curvebench.benchmark.scoring import score_sequences
@@ -200,12 +225,20 @@ def main() -> None:
         "sensitive to other work on a busy machine)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the prepare stage (default: the run's, one per thread)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="one JSON line (the default prints it too)"
     )
     args = parser.parse_args()
     clock = CLOCKS[args.clock]
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.workers is None:
+        args.workers = max(2, torch.get_num_threads())
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     load_before = os.getloadavg()
@@ -219,6 +252,8 @@ def main() -> None:
     originals = render_all(scores, names, warm, clip)
     waves = perturb_all(task, pieces, originals)
     assert sorted(set(encode_all(adapter, waves, warm))) == sorted(keys), "not the run's clips"
+    with tempfile.TemporaryDirectory() as scratch:
+        assert prepare_run(adapter, task, pieces, Path(scratch), args.workers) == len(keys)
     shared = score(adapter, sequences, args.batch_size, groups, args.accelerator)
     scratch = score(adapter, sequences, args.batch_size, None, args.accelerator)
     worst = max(float(np.abs(a - b).max()) for a, b in zip(shared, scratch, strict=True))
@@ -231,6 +266,12 @@ def main() -> None:
                 "perturb": lambda: timed(lambda: perturb_all(task, pieces, originals), clock),
                 "codec_cold": fresh(lambda f: encode_all(adapter, waves, f), clock),
                 "codec_cached": lambda: timed(lambda: encode_all(adapter, waves, warm), clock),
+                "prepare_cold_serial": fresh(
+                    lambda f: prepare_run(adapter, task, pieces, f, 0), clock
+                ),
+                "prepare_cold_workers": fresh(
+                    lambda f: prepare_run(adapter, task, pieces, f, args.workers), clock
+                ),
                 "lm_shared": lambda: timed(
                     lambda: score(adapter, sequences, bs, groups, acc), clock
                 ),
@@ -249,6 +290,10 @@ def main() -> None:
     }
     cold = ("render_cold", "perturb", "codec_cold", "lm_shared")
     warm_run = ("render_warm", "perturb", "codec_cached", "lm_shared")
+    first = {
+        "first_run_serial": ("prepare_cold_serial", "lm_shared"),
+        "first_run_workers": ("prepare_cold_workers", "lm_shared"),
+    }
     speedups = [s / h for s, h in zip(times["lm_scratch"], times["lm_shared"], strict=True)]
     result = {
         "model": args.model,
@@ -263,6 +308,11 @@ def main() -> None:
         "frames": int(sum(s.shape[-1] for s in sequences)),
         **stages,
         "cold_run": summary(np.sum([times[c] for c in cold], axis=0).tolist(), music_s),
+        **{
+            name: summary(np.sum([times[c] for c in parts], axis=0).tolist(), music_s)
+            for name, parts in first.items()
+        },
+        "workers": args.workers,
         "warm_run": summary(np.sum([times[c] for c in warm_run], axis=0).tolist(), music_s),
         "sharing_speedup": round(float(np.median(speedups)), 2),
         "sharing_speedup_range": [round(min(speedups), 2), round(max(speedups), 2)],

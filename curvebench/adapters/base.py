@@ -199,6 +199,16 @@ class AudioAdapter(Adapter):
         run's :class:`~curvebench.adapters.code_cache.CodeCache`, keeps the codec's codes by
         content (None: encode every time)."""
 
+    def encode_audio_many(
+        self, waves: list[np.ndarray], sr: int, names: list[str], codes: CodeCache | None = None
+    ) -> list[Encoded]:
+        """:meth:`encode_audio` of each waveform; codecs that can run batches override it
+        (with the same codes as one at a time)."""
+        return [self.encode_audio(w, sr, n, codes) for w, n in zip(waves, names, strict=True)]
+
+    def codec_to(self, device: str) -> None:
+        """Run the codec on ``device`` (a torch device); adapters with a torch codec move it."""
+
 
 def torch_dtype(name: str) -> torch.dtype:
     """The torch dtype of a ``dtype=`` option."""

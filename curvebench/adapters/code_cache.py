@@ -35,6 +35,8 @@ quantizer picks the nearest code, and float sums taken in another order by anoth
 threads move near-ties (we measured 751 of 3,000 codes of a 15 s clip differing between 1 and 2
 threads with the embedded audio reference's codec), so the codes, the cache keys and what
 ``verify`` rebuilds would depend on the machine's load."""
+CODEC_BATCH = 16
+"""Waveforms of one length a codec encodes at once (``encode_audio_many``)."""
 REDO = "encoding the audio again"
 """What happens instead of using a bad entry (the end of its warning)."""
 
@@ -114,3 +116,48 @@ def cached_codes(
     if cache is None:
         return fixed()
     return cache.codes(wave, sr, codec(), fixed)
+
+
+def cached_codes_many(
+    cache: CodeCache | None,
+    waves: list[np.ndarray],
+    sr: int,
+    codec: Callable[[], str],
+    encode_many: Callable[[list[np.ndarray]], list[np.ndarray]],
+) -> list[np.ndarray]:
+    """:func:`cached_codes` of several waveforms: those ``cache`` holds are read back, the
+    rest encoded together by ``encode_many`` (in batches) and stored."""
+    keys = [audio_key(w, sr, codec()) for w in waves] if cache is not None else []
+    out: list[np.ndarray | None] = [cache.get(k) for k in keys] if cache else [None] * len(waves)
+    todo = [i for i, codes in enumerate(out) if codes is None]
+    if cache is not None:
+        cache.hits += len(waves) - len(todo)
+    if todo:
+        with torch_threads(CODEC_THREADS):
+            fresh = encode_many([waves[i] for i in todo])
+        for i, codes in zip(todo, fresh, strict=True):
+            out[i] = np.asarray(codes, dtype=np.int64)
+            if cache is not None:
+                cache.misses += 1
+                cache.put(keys[i], out[i])
+    return [codes for codes in out if codes is not None]
+
+
+def by_length(
+    waves: list[np.ndarray], batch: int, encode_batch: Callable[[np.ndarray], list[np.ndarray]]
+) -> list[np.ndarray]:
+    """Codes of each waveform, encoded ``batch`` at a time among waveforms of one length (no
+    padding, so a waveform's codes do not depend on its batch mates'); ``encode_batch`` takes
+    [B, samples] and gives B codes [K, T]."""
+    out: list[np.ndarray | None] = [None] * len(waves)
+    groups: dict[int, list[int]] = {}
+    for i, wave in enumerate(waves):
+        groups.setdefault(len(wave), []).append(i)
+    for members in groups.values():
+        for start in range(0, len(members), batch):
+            part = members[start : start + batch]
+            for i, codes in zip(
+                part, encode_batch(np.stack([waves[i] for i in part])), strict=True
+            ):
+                out[i] = codes
+    return [codes for codes in out if codes is not None]

@@ -7,7 +7,14 @@ import numpy as np
 import torch
 
 from curvebench.adapters.base import Encoded
-from curvebench.adapters.code_cache import CodeCache, cached_codes, codec_identity
+from curvebench.adapters.code_cache import (
+    CODEC_BATCH,
+    CodeCache,
+    by_length,
+    cached_codes,
+    cached_codes_many,
+    codec_identity,
+)
 from curvebench.data.audio import mono_input, resampled
 from curvebench.errors import ConfigError
 
@@ -41,29 +48,107 @@ class EncodecCodes:
         """EnCodec codes [K, T] of a waveform ([samples] or [samples, channels]) at ``sr`` Hz,
         read from ``codes`` (a :class:`CodeCache`) when it holds them."""
         audio = mono_input(wave, sr, name)
-        duration = audio.size / int(sr)
         ids = cached_codes(codes, audio, int(sr), self.codec_id, lambda: self._encode(audio, sr))
+        return self._encoded(audio, sr, ids)
+
+    def encode_audio_many(
+        self, waves: list[np.ndarray], sr: int, names: list[str], codes: CodeCache | None = None
+    ) -> list[Encoded]:
+        """:meth:`encode_audio` of several waveforms, the codec run on batches of waveforms of
+        one length (``CODEC_BATCH``) on its device; the codes equal one-at-a-time encoding."""
+        audios = [mono_input(w, sr, n) for w, n in zip(waves, names, strict=True)]
+
+        def encode_many(items: list[np.ndarray]) -> list[np.ndarray]:
+            resampled_items = [resampled(a, sr, self.sampling_rate) for a in items]
+            return by_length(resampled_items, CODEC_BATCH, self._encode_batch)
+
+        ids = cached_codes_many(codes, audios, int(sr), self.codec_id, encode_many)
+        return [self._encoded(a, sr, i) for a, i in zip(audios, ids, strict=True)]
+
+    def _encoded(self, audio: np.ndarray, sr: int, ids: np.ndarray) -> Encoded:
         seconds = np.arange(ids.shape[-1], dtype=np.float64) / self.frame_rate
-        return Encoded(ids=ids, seconds=seconds, duration_s=duration, first_target=0)
+        return Encoded(ids=ids, seconds=seconds, duration_s=audio.size / int(sr), first_target=0)
+
+    def codec_to(self, device: str) -> None:
+        """Run the codec on ``device`` (its codes cache key names the device type: codes made
+        on another kind of device can differ in near-ties)."""
+        self.model.audio_encoder.to(device)
+        self._codec_id = None
 
     def codec_id(self) -> str:
         """The identity of the EnCodec step (weights, dtype, bandwidth, rate): the codes
         cache's key, computed once."""
         if self._codec_id is None:
-            self._codec_id = codec_identity(
-                self.model.audio_encoder, bandwidth=self.bandwidth, sr=self.sampling_rate
-            )
+            encoder = self.model.audio_encoder
+            device = next(encoder.parameters()).device.type
+            settings = {"bandwidth": self.bandwidth, "sr": self.sampling_rate}
+            if device != "cpu":  # CPU keys stay what they were
+                settings["device"] = device
+            self._codec_id = codec_identity(encoder, **settings)
         return self._codec_id
 
-    @torch.no_grad()
     def _encode(self, audio: np.ndarray, sr: int) -> np.ndarray:
         """EnCodec codes [K, T] of mono float64 audio at ``sr`` Hz (resampled first)."""
-        audio = resampled(audio, sr, self.sampling_rate)
+        param = next(self.model.audio_encoder.parameters())
+        values = torch.as_tensor(
+            resampled(audio, sr, self.sampling_rate), dtype=param.dtype, device=param.device
+        )
+        with torch.no_grad():
+            return self._encode_alone(values[None])
+
+    @torch.no_grad()
+    def _encode_batch(self, audio: np.ndarray) -> list[np.ndarray]:
+        """EnCodec codes [K, T] of each row of [B, samples] audio at the codec's rate, equal to
+        encoding each row alone: a batch moves the encoder's output in the last float digits,
+        which can flip a code whose two nearest entries are all but tied, so a row with any
+        such near-tie (:data:`NEAR_TIE`) is encoded again alone."""
         encoder = self.model.audio_encoder
         param = next(encoder.parameters())
-        values = torch.as_tensor(audio, dtype=param.dtype, device=param.device)[None, None]
-        out = encoder.encode(values, torch.ones_like(values, dtype=torch.long), self.bandwidth)
+        values = torch.as_tensor(audio, dtype=param.dtype, device=param.device)[:, None]
+        config = encoder.config
+        if len(audio) == 1 or config.chunk_length is not None or config.normalize:
+            return [self._encode_alone(row) for row in values]
+        embeddings = encoder.encoder(values)
+        codes = encoder.quantizer.encode(embeddings, self.bandwidth).transpose(0, 1)
+        safe = near_tie_margin(encoder.quantizer, embeddings, codes.shape[1]) >= NEAR_TIE
+        return [
+            codes[i].cpu().numpy().astype(np.int64) if safe[i] else self._encode_alone(row)
+            for i, row in enumerate(values)
+        ]
+
+    def _encode_alone(self, values: torch.Tensor) -> np.ndarray:
+        """EnCodec codes [K, T] of one [1, samples] row through ``EncodecModel.encode``."""
+        encoder = self.model.audio_encoder
+        out = encoder.encode(
+            values[None], torch.ones_like(values[None], dtype=torch.long), self.bandwidth
+        )
         codes = out.audio_codes
         if codes.shape[0] != 1:
             raise ConfigError(f"{self.path}: chunked EnCodec models are not supported")
         return codes[0, 0].cpu().numpy().astype(np.int64)
+
+
+NEAR_TIE = 1e-5
+"""Smallest gap, relative to the distances' scale, between a frame's nearest and second
+nearest codebook entry at every residual stage for a batched row's codes to be kept: a batch
+moves the encoder's output by about 1e-7 of its size, a hundred times less."""
+
+
+def near_tie_margin(
+    quantizer: torch.nn.Module, embeddings: torch.Tensor, stages: int
+) -> torch.Tensor:
+    """For each row of ``embeddings`` [B, D, T], the smallest relative gap over its frames
+    and the first ``stages`` residual stages between the nearest and the second nearest
+    entry (the quantiser's own squared distances)."""
+    residual = embeddings
+    worst = torch.full((embeddings.shape[0],), torch.inf, device=embeddings.device)
+    for layer in quantizer.layers[:stages]:
+        x = residual.permute(0, 2, 1).float()
+        embed = layer.codebook.embed.float()
+        norms = x.pow(2).sum(-1, keepdim=True)
+        dist = norms - 2 * x @ embed.t() + embed.pow(2).sum(-1)
+        two = dist.topk(2, dim=-1, largest=False).values
+        scale = norms[..., 0] + two[..., 1].abs() + 1e-12
+        worst = torch.minimum(worst, ((two[..., 1] - two[..., 0]) / scale).amin(-1))
+        residual = residual - layer.decode(layer.encode(residual))
+    return worst

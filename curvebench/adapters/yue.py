@@ -18,6 +18,7 @@ import hashlib
 import json
 
 import numpy as np
+import torch
 from symusic import Score
 
 from curvebench.adapters.base import AudioAdapter, Encoded, GeneratedSample, accelerator_for
@@ -117,6 +118,7 @@ class YuEAdapter(CausalLMParts, AudioAdapter):
             raise ConfigError(f"{path}: {vocab} token embeddings; YuE's layout needs {needed}")
         self.codec: Codec = XcodecCodec(codec)
         self._codec_id: str | None = None
+        self._codec_device = "cpu"
         if self.codec.num_codebooks < STAGE2_CODEBOOKS and self.stage == 2:
             raise ConfigError(f"codec {codec}: stage 2 needs {STAGE2_CODEBOOKS} codebooks")
         self.text_ids: list[int] = []
@@ -144,6 +146,8 @@ class YuEAdapter(CausalLMParts, AudioAdapter):
             codec = self.codec
             settings = (codec.sampling_rate, codec.num_codebooks, getattr(codec, "bandwidth", None))
             blob = codec.fingerprint() + repr(settings).encode()
+            if self._codec_device != "cpu":  # codes made on another kind of device can differ
+                blob += f"|device={self._codec_device}".encode()
             self._codec_id = hashlib.sha256(blob).hexdigest()
         return self._codec_id
 
@@ -153,6 +157,12 @@ class YuEAdapter(CausalLMParts, AudioAdapter):
         rate = self.codec.sampling_rate
         codes = cached_codes(cache, audio, rate, self.codec_id, lambda: self.codec.encode(audio))
         return codes[: 1 if self.stage == 1 else STAGE2_CODEBOOKS]
+
+    def codec_to(self, device: str) -> None:
+        mover = getattr(self.codec, "to", None)
+        if mover is not None:
+            mover(device)
+            self._codec_device, self._codec_id = torch.device(device).type, None
 
     def encode_audio(
         self, wave: np.ndarray, sr: int, name: str, codes: CodeCache | None = None

@@ -65,5 +65,9 @@ class XcodecCodec:
         codes = self.model.encode(values[None, None], bandwidth=self.bandwidth).audio_codes
         return codes[0].cpu().numpy().astype(np.int64)
 
+    def to(self, device: str) -> None:
+        """Run on ``device``."""
+        self.model.to(device)
+
     def fingerprint(self) -> bytes:
         return hash_state(self.model).encode()

@@ -5,6 +5,7 @@ fails (:func:`item_failure` says which failures are the item's)."""
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass
 
 import numpy as np
 from symusic import Score
@@ -23,6 +24,17 @@ Media = bytes | np.ndarray
 """What a person can listen to: MIDI bytes, or a waveform at DEFAULT_SR (audio models)."""
 
 
+@dataclass
+class PendingAudio:
+    """A waveform whose codes are computed later, with others (``ItemEncoder(defer=True)``:
+    workers render and perturb, the main process runs the codec on batches on its device)."""
+
+    wave: np.ndarray
+    name: str
+    item: str
+    """The item (for the trace)."""
+
+
 class ItemEncoder:
     """Encodes scores (and, for audio models, waveforms) for one adapter and task.
 
@@ -38,8 +50,9 @@ class ItemEncoder:
         task: TaskConfig,
         codes: CodeCache | None = None,
         renders: RenderCache = DEFAULT_RENDERS,
+        defer: bool = False,
     ) -> None:
-        self.adapter, self.task, self.renders = adapter, task, renders
+        self.adapter, self.task, self.renders, self.defer = adapter, task, renders, defer
         self.stage = "read"
         """The stage under way (named in the skip record of an item that fails)."""
         self.item = ""
@@ -49,18 +62,17 @@ class ItemEncoder:
 
     def _encode_audio(self, wave: np.ndarray, name: str) -> Encoded:
         self.stage = "encode"
-        trace("encode", self.item)
         if not isinstance(self.adapter, AudioAdapter):
             raise TypeError(f"{self.adapter.name} reads notes, not audio")
+        if self.defer:
+            return PendingAudio(wave, name, self.item)
+        trace("encode", self.item)
         return self.adapter.encode_audio(wave, DEFAULT_SR, name, codes=self.codes)
 
     def _checked(self, encoded: Encoded, name: str) -> Encoded:
-        if encoded.first_target == 0 and encoded.length > self.adapter.context_length:
-            raise SkipItem(
-                f"{name}: {encoded.length} steps exceed the model's context of "
-                f"{self.adapter.context_length}; shorten the task's clip_seconds"
-            )
-        return encoded
+        if isinstance(encoded, PendingAudio):  # checked once it is encoded
+            return encoded
+        return checked(self.adapter, encoded, name)
 
     def render(self, score: Score, name: str) -> np.ndarray:
         self.stage = "render"
@@ -133,3 +145,13 @@ def item_failure(exc: Exception) -> bool:
     if "OutOfMemoryError" in type(exc).__name__:  # torch's, on any accelerator
         return False
     return not (isinstance(exc, RuntimeError) and "CUDA error" in str(exc))
+
+
+def checked(adapter: Adapter, encoded: Encoded, name: str) -> Encoded:
+    """``encoded``, or SkipItem when an audio model's codes exceed its context."""
+    if encoded.first_target == 0 and encoded.length > adapter.context_length:
+        raise SkipItem(
+            f"{name}: {encoded.length} steps exceed the model's context of "
+            f"{adapter.context_length}; shorten the task's clip_seconds"
+        )
+    return encoded

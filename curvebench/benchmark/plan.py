@@ -72,6 +72,8 @@ class Plan:
     """Examples kept so far per (task, dataset)."""
     workers: int = 0
     """Worker processes each rank prepared its pieces on (0: in the rank's own process)."""
+    codec_device: str | None = None
+    """The accelerator an audio model's codec ran on (None: the CPU)."""
 
     def check_any_prepared(self) -> None:
         """CurvebenchError when no pair was prepared and some item failed with an exception

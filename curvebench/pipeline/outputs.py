@@ -117,7 +117,11 @@ def build_results(
         validity=analysis.validity,
         skipped=skipped,
         samples_sha256=samples_sha,
-        env={**environment(), "prepare_workers": str(plan.workers)},
+        env={
+            **environment(),
+            "prepare_workers": str(plan.workers),
+            "codec_device": plan.codec_device or "cpu",
+        },
     )
 
 

@@ -19,19 +19,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from curvebench.adapters import AudioAdapter
-from curvebench.adapters.code_cache import CodeCache
-from curvebench.benchmark.encode import ItemEncoder
+from curvebench.adapters.base import Encoded
+from curvebench.adapters.code_cache import CODEC_BATCH, CodeCache
+from curvebench.benchmark.encode import ItemEncoder, PendingAudio, checked, item_failure
 from curvebench.benchmark.plan import EXAMPLE_PIECES, Plan, Prepared, add_prepared, prepare_piece
 from curvebench.data.files import DEFAULT_LIMITS, Limits
 from curvebench.data.piece import Piece
-from curvebench.data.render import RenderCache
+from curvebench.data.render import DEFAULT_SR, RenderCache
+from curvebench.data.sources import Skip
+from curvebench.errors import CurvebenchError, SkipItem, one_line
 from curvebench.pipeline.ranks import ONE, Ranks
 from curvebench.pipeline.stages import Loaded
 from curvebench.tasks import TaskConfig
+from curvebench.trace import trace
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +86,34 @@ def prepare_workers(adapter, threads: int, units: int) -> int:
     return min(threads, units)
 
 
+def codec_device(adapter, accelerator: str, protocol: object | None) -> str | None:
+    """The GPU an audio model's codec runs on in the prepare stage: the run's, when it runs on
+    one, outside a protocol; None (the CPU, one thread) otherwise. Board runs encode on the CPU
+    so that any machine rebuilds their codes exactly when it verifies them."""
+    if not isinstance(adapter, AudioAdapter) or protocol is not None:
+        return None
+    name, _, index = (getattr(adapter, "accelerator", None) or accelerator).partition(":")
+    if name not in ("auto", "gpu", "cuda") or not torch.cuda.is_available():
+        return None
+    return f"cuda:{index or torch.cuda.current_device()}"  # the rank's own, set at launch
+
+
 def prepare(
     loaded: Loaded,
     progress: bool = False,
     limits: Limits = DEFAULT_LIMITS,
     ranks: Ranks = ONE,
     workers: int = 0,
+    codec_device: str | None = None,
 ) -> Plan:
     """Every piece cut, perturbed and encoded: the unique sequences and the pairs using them
     (an audio model's codec codes and the renders kept where ``loaded.caches`` says). This
     rank prepares its share of the pieces, on ``workers`` worker processes (0: here), and
-    receives the other ranks'."""
+    receives the other ranks'. With ``codec_device`` (an accelerator), the workers render and
+    perturb and this process runs the codec there on batches of clips; otherwise whoever
+    prepares a piece encodes it, on one CPU thread."""
+    if codec_device is not None:
+        loaded.adapter.codec_to(codec_device)
     codes = CodeCache(loaded.caches.codes) if loaded.caches.codes is not None else None
     renders = RenderCache.of(loaded.caches)
     jobs = [
@@ -102,7 +124,8 @@ def prepare(
     ]
     units = [(j, i) for j, (_, pieces) in enumerate(jobs) for i in range(len(pieces))]
     mine = ranks.share(units)
-    encoders = [ItemEncoder(loaded.adapter, task, codes, renders) for task, _ in jobs]
+    defer = codec_device is not None
+    encoders = [ItemEncoder(loaded.adapter, task, codes, renders, defer) for task, _ in jobs]
     dataset = _Units(mine, jobs, encoders, limits)
     workers = min(workers, len(mine))
     loader = DataLoader(
@@ -120,18 +143,103 @@ def prepare(
         disable=not progress,
     )
     done: dict[Unit, Prepared] = {}
+    waiting: list[Unit] = []  # prepared, their codes not yet made (codec on an accelerator)
     for unit, prepared in zip(mine, loader, strict=True):
         if isinstance(prepared, _Failed):
             raise prepared.error
         done[unit] = prepared
+        waiting.append(unit)
+        if defer and sum(len(_pending(done[u])) for u in waiting) >= 2 * CODEC_BATCH:
+            _encode_waiting(loaded.adapter, jobs, done, waiting, codes)
         bar.update(1)
+    if defer:
+        _encode_waiting(loaded.adapter, jobs, done, waiting, codes)
     bar.close()
     if ranks.world > 1:
         log.info("rank %d prepared %d of %d pieces", ranks.rank, len(mine), len(units))
     done = ranks.gather(done)
-    plan = Plan(id_types=loaded.adapter.token_type_names(), workers=workers)
+    plan = Plan(
+        id_types=loaded.adapter.token_type_names(), workers=workers, codec_device=codec_device
+    )
     for job, i in units:
         task, pieces = jobs[job]
         add_prepared(plan, task, pieces[i], done[(job, i)])
     plan.check_any_prepared()
     return plan
+
+
+def _pending(prepared: Prepared) -> list[tuple[int | None, PendingAudio]]:
+    """The waveforms of a prepared piece still to encode: (None for the original, else the
+    copy's index, waveform)."""
+    out: list[tuple[int | None, PendingAudio]] = []
+    if isinstance(prepared.original, PendingAudio):
+        out.append((None, prepared.original))
+    out += [
+        (j, c.encoded) for j, c in enumerate(prepared.copies) if isinstance(c.encoded, PendingAudio)
+    ]
+    return out
+
+
+def _encode_waiting(
+    adapter: AudioAdapter,
+    jobs: list[tuple[TaskConfig, list[Piece]]],
+    done: dict[Unit, Prepared],
+    waiting: list[Unit],
+    codes: CodeCache | None,
+) -> None:
+    """Encode the waveforms of the ``waiting`` pieces together (batched on the codec's
+    device) and put the codes in place; a piece whose original fails is skipped whole, a copy
+    that fails is skipped alone, as when each is encoded where it is prepared."""
+    slots = [(unit, j, p) for unit in waiting for j, p in _pending(done[unit])]
+    owners = {unit: done[unit] for unit in waiting}
+    waiting.clear()
+    if not slots:
+        return
+    for _, _, p in slots:
+        trace("encode", p.item)
+    results = _encode_all(adapter, [p for _, _, p in slots], codes)
+    for (unit, j, p), result in zip(slots, results, strict=True):
+        task, pieces = jobs[unit[0]]
+        piece, prepared = pieces[unit[1]], owners[unit]
+        if isinstance(result, Encoded):
+            try:
+                result = checked(adapter, result, p.name)
+            except SkipItem as exc:
+                result = exc
+        if isinstance(result, Encoded):
+            if j is None:
+                prepared.original = result
+            else:
+                prepared.copies[j].encoded = result
+            continue
+        variant = None if j is None else prepared.copies[j].variant
+        skip = Skip(piece.dataset, piece.id, one_line(result), "encode", task.name, variant)
+        failed = (skip, not isinstance(result, CurvebenchError))
+        if j is None:  # no original, no pairs: the piece is skipped whole
+            done[unit] = Prepared(skips=[failed])
+        elif done[unit] is prepared:
+            prepared.skips.append(failed)
+    for prepared in owners.values():  # drop copies that failed
+        prepared.copies = [c for c in prepared.copies if isinstance(c.encoded, Encoded)]
+
+
+def _encode_all(
+    adapter: AudioAdapter, pending: list[PendingAudio], codes: CodeCache | None
+) -> list[Encoded | Exception]:
+    """Codes of every waveform, in batches; when a batch fails, each of its waveforms alone,
+    so that one bad waveform fails alone (a failure that is not an item's is raised)."""
+    waves, names = [p.wave for p in pending], [p.name for p in pending]
+    try:
+        return list(adapter.encode_audio_many(waves, DEFAULT_SR, names, codes))
+    except Exception as exc:
+        if not item_failure(exc):
+            raise
+    out: list[Encoded | Exception] = []
+    for wave, name in zip(waves, names, strict=True):
+        try:
+            out.append(adapter.encode_audio(wave, DEFAULT_SR, name, codes))
+        except Exception as exc:
+            if not item_failure(exc):
+                raise
+            out.append(exc)
+    return out

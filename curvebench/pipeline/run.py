@@ -52,7 +52,7 @@ from curvebench.pipeline.outputs import (
     write_examples,
     write_results,
 )
-from curvebench.pipeline.prepare import prepare, prepare_workers
+from curvebench.pipeline.prepare import codec_device, prepare, prepare_workers
 from curvebench.pipeline.ranks import ONE, Ranks, finish, launch
 from curvebench.pipeline.stages import Dataset, Loaded
 from curvebench.specs import public_spec
@@ -370,7 +370,8 @@ def _stages(
     with timed(timings, "prepare"):
         units = sum(len(d.pieces) for d in loaded.datasets)
         workers = prepare_workers(loaded.adapter, torch.get_num_threads(), units)
-        plan = prepare(loaded, options.progress, options.limits, ranks, workers)
+        device = codec_device(loaded.adapter, options.accelerator, protocol)
+        plan = prepare(loaded, options.progress, options.limits, ranks, workers, device)
     scoring = loaded.scoring
     if scoring.batch_size == "auto":
         sequences = [s.ids for s in plan.sequences.values()]

@@ -20,7 +20,7 @@ from tests.helpers import tiny_musicgen_model
 def test_shares_cover_every_item_once_and_turn() -> None:
     items = list(range(11))
     shares = [Ranks(r, 3).share(items) for r in range(3)]
-    assert sorted(sum(shares, [])) == items
+    assert sorted(i for share in shares for i in share) == items
     assert [s[0] for s in shares] == [0, 1, 2]
     # turned by one, rank 1 starts the list: one-chunk lists do not all land on rank 0
     assert [Ranks(r, 3).turned(1).share([7]) for r in range(3)] == [[], [7], []]

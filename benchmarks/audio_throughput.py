@@ -102,7 +102,7 @@ def perturb_all(task, pieces: list, waves: list[np.ndarray]) -> list[np.ndarray]
     for piece, wave in zip(pieces, waves, strict=True):
         out.append(wave)
         for p in task.parsed_perturbations():
-            seed = derive_seed(task.seed, piece.sha256, p.spec_id)
+            seed = derive_seed(task.seed, piece.sha256, p.seed_id)
             out.append(p.apply_audio(wave, DEFAULT_SR, seed)[0])
     return out
 

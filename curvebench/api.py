@@ -98,6 +98,7 @@ def evaluate(
     devices: int = 1,
     accelerator: str = "auto",
     batch_size: int | str = 16,
+    precision: str = "auto",
     seed: int | None = None,
     out: str | Path | None = None,
     name: str | None = None,
@@ -118,8 +119,9 @@ def evaluate(
     (``ROLE=FOLDER``, ``ROLE=hf:ID``); the embedded corpus when empty. ``limit`` is a count or
     a fraction (0.1) of each dataset. ``out`` defaults to a new temporary folder. ``wandb``
     True logs the run (or pass :class:`WandbSettings` to name it). ``threads``: CPU threads for
-    torch during the run (default: the cores the load leaves free). A model in memory is left on
-    its device and in its mode.
+    torch during the run (default: the cores the load leaves free). ``precision``: ``auto``
+    (bfloat16 autocast on a CUDA GPU outside the board, else float32), ``32`` or ``bf16``. A
+    model in memory is left on its device and in its mode.
     """
     adapter = as_adapter(model, tokenizer, name=name, context_length=context_length)
     options = RunOptions(
@@ -130,6 +132,7 @@ def evaluate(
         devices=devices,
         accelerator=accelerator,
         batch_size=batch_size,
+        precision=precision,
         seed=seed,
         out=Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="curvebench-")),
         wandb=bool(wandb),

@@ -98,6 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             out=Path(args.out),
             wandb=not args.no_wandb,
             batch_size=args.batch_size,
+            precision=args.precision,
             progress=not args.quiet and (args.verbose or sys.stderr.isatty()),
             cache_dir=Path(args.cache_dir) if args.cache_dir else None,
             use_cache=not args.no_cache,

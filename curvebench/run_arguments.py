@@ -137,6 +137,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="output folder (default runs/latest)",
     )
     p.add_argument(
+        "--precision",
+        choices=("auto", "32", "bf16"),
+        default="auto",
+        help="forward passes in float32 or bfloat16 autocast (auto: bf16 on a CUDA GPU that has "
+        "it, outside the board; else 32)",
+    )
+    p.add_argument(
         "--batch-size",
         "--batch_size",
         type=batch_size,

@@ -36,6 +36,15 @@ def default_threads(cores: int | None = None, load: float | None = None) -> int:
     return max(1, min(cores, cores - round(load)))
 
 
+def run_threads(threads: int | None, accelerator: str, devices: int) -> int | None:
+    """A run's threads per process: ``threads`` when given; for several CPU processes on one
+    machine, each its share of the free cores (they would otherwise all take every core);
+    None (:func:`default_threads`) otherwise."""
+    if threads is not None or devices <= 1 or accelerator != "cpu":
+        return threads
+    return max(1, default_threads() // devices)
+
+
 def check_threads(threads: int | None) -> None:
     """ConfigError for a thread count below 1."""
     if threads is not None and threads < 1:

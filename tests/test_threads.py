@@ -9,7 +9,7 @@ import torch
 
 from curvebench.api import RunOptions, run
 from curvebench.errors import ConfigError
-from curvebench.threads import default_threads, torch_threads
+from curvebench.threads import default_threads, run_threads, torch_threads
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,15 @@ def test_threads_apply_inside_the_block_and_are_restored() -> None:
     assert torch.get_num_threads() == before
     with pytest.raises(ConfigError, match="--threads 0: give 1 or more"):
         RunOptions(threads=0)
+
+
+def test_several_cpu_processes_share_the_free_cores(monkeypatch) -> None:
+    monkeypatch.setattr("curvebench.threads.default_threads", lambda: 4)
+    assert run_threads(None, "cpu", 2) == 2  # two processes of two threads, not two of four
+    assert run_threads(None, "cpu", 8) == 1
+    assert run_threads(3, "cpu", 2) == 3  # asked for: kept
+    assert run_threads(None, "gpu", 2) is None  # the machine's default
+    assert run_threads(None, "cpu", 1) is None
 
 
 def _small_run(model, folder, out, **options) -> None:

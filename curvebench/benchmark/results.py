@@ -149,6 +149,11 @@ class RunConfig(_Strict):
     stride: int | None = Field(
         default=None, description="Rolling-window stride used for long sequences (tokens)."
     )
+    precision: str = Field(
+        default="32-true",
+        description="Precision of the forward passes (``32-true``, or ``bf16-mixed``: "
+        "bfloat16 autocast).",
+    )
     protocol: str | None = Field(
         default=None, description="The protocol group followed (``board``), if any."
     )

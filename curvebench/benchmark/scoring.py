@@ -135,6 +135,7 @@ def score_sequences(
     num_nodes: int = 1,
     share_prefixes: list[list[int]] | None = None,
     skip: set[int] | frozenset[int] = frozenset(),
+    precision: str = "32-true",
 ) -> Scored:
     """Per-token losses of each sequence.
 
@@ -158,6 +159,8 @@ def score_sequences(
     in ``skip`` are run, so a sequence is always scored beside the same batch mates: a resumed
     run gives bit-identical losses to an uninterrupted one. Losses of skipped sequences are
     NaN unless a run batch happened to cover them.
+
+    ``precision`` is Lightning's (``32-true``; ``bf16-mixed`` autocasts the passes).
     """
     first = 0 if sequences and sequences[0].ndim == 2 else 1
     out = [
@@ -182,6 +185,7 @@ def score_sequences(
         devices=placed,
         num_nodes=num_nodes,
         strategy="ddp" if devices * num_nodes > 1 else "auto",
+        precision=precision,
         use_distributed_sampler=False,
         logger=False,
         enable_checkpointing=False,

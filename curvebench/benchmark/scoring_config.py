@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
+
 from curvebench.benchmark.windows import effective_stride
+from curvebench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class ScoringConfig:
     """Score perturbed copies from their original's key-value cache where the model can."""
     progress: bool = False
     """Show a progress bar while scoring."""
+    precision: str = "32-true"
+    """Lightning's precision of the forward passes: ``32-true``, or ``bf16-mixed`` (autocast
+    to bfloat16; :func:`scoring_precision`)."""
 
     @property
     def shared(self) -> bool:
@@ -37,4 +43,33 @@ class ScoringConfig:
         """The settings besides the model and the input that change a loss (part of the score
         cache's key and recorded in results.json): the rolling-window stride actually used
         with a context of ``context_length`` tokens."""
-        return {"stride": effective_stride(context_length, self.stride)}
+        settings: dict[str, object] = {"stride": effective_stride(context_length, self.stride)}
+        if self.precision != "32-true":  # float32 keys stay what they were
+            settings["precision"] = self.precision
+        return settings
+
+
+PRECISIONS = {"32": "32-true", "bf16": "bf16-mixed"}
+"""``--precision`` values other than ``auto``, and Lightning's names for them."""
+
+
+def scoring_precision(
+    requested: str, accelerator: str, weights: torch.dtype, protocol: bool
+) -> str:
+    """The precision a run scores in. ``auto``: bfloat16 autocast on a CUDA GPU that has it,
+    for a model whose weights are float32, outside a protocol; float32 otherwise. Board runs
+    score in float32 whatever is asked, so that any machine verifies them."""
+    if requested not in ("auto", *PRECISIONS):
+        raise ConfigError(f"--precision {requested}: use auto, 32 or bf16")
+    if protocol:
+        if requested == "bf16":
+            raise ConfigError(
+                "--precision bf16: the board scores in float32 so any machine can verify it"
+            )
+        return "32-true"
+    if requested != "auto":
+        return PRECISIONS[requested]
+    gpu = accelerator.partition(":")[0] in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+    if gpu and weights == torch.float32 and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"

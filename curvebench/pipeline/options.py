@@ -50,6 +50,9 @@ class RunOptions:
     threads: int | None = None
     """CPU threads torch uses (None: the cores the 1-minute load leaves free, at least 1;
     :mod:`curvebench.threads`)."""
+    precision: str = "auto"
+    """``auto`` (bfloat16 autocast on a CUDA GPU outside the board, else float32), ``32`` or
+    ``bf16`` (:func:`~curvebench.benchmark.scoring_config.scoring_precision`)."""
     generator: str = "self"
     """Who draws the generated role: ``self`` (the model under test; the reference model when
     it cannot generate, with the reason recorded) or a model spec."""

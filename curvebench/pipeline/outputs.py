@@ -106,6 +106,7 @@ def build_results(
             batch_size=scoring.batch_size,
             limit=options.limit,
             stride=scoring.loss_settings(adapter.context_length)["stride"],
+            precision=scoring.precision,
             protocol=loaded.protocol[0] if loaded.protocol else None,
             protocol_version=loaded.protocol[1].version if loaded.protocol else None,
             tasks=dict(tasks),

@@ -30,7 +30,7 @@ from curvebench.benchmark.results import Results
 from curvebench.benchmark.samples import SampleLine, write_samples
 from curvebench.benchmark.score_cache import ScoreCache, loss_bound
 from curvebench.benchmark.scoring import score_sequences
-from curvebench.benchmark.scoring_config import ScoringConfig
+from curvebench.benchmark.scoring_config import ScoringConfig, scoring_precision
 from curvebench.cache import RunCaches
 from curvebench.data.files import DEFAULT_LIMITS
 from curvebench.data.sources import (
@@ -59,7 +59,7 @@ from curvebench.specs import public_spec
 from curvebench.stopping import held
 from curvebench.tasks import TaskConfig, expand_tasks, protocol_of
 from curvebench.tasks.loader import Protocol
-from curvebench.threads import torch_threads
+from curvebench.threads import run_threads, torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +271,7 @@ def score(
             devices=config.devices,
             num_nodes=config.num_nodes,
             skip={index[k] for k in loss_of},
+            precision=config.precision,
         )
         if not scored.main:
             return None, cached
@@ -298,7 +299,8 @@ def run(options: RunOptions) -> RunOutput | None:
     """
     options, protocol = apply_protocol(options)
     check_out(options.out)
-    with out_lock(options.out), torch_threads(options.threads):
+    threads = run_threads(options.threads, options.accelerator, options.devices)
+    with out_lock(options.out), torch_threads(threads):
         return _run(options, protocol)
 
 
@@ -372,7 +374,13 @@ def _stages(
         workers = prepare_workers(loaded.adapter, torch.get_num_threads(), units)
         device = codec_device(loaded.adapter, options.accelerator, protocol)
         plan = prepare(loaded, options.progress, options.limits, ranks, workers, device)
-    scoring = loaded.scoring
+    accelerator = loaded.adapter.accelerator or options.accelerator
+    weights = next(
+        (t.dtype for t in loaded.adapter.module.parameters() if t.is_floating_point()),
+        torch.float32,
+    )
+    precision = scoring_precision(options.precision, accelerator, weights, protocol is not None)
+    scoring = loaded.scoring = replace(loaded.scoring, precision=precision)
     if scoring.batch_size == "auto":
         sequences = [s.ids for s in plan.sequences.values()]
         size = probe_batch_size(loaded.adapter, sequences, scoring)

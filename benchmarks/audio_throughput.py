@@ -116,10 +116,13 @@ def encode_all(adapter, waves: list[np.ndarray], folder: Path) -> list[str]:
     return [adapter.encode_audio(w, DEFAULT_SR, "clip", codes=cache).sha256 for w in waves]
 
 
-def prepare_run(adapter, task, pieces: list, folder: Path, workers: int) -> int:
+def prepare_run(
+    adapter, task, pieces: list, folder: Path, workers: int, codec: str | None = None
+) -> int:
     """curvebench's own prepare stage over the pieces (render, perturb, encode), with its
-    render and codes caches in ``folder``, on ``workers`` worker processes (0: one process);
-    the number of sequences it made."""
+    render and codes caches in ``folder``, on ``workers`` worker processes (0: one process),
+    the codec on ``codec`` (an accelerator: batched there; None: where each piece is
+    prepared); the number of sequences it made."""
     from curvebench.benchmark.scoring_config import ScoringConfig
     from curvebench.cache import RunCaches
     from curvebench.data.sources import embedded_specs
@@ -134,7 +137,7 @@ def prepare_run(adapter, task, pieces: list, folder: Path, workers: int) -> int:
         ScoringConfig(),
         RunCaches.of(folder),
     )
-    return len(prepare(loaded, workers=workers).sequences)
+    return len(prepare(loaded, workers=workers, codec_device=codec).sequences)
 
 
 def score(adapter, sequences: list, batch_size: int, groups, accelerator: str) -> list:
@@ -252,8 +255,9 @@ def main() -> None:
     originals = render_all(scores, names, warm, clip)
     waves = perturb_all(task, pieces, originals)
     assert sorted(set(encode_all(adapter, waves, warm))) == sorted(keys), "not the run's clips"
+    codec = "cuda" if args.accelerator in ("gpu", "cuda") else None  # batched there
     with tempfile.TemporaryDirectory() as scratch:
-        assert prepare_run(adapter, task, pieces, Path(scratch), args.workers) == len(keys)
+        assert prepare_run(adapter, task, pieces, Path(scratch), args.workers, codec) == len(keys)
     shared = score(adapter, sequences, args.batch_size, groups, args.accelerator)
     scratch = score(adapter, sequences, args.batch_size, None, args.accelerator)
     worst = max(float(np.abs(a - b).max()) for a, b in zip(shared, scratch, strict=True))
@@ -270,7 +274,7 @@ def main() -> None:
                     lambda f: prepare_run(adapter, task, pieces, f, 0), clock
                 ),
                 "prepare_cold_workers": fresh(
-                    lambda f: prepare_run(adapter, task, pieces, f, args.workers), clock
+                    lambda f: prepare_run(adapter, task, pieces, f, args.workers, codec), clock
                 ),
                 "lm_shared": lambda: timed(
                     lambda: score(adapter, sequences, bs, groups, acc), clock

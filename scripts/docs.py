@@ -15,6 +15,9 @@ stale (exit 1). The sources (``make docs-runs`` makes them):
   codec.json``, from ``scripts/codec_listening.py``).
 - ``models-embedded``: the embedded models' training records (``curvebench/models/*/
   training.json``).
+- ``audio-throughput``, ``devices`` (benchmarks/README.md): the last lines of
+  ``benchmarks/results/audio-throughput.jsonl`` and ``devices.jsonl``, which
+  ``benchmarks/audio_throughput.py --json`` and ``benchmarks/devices.py --json`` print.
 
 The board's tables are spliced by ``curvebench leaderboard build --readme`` (``make docs`` runs
 it too).
@@ -38,6 +41,7 @@ from curvebench.report.text import results_text
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "runs"
 CODEC = ROOT / "docs" / "audio" / "codec.json"
+BENCH = ROOT / "benchmarks" / "results"
 MAKE_RUN = "curvebench run --task noise-at-5s --model reference --limit 32 --out runs/default"
 
 
@@ -307,7 +311,87 @@ def _pooled_auroc(per: dict, role: str) -> float:
     return sum(v * n for v, n in parts) / sum(n for _, n in parts)
 
 
+def _bench_lines(name: str) -> list[dict]:
+    return [json.loads(x) for x in (BENCH / name).read_text().splitlines() if x.strip()]
+
+
+AUDIO_STAGES = {
+    "render_cold": "render, cold (FluidSynth)",
+    "render_warm": "render, warm (render cache)",
+    "perturb": "perturb (noise into the waveform)",
+    "codec_cold": "codec, cold (EnCodec + store), one process",
+    "codec_cached": "codec, cached (codes cache)",
+    "prepare_cold_serial": "prepare stage, cold, one process (render + perturb + codec)",
+    "prepare_cold_workers": "prepare stage, cold, on {workers} worker processes",
+    "lm_shared": "LM, copies from the original's key-value cache",
+    "lm_scratch": "LM, every clip from scratch",
+    "first_run_serial": "**first run**, one process (prepare + LM shared)",
+    "first_run_workers": "**first run**, prepare on {workers} workers (prepare + LM shared)",
+    "warm_run": "**cached run** (render warm + perturb + codec cached + LM shared)",
+}
+
+
+def audio_throughput() -> str:
+    """The audio path benchmark's last run, stage by stage."""
+    r = _bench_lines("audio-throughput.jsonl")[-1]
+    rows = []
+    for key, name in AUDIO_STAGES.items():
+        st = r[key]
+        lo, hi = st["s_range"]
+        rows.append(
+            [
+                name.format(workers=r["workers"]),
+                f"{st['s']:.3f} [{lo:.3f}–{hi:.3f}]",
+                f"{st['music_s_per_s']:,.0f}",
+            ]
+        )
+    head = (
+        f"{r['pieces']} pieces, {r['clips']} clips, {r['music_s']:,} s of music, "
+        f"{r['frames']:,} frames; {r['threads']} threads, batch {r['batch_size']}, "
+        f"{r['repeats']} interleaved repeats; load average {r['loadavg_before_after'][0]} "
+        f"before, {r['loadavg_before_after'][1]} after; sharing speedup "
+        f"{r['sharing_speedup']} [{r['sharing_speedup_range'][0]}–"
+        f"{r['sharing_speedup_range'][1]}], arithmetic limit {r['sharing_arithmetic_limit']}."
+    )
+    return head + "\n\n" + _table(["stage", "median s [range]", "music s / s"], rows)
+
+
+def devices() -> str:
+    """The devices benchmark: before (the commit named) and after, per device count."""
+    rows = []
+    for r in _bench_lines("devices.jsonl"):
+        for n, run in r["runs"].items():
+            stages = run["stages_last_run"]
+            lo, hi = run["s_range"]
+            rows.append(
+                [
+                    r["commit"],
+                    n,
+                    f"{run['s']:.1f} [{lo:.1f}–{hi:.1f}]",
+                    f"{stages.get('prepare', float('nan')):.1f}",
+                    f"{stages.get('score', float('nan')):.1f}",
+                    "yes" if r["same_results"] else "**no**",
+                ]
+            )
+    r = _bench_lines("devices.jsonl")[-1]
+    head = (
+        f"`{r['model']}` on `{r['task']}`, {r['pieces']} pieces of the embedded training split "
+        f"(`--data training=...`, so no generated role), empty caches, {r['accelerator']} "
+        f"processes sharing {r['cores']} threads, {r['repeats']} interleaved repeats."
+    )
+    return (
+        head
+        + "\n\n"
+        + _table(
+            ["code", "devices", "wall s, median [range]", "prepare s", "score s", "same results"],
+            rows,
+        )
+    )
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
+    "audio-throughput": audio_throughput,
+    "devices": devices,
     "codec-listening": codec_listening,
     "make-run": make_run,
     "callback": callback,
@@ -329,7 +413,11 @@ def _pattern(name: str) -> re.Pattern[str]:
 
 
 def documents() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [
+        ROOT / "README.md",
+        ROOT / "benchmarks" / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+    ]
 
 
 def stale(write: bool) -> list[str]:

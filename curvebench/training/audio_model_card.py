@@ -16,7 +16,9 @@ def write_model_card(out: Path, facts: dict) -> None:
     r, c = facts["recipe"], facts["codec_recipe"]
     ppl = ", ".join(f"{x:g}" for x in facts["codebook_perplexity_validation"])
     kept = ", ".join(f"{100 * x:.1f}%" for x in facts["codes_surviving_round_trip"])
-    minutes = (facts["codec_seconds"] + facts["codes_seconds"] + facts["lm_seconds"]) / 60
+    own = facts.get("own_recipe")
+    own_s = facts.get("own_seconds", 0.0)
+    minutes = (facts["codec_seconds"] + facts["codes_seconds"] + facts["lm_seconds"] + own_s) / 60
     seconds, pieces = facts["seconds_per_piece"], facts["train_pieces"]
     uniform = facts["uniform_loss_nats"]
     codec_table = table(
@@ -34,7 +36,15 @@ def write_model_card(out: Path, facts: dict) -> None:
                 f"{facts['codec_steps_done']} steps of {c['batch_size']} x {c['segment']:g} s "
                 f"crops (Adam, peak lr {c['lr']}), then {facts['decoder_tune_steps_done']} "
                 f"of the decoder alone (peak lr {c['tune_lr']}); {facts['codec_seconds']:.0f} s "
-                f"on {facts['codec_device']}",
+                f"on {facts['codec_device']}"
+                + (
+                    f"; after the decoder LM, {facts['own_steps_done']} more of the decoder "
+                    f"alone on real crops and crops of {facts['own_tune_clips']} clips the LM "
+                    f"sampled (top-k {' and '.join(map(str, facts['own_tune_top_k']))}), "
+                    f"{own_s:.0f} s"
+                    if own
+                    else ""
+                ),
             ),
         ],
     )
@@ -83,8 +93,9 @@ def write_model_card(out: Path, facts: dict) -> None:
             (
                 "training time",
                 f"{facts['codec_seconds']:.0f} s codec + {facts['codes_seconds']:.0f} s codes + "
-                f"{facts['lm_seconds']:.0f} s decoder ({facts['lm_device']}); "
-                f"{minutes:.1f} min in all",
+                f"{facts['lm_seconds']:.0f} s decoder"
+                + (f" + {own_s:.0f} s decoder on own samples" if own else "")
+                + f" ({facts['lm_device']}); {minutes:.1f} min in all",
             ),
             ("seed", str(facts["seed"])),
         ],
@@ -98,6 +109,20 @@ def write_model_card(out: Path, facts: dict) -> None:
                 f"{facts['codec_steps_done']:,} of its {c['max_steps']:,}-step schedule, so "
                 "another machine reaches another step in that time."
             )
+    own_text = (
+        " Once the decoder LM is trained, the codec's decoder is tuned once more (the `own` "
+        "stage; encoder and codebooks still frozen, so no code of real audio, and nothing the "
+        "LM learned from, changes): on real crops with the re-encoding loss aimed at the codes' "
+        "own point, and on crops of codes the LM sampled, each residual stage's choice scored "
+        "by cross-entropy against the sampled code, so that what the model samples survives "
+        "decode -> encode. Those samples are drawn with seeds of their own (from "
+        f"{facts.get('seed', 0) + 1000}), never the ones the card scores below; the codec's "
+        "measures in this table are taken after it."
+        if own
+        else ""
+    )
+    own_flag = f" \\\n    --own-steps {own['own_steps']}" if own else ""
+    stages = "four stages (codec, codes, lm, own" if own else "three stages (codec, codes, lm"
     text = f"""# audio-reference: curvebench's embedded audio model
 
 A small model in transformers' MusicGen format (`MusicgenForConditionalGeneration`, loaded with
@@ -117,9 +142,10 @@ end on one-second crops of the training renders: a waveform L1 loss and a multi-
 whose codebooks learn by moving averages with unused entries refreshed, a commitment loss, and
 a re-encoding loss (decoded audio encoded again should land on its codes); then the decoder
 alone, the encoder and codebooks frozen so that no code changes, with the re-encoding loss
-measured against the encoder's output in units of the quantiser's last residual. There is no
-adversarial loss. `docs/models.md` sets the reconstruction's log-mel distance against versions
-of the same renders that are plainly recognisable, and `docs/audio/` holds one pair to hear.
+measured against the encoder's output in units of the quantiser's last residual.{own_text}
+There is no adversarial loss. `docs/models.md` sets the reconstruction's log-mel distance
+against versions of the same renders that are plainly recognisable, and `docs/audio/` holds one
+pair to hear.
 
 {codec_table}
 
@@ -142,11 +168,11 @@ Text conditions other than null/none need a text tokenizer, which is not shipped
 
 ```
 curvebench train-audio-reference --out DIR --pieces {pieces} --codec-steps {c["max_steps"]} \\
-    --tune-steps {c["tune_steps"]} --max-steps {r["max_steps"]}{limit}
+    --tune-steps {c["tune_steps"]} --max-steps {r["max_steps"]}{limit}{own_flag}
 ```
 
-runs the three stages (codec, codes, lm; the first two need FluidSynth and the soundfont,
-`--device cuda` uses a GPU) and writes the model to DIR/model. `--stage codec|codes|lm` runs
+runs the {stages}; all but lm need FluidSynth and the soundfont,
+`--device cuda` uses a GPU) and writes the model to DIR/model. `--stage codec|codes|lm|own` runs
 one; a stage already done is skipped, and an interrupted training stage resumes from its last
 checkpoint in DIR.{stopped}
 """

@@ -176,14 +176,19 @@ def _fit_codec(
     device: str,
     max_minutes: float | None,
     seed: int,
+    sampled: np.ndarray | None = None,
 ) -> int:
     """One phase of the codec stage: ``steps`` steps on seeded crops of ``train`` (resumed
-    from ``folder`` when an earlier run left a checkpoint there, which it saves on stopping);
-    returns the steps done."""
+    from ``folder`` when an earlier run left a checkpoint there, which it saves on stopping),
+    each paired with a crop of the ``sampled`` codes when given; returns the steps done."""
     recipe = module.recipe
     trainer, resume = _trainer(folder, steps, device, max_minutes, 500)
     crops = codec_train.Crops(train, recipe.segment, steps * recipe.batch_size, seed)
     val_crops = codec_train.Crops(val, recipe.segment, 64, seed + 1)
+    if sampled is not None:
+        frames = round(recipe.segment * codec_lib.FRAME_RATE)
+        crops = codec_train.OwnCrops(crops, sampled, frames, seed + 3)
+        val_crops = codec_train.OwnCrops(val_crops, sampled, frames, seed + 4)
     trainer.fit(
         module,
         DataLoader(crops, batch_size=recipe.batch_size),
@@ -359,6 +364,105 @@ def train_lm(
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
     write_model_card(folder, facts)
     return facts
+
+
+def tune_on_own_samples(
+    out: Path,
+    recipe: CodecRecipe,
+    pieces: int = 400,
+    val_pieces: int = 60,
+    seconds: float = 15.0,
+    device: str = "cpu",
+    max_minutes: float | None = None,
+    seed: int = 0,
+) -> dict:
+    """Stage ``own``: the decoder of OUT/model's codec tuned so that the model's own samples
+    survive decode → encode (``CodecRecipe.own_steps``; resumes from OUT/own-checkpoints).
+    The encoder and codebooks do not move, so every code of real audio, and the decoder LM
+    trained on them, stay what they were. The training samples are drawn with seeds of their
+    own, never the ones the card scores. Saves the model with the tuned codec, and its facts
+    and card, measured again."""
+    folder = out / "model"
+    facts_file = folder / "training.json"
+    if not facts_file.is_file():
+        raise ConfigError(f"{folder}: no trained model; run the lm stage first")
+    started = time.time()
+    L.seed_everything(seed, workers=True)
+    from transformers import MusicgenForConditionalGeneration
+
+    model = MusicgenForConditionalGeneration.from_pretrained(folder).eval()
+    facts = json.loads(facts_file.read_text())
+    sampled = own_codes(model, OWN_TUNE_CLIPS, seconds, seed + OWN_TUNE_SEED)
+    train = [w for _, w in rendered_pieces("train", pieces, seconds, seed)]
+    val = [w for _, w in rendered_pieces("validation", val_pieces, seconds, seed)]
+    codec = EncodecModel(model.audio_encoder.config)
+    codec.load_state_dict(model.audio_encoder.state_dict())
+    codec_train.fold_gain(codec, 1 / recipe.gain)  # back to the scale it trained at
+    module = codec_train.CodecModule(codec, recipe, own=True)
+    steps = _fit_codec(
+        module,
+        out / "own-checkpoints",
+        recipe.own_steps,
+        train,
+        val,
+        device,
+        max_minutes,
+        seed + 5,
+        sampled,
+    )
+    codec = module.codec.float().cpu().eval()
+    codec.requires_grad_(True)
+    codec_train.fold_gain(codec, recipe.gain)
+    model.audio_encoder.load_state_dict(codec.state_dict())
+    model.save_pretrained(folder, safe_serialization=True)
+    facts.update(codec_facts(codec, val[:16]))
+    facts.update(
+        {
+            "own_recipe": {
+                k: getattr(recipe, k)
+                for k in ("own_steps", "own_weight", "own_consistency_weight", "tune_lr")
+            },
+            "own_steps_done": steps,
+            "own_tune_clips": len(sampled),
+            "own_tune_top_k": list(OWN_TUNE_TOP_K),
+            "own_seconds": round(time.time() - started, 1),
+        }
+    )
+    facts.update(own_samples(model, seconds, seed))
+    facts_file.write_text(json.dumps(facts, indent=2) + "\n")
+    write_model_card(folder, facts)
+    return facts
+
+
+OWN_TUNE_CLIPS, OWN_TUNE_TOP_K, OWN_TUNE_SEED = 32, (50, 250), 1000
+"""The ``own`` stage's training samples: 32 clips, half at each of two top-k, drawn with seeds
+from 1000 on (the card's are drawn with the run's seed)."""
+
+
+@torch.no_grad()
+def own_codes(model, clips: int, seconds: float, seed: int) -> np.ndarray:
+    """Codes [clips, K, frames] the model samples under the null condition, split evenly over
+    ``OWN_TUNE_TOP_K``, in batches of ``OWN_SAMPLES`` with seeds from ``seed`` on."""
+    from curvebench.adapters.musicgen import sample_with_codes
+
+    frames = round(seconds * codec_lib.FRAME_RATE)
+    out = []
+    per_k = clips // len(OWN_TUNE_TOP_K)
+    bar = tqdm(total=clips, desc="sampling own codes", unit="clip", disable=not _bar())
+    for top_k in OWN_TUNE_TOP_K:
+        for start in range(0, per_k, OWN_SAMPLES):
+            torch.manual_seed(seed + top_k * 1000 + start)
+            _, drawn = sample_with_codes(
+                model,
+                **{**dict(model.get_unconditional_inputs(OWN_SAMPLES)), "guidance_scale": 1.0},
+                do_sample=True,
+                top_k=top_k,
+                max_new_tokens=frames + model.decoder.config.num_codebooks - 1,
+            )
+            out += [d.numpy()[:, :frames] for d in drawn]
+            bar.update(len(drawn))
+    bar.close()
+    return np.stack(out).astype(np.int64)
 
 
 OWN_SAMPLES, OWN_TOP_K = 8, (10, 50, 250)

@@ -10,7 +10,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-STAGES = ("codec", "codes", "lm")
+STAGES = ("codec", "codes", "lm", "own")
 """The audio reference's stages, in order; each reads what the one before wrote under --out."""
 
 
@@ -19,11 +19,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train-audio-reference",
         help="build the embedded audio reference model",
-        description="Build the embedded audio reference in three stages, each resumable: "
+        description="Build the embedded audio reference in four stages, each resumable: "
         "codec (train the codec on renders of the training corpus, then its decoder alone so "
         "that decoded audio encodes back to its codes; needs FluidSynth), codes "
         "(encode the corpus with it; needs FluidSynth), lm (train the MusicGen decoder on the "
-        "codes, then save OUT/model). A stage whose output is in OUT is not run again; an "
+        "codes, then save OUT/model), own (tune the codec's decoder so that the model's own "
+        "samples survive decode -> encode; needs FluidSynth). A stage whose output is in OUT "
+        "is not run again; an "
         "interrupted training stage resumes from its last checkpoint.",
     )
     p.add_argument("--out", required=True, help="working folder; the model goes to OUT/model")
@@ -43,6 +45,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-steps", type=int, default=None, help="decoder steps (default 600)")
     p.add_argument(
+        "--own-steps", type=int, default=None, help="own-samples decoder steps (default 1500)"
+    )
+    p.add_argument(
         "--max-minutes", type=float, default=None, help="stop a training stage after this"
     )
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -53,7 +58,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_train_audio_reference(args: argparse.Namespace) -> int:
     """Run ``train-audio-reference``; prints each stage's facts as JSON."""
     from curvebench.training.audio_lm import AudioLMRecipe
-    from curvebench.training.audio_reference import build_codes, train_codec, train_lm
+    from curvebench.training.audio_reference import (
+        build_codes,
+        train_codec,
+        train_lm,
+        tune_on_own_samples,
+    )
     from curvebench.training.codec_train import CodecRecipe
 
     out = Path(args.out)
@@ -62,6 +72,7 @@ def cmd_train_audio_reference(args: argparse.Namespace) -> int:
         "codec": (out / "codec" / "facts.json").is_file(),
         "codes": (out / "codes.npz").is_file(),
         "lm": (out / "model" / "training.json").is_file(),
+        "own": "own_steps_done" in _facts(out / "model" / "training.json"),
     }
     stages = STAGES if args.stage == "all" else (args.stage,)
     for stage in stages:
@@ -85,6 +96,19 @@ def cmd_train_audio_reference(args: argparse.Namespace) -> int:
             )
         elif stage == "codes":
             facts = build_codes(out, args.pieces, args.val_pieces, seed=args.seed)
+        elif stage == "own":
+            recipe = CodecRecipe()
+            if args.own_steps is not None:
+                recipe = replace(recipe, own_steps=args.own_steps)
+            facts = tune_on_own_samples(
+                out,
+                recipe,
+                args.pieces,
+                args.val_pieces,
+                device=args.device,
+                max_minutes=args.max_minutes,
+                seed=args.seed,
+            )
         else:
             recipe = AudioLMRecipe()
             if args.max_steps is not None:
@@ -92,3 +116,11 @@ def cmd_train_audio_reference(args: argparse.Namespace) -> int:
             facts = train_lm(out, recipe, args.device, args.max_minutes, args.seed)
         print(json.dumps({"stage": stage, **facts}, indent=2))  # noqa: T201
     return 0
+
+
+def _facts(path: Path) -> dict:
+    """A stage's facts file, or nothing."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

@@ -78,6 +78,17 @@ class CodecRecipe:
     the quantiser's last residual, the size of the cells a code must stay in."""
     tune_lr: float = 3e-4
     """Peak learning rate of the second phase."""
+    own_steps: int = 1500
+    """Steps of the ``own`` stage (after the decoder LM is trained): the codec's decoder alone
+    again, now also on crops of codes the LM sampled (its own music), so that what the model
+    samples survives decode → encode. On real crops the re-encoding loss there aims at the
+    codes' own point (the sum of their entries) with ``own_consistency_weight``; on sampled
+    crops each residual stage's nearest-entry choice is scored by cross-entropy against the
+    sampled code (the stages before it given the sampled codes)."""
+    own_weight: float = 1.0
+    """Weight of the sampled codes' cross-entropy in the ``own`` stage."""
+    own_consistency_weight: float = 4.0
+    """Weight of the real crops' re-encoding loss in the ``own`` stage."""
     gain: float = 10.0
     """Training audio is scaled by this (renders are quiet: mean |x| ≈ 0.03); the scale is
     folded into the first and last convolutions when the codec is saved, so the saved codec
@@ -195,12 +206,18 @@ class CodecModule(L.LightningModule):
     ``decoder_only``, the decoder alone (the second phase, which leaves every code as it is)."""
 
     def __init__(
-        self, codec: EncodecModel, recipe: CodecRecipe, decoder_only: bool = False
+        self,
+        codec: EncodecModel,
+        recipe: CodecRecipe,
+        decoder_only: bool = False,
+        own: bool = False,
     ) -> None:
         super().__init__()
-        self.codec, self.recipe, self.decoder_only = codec, recipe, decoder_only
+        self.codec, self.recipe, self.decoder_only = codec, recipe, decoder_only or own
+        self.own = own
+        """The ``own`` stage: batches are (waves, sampled codes)."""
         self.spectral = SpectralLoss()
-        if decoder_only:
+        if self.decoder_only:
             for part in (codec.encoder, codec.quantizer):
                 part.requires_grad_(False)
 
@@ -212,7 +229,9 @@ class CodecModule(L.LightningModule):
         quantized, commit, codes = quantize_train(self.codec, z, self.recipe, update)
         out = self.codec.decoder(quantized)[:, 0, : wave.shape[-1]]
         again = self.codec.encoder(out[:, None])[..., : z.shape[-1]]
-        if self.decoder_only:  # against the encoder's output, in units of the last residual
+        if self.own:  # against the codes' own point, in units of the last residual
+            target, scale = quantized.detach(), (z - quantized).detach().pow(2).mean()
+        elif self.decoder_only:  # against the encoder's output, in units of the last residual
             target, scale = z.detach(), (z - quantized).detach().pow(2).mean()
         else:
             target = quantized.detach()
@@ -229,21 +248,28 @@ class CodecModule(L.LightningModule):
             ),
         }
 
-    def training_step(self, wave: torch.Tensor, _: int) -> torch.Tensor:
+    def training_step(self, batch, _: int) -> torch.Tensor:
+        wave, sampled = batch if self.own else (batch, None)
         parts = self.losses(wave, update=True)
         r = self.recipe
+        consistency = r.own_consistency_weight if self.own else r.consistency_weight
         loss = (
             parts["spectral"]
             + r.wave_weight * parts["wave"]
             + r.commit_weight * parts["commit"]
-            + r.consistency_weight * parts["consistency"]
+            + consistency * parts["consistency"]
         )
+        if sampled is not None:
+            survival = survival_loss(self.codec, sampled)
+            loss = loss + r.own_weight * survival
+            self.log("survival", survival, prog_bar=True)
         self.log("loss", loss, prog_bar=True)
         for name in ("spectral", "consistency", "snr_db", "perplexity0"):
             self.log(name, parts[name], prog_bar=name != "snr_db")
         return loss
 
-    def validation_step(self, wave: torch.Tensor, _: int) -> None:
+    def validation_step(self, batch, _: int) -> None:
+        wave = batch[0] if self.own else batch
         parts = self.losses(wave, update=False)
         self.log("val_spectral", parts["spectral"], prog_bar=True)
         self.log("val_snr_db", parts["snr_db"])
@@ -255,6 +281,47 @@ class CodecModule(L.LightningModule):
         opt = torch.optim.Adam(params, lr=lr, betas=(0.5, 0.9))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(r.warmup, steps))
         return [opt], [{"scheduler": sched, "interval": "step"}]
+
+
+def survival_loss(codec: EncodecModel, codes: torch.Tensor) -> torch.Tensor:
+    """How far codes [B, K, T] would change on decode → encode: the codes' point (the sum of
+    their entries) decoded and encoded again, then at each residual stage the cross-entropy of
+    the sampled code among the stage's entries (logits: minus squared distance, in units of the
+    nearest one's mean), the residual taken with the sampled codes of the stages before."""
+    layers = codec.quantizer.layers[: codes.shape[1]]
+    point = sum(layer.decode(codes[:, k]) for k, layer in enumerate(layers))
+    audio = codec.decoder(point)
+    residual = codec.encoder(audio)[..., : codes.shape[-1]]
+    total = residual.new_zeros(())
+    for k, layer in enumerate(layers):
+        x = residual.transpose(1, 2)
+        embed = layer.codebook.embed
+        dist = x.pow(2).sum(-1, keepdim=True) - 2 * x @ embed.T + embed.pow(2).sum(-1)
+        unit = dist.detach().amin(-1).mean().clamp(min=1e-8)
+        target = codes[:, k, : x.shape[1]]
+        total = total + F.cross_entropy(
+            (-dist / unit).reshape(-1, embed.shape[0]), target.reshape(-1)
+        )
+        residual = residual - layer.decode(codes[:, k])[..., : residual.shape[-1]]
+    return total / len(layers)
+
+
+class OwnCrops(Dataset):
+    """Seeded random crops of ``frames`` frames from codes the LM sampled ([N, K, T]) paired
+    with crops of real waves: item ``i`` is ``(waves[i], codes crop i)``."""
+
+    def __init__(self, waves: Dataset, codes: np.ndarray, frames: int, seed: int) -> None:
+        self.waves, self.codes, self.frames, self.seed = waves, codes, frames, seed
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, i])
+        clip = self.codes[int(rng.integers(len(self.codes)))]
+        start = int(rng.integers(clip.shape[-1] - self.frames + 1))
+        crop = np.ascontiguousarray(clip[:, start : start + self.frames], dtype=np.int64)
+        return self.waves[i], torch.as_tensor(crop)
 
 
 def snr_db(out: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

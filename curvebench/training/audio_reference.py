@@ -375,6 +375,7 @@ def tune_on_own_samples(
     device: str = "cpu",
     max_minutes: float | None = None,
     seed: int = 0,
+    clips: int | None = None,
 ) -> dict:
     """Stage ``own``: the decoder of OUT/model's codec tuned so that the model's own samples
     survive decode → encode (``CodecRecipe.own_steps``; resumes from OUT/own-checkpoints).
@@ -392,7 +393,7 @@ def tune_on_own_samples(
 
     model = MusicgenForConditionalGeneration.from_pretrained(folder).eval()
     facts = json.loads(facts_file.read_text())
-    sampled = own_codes(model, OWN_TUNE_CLIPS, seconds, seed + OWN_TUNE_SEED)
+    sampled = own_codes(model, clips or OWN_TUNE_CLIPS, seconds, seed + OWN_TUNE_SEED)
     train = [w for _, w in rendered_pieces("train", pieces, seconds, seed)]
     val = [w for _, w in rendered_pieces("validation", val_pieces, seconds, seed)]
     codec = EncodecModel(model.audio_encoder.config)
@@ -442,19 +443,21 @@ from 1000 on (the card's are drawn with the run's seed)."""
 @torch.no_grad()
 def own_codes(model, clips: int, seconds: float, seed: int) -> np.ndarray:
     """Codes [clips, K, frames] the model samples under the null condition, split evenly over
-    ``OWN_TUNE_TOP_K``, in batches of ``OWN_SAMPLES`` with seeds from ``seed`` on."""
+    ``OWN_TUNE_TOP_K`` (at least one each), in batches of up to ``OWN_SAMPLES`` with seeds
+    from ``seed`` on."""
     from curvebench.adapters.musicgen import sample_with_codes
 
     frames = round(seconds * codec_lib.FRAME_RATE)
     out = []
-    per_k = clips // len(OWN_TUNE_TOP_K)
+    per_k = max(1, clips // len(OWN_TUNE_TOP_K))
     bar = tqdm(total=clips, desc="sampling own codes", unit="clip", disable=not _bar())
     for top_k in OWN_TUNE_TOP_K:
         for start in range(0, per_k, OWN_SAMPLES):
             torch.manual_seed(seed + top_k * 1000 + start)
+            n = min(OWN_SAMPLES, per_k - start)
             _, drawn = sample_with_codes(
                 model,
-                **{**dict(model.get_unconditional_inputs(OWN_SAMPLES)), "guidance_scale": 1.0},
+                **{**dict(model.get_unconditional_inputs(n)), "guidance_scale": 1.0},
                 do_sample=True,
                 top_k=top_k,
                 max_new_tokens=frames + model.decoder.config.num_codebooks - 1,

@@ -48,6 +48,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--own-steps", type=int, default=None, help="own-samples decoder steps (default 1500)"
     )
     p.add_argument(
+        "--own-clips", type=int, default=None, help="clips the own stage samples (default 32)"
+    )
+    p.add_argument(
         "--max-minutes", type=float, default=None, help="stop a training stage after this"
     )
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -108,6 +111,7 @@ def cmd_train_audio_reference(args: argparse.Namespace) -> int:
                 device=args.device,
                 max_minutes=args.max_minutes,
                 seed=args.seed,
+                clips=args.own_clips,
             )
         else:
             recipe = AudioLMRecipe()

@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "yaml_mapping": 0,
     "stopping": 0,
     "threads": 0,
+    "trace": 0,
     "metrics": 1,
     "data": 2,
     "adapters": 3,

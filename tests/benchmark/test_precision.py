@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -57,6 +58,8 @@ def test_a_bf16_run_is_recorded_scored_afresh_and_close_to_float32(
     assert full.results.config.precision == "32-true"
     assert half.results.config.precision == "bf16-mixed"
     assert half.cached == 0  # float32 losses in the cache are not bf16 losses
-    (a,) = [r.abs_loss_original for r in full.results.results["noise-at-5s"].values()]
-    (b,) = [r.abs_loss_original for r in half.results.results["noise-at-5s"].values()]
-    assert a != b and b == pytest.approx(a, abs=0.05)
+    # per token: bfloat16 moves the losses (their means over a piece hardly), not by much
+    a = np.concatenate([np.ravel(x.loss) for x in full.lines]).astype(float)
+    b = np.concatenate([np.ravel(x.loss) for x in half.lines]).astype(float)
+    assert a.shape == b.shape and np.any(a != b)
+    assert np.max(np.abs(a - b)) < 0.05

@@ -67,7 +67,6 @@ def cmd_train_audio_reference(args: argparse.Namespace) -> int:
         train_lm,
         tune_on_own_samples,
     )
-    from curvebench.training.codec_train import CodecRecipe
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,37 +81,19 @@ def cmd_train_audio_reference(args: argparse.Namespace) -> int:
         if args.stage == "all" and done[stage]:
             print(f"{stage}: done already in {out}")  # noqa: T201
             continue
+        common = {
+            "pieces": args.pieces,
+            "val_pieces": args.val_pieces,
+            "device": args.device,
+            "max_minutes": args.max_minutes,
+            "seed": args.seed,
+        }
         if stage == "codec":
-            recipe = CodecRecipe()
-            if args.codec_steps is not None:
-                recipe = replace(recipe, max_steps=args.codec_steps)
-            if args.tune_steps is not None:
-                recipe = replace(recipe, tune_steps=args.tune_steps)
-            facts = train_codec(
-                out,
-                recipe,
-                args.pieces,
-                args.val_pieces,
-                device=args.device,
-                max_minutes=args.max_minutes,
-                seed=args.seed,
-            )
+            facts = train_codec(out, _codec_recipe(args), **common)
         elif stage == "codes":
             facts = build_codes(out, args.pieces, args.val_pieces, seed=args.seed)
         elif stage == "own":
-            recipe = CodecRecipe()
-            if args.own_steps is not None:
-                recipe = replace(recipe, own_steps=args.own_steps)
-            facts = tune_on_own_samples(
-                out,
-                recipe,
-                args.pieces,
-                args.val_pieces,
-                device=args.device,
-                max_minutes=args.max_minutes,
-                seed=args.seed,
-                clips=args.own_clips,
-            )
+            facts = tune_on_own_samples(out, _codec_recipe(args), **common, clips=args.own_clips)
         else:
             recipe = AudioLMRecipe()
             if args.max_steps is not None:
@@ -128,3 +109,18 @@ def _facts(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _codec_recipe(args: argparse.Namespace):
+    """The codec recipe with the steps the command line sets."""
+    from curvebench.training.codec_train import CodecRecipe
+
+    recipe = CodecRecipe()
+    for option, field in (
+        ("codec_steps", "max_steps"),
+        ("tune_steps", "tune_steps"),
+        ("own_steps", "own_steps"),
+    ):
+        if getattr(args, option) is not None:
+            recipe = replace(recipe, **{field: getattr(args, option)})
+    return recipe

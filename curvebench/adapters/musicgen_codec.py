@@ -3,6 +3,9 @@ second for the released models), read from the run's codes cache when it holds t
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -106,11 +109,17 @@ class EncodecCodes:
         param = next(encoder.parameters())
         values = torch.as_tensor(audio, dtype=param.dtype, device=param.device)[:, None]
         config = encoder.config
-        if len(audio) == 1 or config.chunk_length is not None or config.normalize:
+        if (
+            len(audio) == 1
+            or config.chunk_length is not None
+            or config.normalize
+            or param.dtype != torch.float32  # the near-tie bound assumes float32 sums
+        ):
             return [self._encode_alone(row) for row in values]
-        embeddings = encoder.encoder(values)
-        codes = encoder.quantizer.encode(embeddings, self.bandwidth).transpose(0, 1)
-        safe = near_tie_margin(encoder.quantizer, embeddings, codes.shape[1]) >= NEAR_TIE
+        with full_float32():
+            embeddings = encoder.encoder(values)
+            codes = encoder.quantizer.encode(embeddings, self.bandwidth).transpose(0, 1)
+            safe = near_tie_margin(encoder.quantizer, embeddings, codes.shape[1]) >= NEAR_TIE
         return [
             codes[i].cpu().numpy().astype(np.int64) if safe[i] else self._encode_alone(row)
             for i, row in enumerate(values)
@@ -119,13 +128,26 @@ class EncodecCodes:
     def _encode_alone(self, values: torch.Tensor) -> np.ndarray:
         """EnCodec codes [K, T] of one [1, samples] row through ``EncodecModel.encode``."""
         encoder = self.model.audio_encoder
-        out = encoder.encode(
-            values[None], torch.ones_like(values[None], dtype=torch.long), self.bandwidth
-        )
+        with full_float32():
+            out = encoder.encode(
+                values[None], torch.ones_like(values[None], dtype=torch.long), self.bandwidth
+            )
         codes = out.audio_codes
         if codes.shape[0] != 1:
             raise ConfigError(f"{self.path}: chunked EnCodec models are not supported")
         return codes[0, 0].cpu().numpy().astype(np.int64)
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """CUDA matmuls and convolutions in full float32 (no TF32, whose rounding is a thousand
+    times coarser) for the block: codes must not hang on the GPU's choice of kernel."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 NEAR_TIE = 1e-5

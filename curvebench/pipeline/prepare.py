@@ -231,8 +231,8 @@ def _encode_all(
     waves, names = [p.wave for p in pending], [p.name for p in pending]
     try:
         return list(adapter.encode_audio_many(waves, DEFAULT_SR, names, codes))
-    except Exception as exc:
-        if not item_failure(exc):
+    except Exception as exc:  # a batch too large for the device is tried clip by clip
+        if not item_failure(exc) and "OutOfMemoryError" not in type(exc).__name__:
             raise
     out: list[Encoded | Exception] = []
     for wave, name in zip(waves, names, strict=True):

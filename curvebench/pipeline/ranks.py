@@ -67,7 +67,9 @@ def launch(accelerator: str, devices: int, num_nodes: int = 1) -> Ranks:
 
     name, placed = lightning_devices(accelerator, devices)
     fabric = Fabric(accelerator=name, devices=placed, num_nodes=num_nodes, strategy="ddp")
+    threads = torch.get_num_threads()
     fabric.launch()
+    torch.set_num_threads(threads)  # the run's --threads, which the launcher would reset
     return Ranks(fabric.global_rank, fabric.world_size)
 
 

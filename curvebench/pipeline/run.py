@@ -250,6 +250,9 @@ def score(
     shape = {k: _loss_shape(plan.sequences[k].ids) for k in keys}
     found = {k: cache.get(k, shape[k]) for k in keys} if cache and caches.keep else {}
     loss_of = {k: v for k, v in found.items() if v is not None}
+    # every rank must agree on what is left to score (another run may be filling the cache):
+    # rank 0's view is the one
+    loss_of = {k: loss_of.get(k) for k in rank0(sorted(loss_of))}
     cached = len(loss_of)
     if len(loss_of) < len(keys):
         store = (lambda i, losses: cache.put(keys[i], losses)) if cache else None
@@ -284,6 +287,16 @@ def score(
         loss_of.update(fresh)
     rounded = {k: written_loss(loss_of[k]) for k in keys}
     return rounded, cached
+
+
+def rank0(value: object) -> object:
+    """``value`` as rank 0 has it, on every rank of a multi-device run (itself otherwise)."""
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def _loss_shape(ids: np.ndarray) -> tuple[int, ...]:

@@ -103,3 +103,21 @@ def test_workers_and_codec_device_follow_the_model_and_the_run(musicgen) -> None
     assert codec_device(musicgen, "cpu", None) is None
     assert codec_device(reference, "gpu", None) is None
     assert codec_device(musicgen, "gpu", ("board", object())) is None  # board runs: the CPU
+
+
+def test_a_batch_too_large_for_the_device_is_encoded_clip_by_clip(musicgen, monkeypatch) -> None:
+    from curvebench.benchmark.encode import PendingAudio
+    from curvebench.pipeline.prepare import _encode_all
+
+    class OutOfMemoryError(RuntimeError):  # torch.cuda's, by name
+        pass
+
+    def too_large(*_args, **_kwargs):
+        raise OutOfMemoryError("CUDA out of memory")
+
+    waves = _waves([32000, 32000], 32000)
+    pending = [PendingAudio(w, f"w{i}", f"w{i}") for i, w in enumerate(waves)]
+    monkeypatch.setattr(musicgen, "encode_audio_many", too_large)
+    encoded = _encode_all(musicgen, pending, None)
+    alone = [musicgen.encode_audio(w, 32000, "w").ids for w in waves]
+    assert all(np.array_equal(a, e.ids) for a, e in zip(alone, encoded, strict=True))

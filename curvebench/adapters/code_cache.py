@@ -83,21 +83,6 @@ class CodeCache(EntryFolder):
         written)."""
         self._write(key, np.asarray(codes, dtype=np.int64))
 
-    def codes(
-        self, wave: np.ndarray, sr: int, codec: str, encode: Callable[[], np.ndarray]
-    ) -> np.ndarray:
-        """The codes of ``wave`` at ``sr`` Hz under ``codec`` (its identity): read back, or
-        ``encode()``-d and stored."""
-        key = audio_key(wave, sr, codec)
-        found = self.get(key)
-        if found is not None:
-            self.hits += 1
-            return found
-        codes = np.asarray(encode(), dtype=np.int64)
-        self.misses += 1
-        self.put(key, codes)
-        return codes
-
 
 def cached_codes(
     cache: CodeCache | None,
@@ -106,16 +91,9 @@ def cached_codes(
     codec: Callable[[], str],
     encode: Callable[[], np.ndarray],
 ) -> np.ndarray:
-    """``encode()``, through ``cache`` when there is one; ``codec`` gives the codec's identity
-    (called only then: hashing weights costs time)."""
-
-    def fixed() -> np.ndarray:
-        with torch_threads(CODEC_THREADS):
-            return np.asarray(encode(), dtype=np.int64)
-
-    if cache is None:
-        return fixed()
-    return cache.codes(wave, sr, codec(), fixed)
+    """``encode()``, through ``cache`` when there is one (read back, or encoded and stored);
+    ``codec`` gives the codec's identity (called only then: hashing weights costs time)."""
+    return cached_codes_many(cache, [wave], sr, codec, lambda _: [encode()])[0]
 
 
 def cached_codes_many(

@@ -87,10 +87,11 @@ class Plan:
             "of the model or its setup rather than of the files"
         )
 
-    def skip(self, skip: Skip, cause: Exception) -> None:
-        """Record an item left out, and whether its cause was unexpected."""
+    def skip(self, skip: Skip, unexpected: bool) -> None:
+        """Record an item left out, and whether its cause was unexpected (not a curvebench
+        error)."""
         self.skipped.append(skip)
-        if not isinstance(cause, CurvebenchError):
+        if unexpected:
             self.unexpected.append(skip)
 
     def add_sequence(self, encoded: Encoded) -> str:
@@ -225,9 +226,7 @@ def add_prepared(plan: Plan, task: TaskConfig, piece: Piece, prepared: Prepared)
     as listening examples while its group (task and dataset) has fewer than
     ``EXAMPLES_PER_GROUP``."""
     for skip, unexpected in prepared.skips:
-        plan.skipped.append(skip)
-        if unexpected:
-            plan.unexpected.append(skip)
+        plan.skip(skip, unexpected)
     if prepared.original is None:
         return
     original = plan.add_sequence(prepared.original)

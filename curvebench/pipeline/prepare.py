@@ -144,13 +144,16 @@ def prepare(
     )
     done: dict[Unit, Prepared] = {}
     waiting: list[Unit] = []  # prepared, their codes not yet made (codec on an accelerator)
+    pending = 0
     for unit, prepared in zip(mine, loader, strict=True):
         if isinstance(prepared, _Failed):
             raise prepared.error
         done[unit] = prepared
         waiting.append(unit)
-        if defer and sum(len(_pending(done[u])) for u in waiting) >= 2 * CODEC_BATCH:
+        pending += len(_pending(prepared))
+        if defer and pending >= 2 * CODEC_BATCH:
             _encode_waiting(loaded.adapter, jobs, done, waiting, codes)
+            pending = 0
         bar.update(1)
     if defer:
         _encode_waiting(loaded.adapter, jobs, done, waiting, codes)

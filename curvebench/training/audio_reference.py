@@ -412,7 +412,6 @@ def tune_on_own_samples(
         sampled,
     )
     codec = module.codec.float().cpu().eval()
-    codec.requires_grad_(True)
     codec_train.fold_gain(codec, recipe.gain)
     model.audio_encoder.load_state_dict(codec.state_dict())
     model.save_pretrained(folder, safe_serialization=True)

@@ -84,3 +84,19 @@ def test_two_processes_sample_render_perturb_and_encode_each_item_once(tmp_path)
     assert len(workers) == 2 and one["env"]["prepare_workers"] == "2"
     assert two["results"] == one["results"]
     assert two["samples_sha256"] == one["samples_sha256"]
+
+
+def test_a_trace_file_that_cannot_be_written_warns_once_and_the_work_goes_on(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    from curvebench import trace
+
+    monkeypatch.setenv(VARIABLE, str(tmp_path))  # a folder: cannot be opened for writing
+    monkeypatch.setattr(trace, "_WARNED", False)
+    trace.trace("render", "a")
+    trace.trace("render", "b")
+    assert sum("not tracing" in r.message for r in caplog.records) == 1
+    monkeypatch.setenv(VARIABLE, str(tmp_path / "trace.jsonl"))
+    trace.trace("encode", "c")
+    line = json.loads((tmp_path / "trace.jsonl").read_text())
+    assert (line["stage"], line["item"]) == ("encode", "c")

@@ -12,7 +12,9 @@ clip. Stages, each timed on every piece or clip of the task:
   from a filled one (``warm``);
 - ``perturb``: the task's waveform recipe (the noisy copies);
 - ``codec``: EnCodec codes of the originals and copies, into an empty codes cache (``cold``:
-  encoding, hashing and storing) and from a filled one (``cached``);
+  encoding, hashing and storing; each copy from its original's stack output and a window
+  around its noise, as a run does, and ``cold_whole``: every copy encoded whole) and from a
+  filled one (``cached``);
 - ``prepare``: curvebench's own prepare stage (render, perturb, encode; empty caches), in one
   process (``serial``) and on the run's worker processes (``workers``, ``--workers``);
 - ``lm``: the LM's per-code losses of every unique clip through curvebench's evaluator, copies
@@ -107,13 +109,26 @@ def perturb_all(task, pieces: list, waves: list[np.ndarray]) -> list[np.ndarray]
     return out
 
 
-def encode_all(adapter, waves: list[np.ndarray], folder: Path) -> list[str]:
-    """Codes of every waveform through the codes cache in ``folder``: their keys."""
+def encode_all(
+    adapter, waves: list[np.ndarray], folder: Path, likes: list[np.ndarray | None] | None = None
+) -> list[str]:
+    """Codes of every waveform through the codes cache in ``folder``, each copy encoded
+    ``like`` its original where ``likes`` says (as a run does), else whole: their keys."""
     from curvebench.adapters.code_cache import CodeCache
     from curvebench.data.render import DEFAULT_SR
 
     cache = CodeCache(folder)
-    return [adapter.encode_audio(w, DEFAULT_SR, "clip", codes=cache).sha256 for w in waves]
+    likes = likes or [None] * len(waves)
+    return [
+        adapter.encode_audio(w, DEFAULT_SR, "clip", codes=cache, like=like).sha256
+        for w, like in zip(waves, likes, strict=True)
+    ]
+
+
+def originals_of(task, waves: list[np.ndarray]) -> list[np.ndarray | None]:
+    """For :func:`perturb_all`'s list: None for an original, its original for a copy."""
+    per = 1 + len(task.parsed_perturbations())
+    return [None if i % per == 0 else waves[i - i % per] for i in range(len(waves))]
 
 
 def prepare_run(
@@ -254,6 +269,7 @@ def main() -> None:
     warm = Path(tempfile.mkdtemp(prefix="audio-bench-warm-"))
     originals = render_all(scores, names, warm, clip)
     waves = perturb_all(task, pieces, originals)
+    likes = originals_of(task, waves)
     assert sorted(set(encode_all(adapter, waves, warm))) == sorted(keys), "not the run's clips"
     codec = "cuda" if args.accelerator in ("gpu", "cuda") else None  # batched there
     with tempfile.TemporaryDirectory() as scratch:
@@ -268,7 +284,8 @@ def main() -> None:
                 "render_cold": fresh(lambda f: render_all(scores, names, f, clip), clock),
                 "render_warm": lambda: timed(lambda: render_all(scores, names, warm, clip), clock),
                 "perturb": lambda: timed(lambda: perturb_all(task, pieces, originals), clock),
-                "codec_cold": fresh(lambda f: encode_all(adapter, waves, f), clock),
+                "codec_cold": fresh(lambda f: encode_all(adapter, waves, f, likes), clock),
+                "codec_cold_whole": fresh(lambda f: encode_all(adapter, waves, f), clock),
                 "codec_cached": lambda: timed(lambda: encode_all(adapter, waves, warm), clock),
                 "prepare_cold_serial": fresh(
                     lambda f: prepare_run(adapter, task, pieces, f, 0), clock

@@ -193,11 +193,17 @@ class AudioAdapter(Adapter):
 
     @abstractmethod
     def encode_audio(
-        self, wave: np.ndarray, sr: int, name: str, codes: CodeCache | None = None
+        self,
+        wave: np.ndarray,
+        sr: int,
+        name: str,
+        codes: CodeCache | None = None,
+        like: np.ndarray | None = None,
     ) -> Encoded:
         """Codes of a waveform ([samples] or [samples, channels]) at ``sr`` Hz; ``codes``, a
         run's :class:`~curvebench.adapters.code_cache.CodeCache`, keeps the codec's codes by
-        content (None: encode every time)."""
+        content (None: encode every time). ``like``: the waveform a perturbed copy was made
+        from, whose work a codec may reuse where the two agree; never changes the codes."""
 
     def encode_audio_many(
         self, waves: list[np.ndarray], sr: int, names: list[str], codes: CodeCache | None = None

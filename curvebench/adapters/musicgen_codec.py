@@ -4,6 +4,7 @@ second for the released models), read from the run's codes cache when it holds t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,6 +19,7 @@ from curvebench.adapters.code_cache import (
     cached_codes_many,
     codec_identity,
 )
+from curvebench.adapters.encodec_splice import StackSplice, changed_stretch
 from curvebench.data.audio import mono_input, resampled
 from curvebench.errors import ConfigError
 
@@ -46,12 +48,22 @@ class EncodecCodes:
         )
 
     def encode_audio(
-        self, wave: np.ndarray, sr: int, name: str, codes: CodeCache | None = None
+        self,
+        wave: np.ndarray,
+        sr: int,
+        name: str,
+        codes: CodeCache | None = None,
+        like: np.ndarray | None = None,
     ) -> Encoded:
         """EnCodec codes [K, T] of a waveform ([samples] or [samples, channels]) at ``sr`` Hz,
-        read from ``codes`` (a :class:`CodeCache`) when it holds them."""
+        read from ``codes`` (a :class:`CodeCache`) when it holds them. ``like``: the original
+        a perturbed copy was made from; the encoder then runs only where they differ
+        (:mod:`~curvebench.adapters.encodec_splice`), with the same codes."""
         audio = mono_input(wave, sr, name)
-        ids = cached_codes(codes, audio, int(sr), self.codec_id, lambda: self._encode(audio, sr))
+        source = mono_input(like, sr, name) if like is not None else None
+        ids = cached_codes(
+            codes, audio, int(sr), self.codec_id, lambda: self._encode(audio, sr, source)
+        )
         return self._encoded(audio, sr, ids)
 
     def encode_audio_many(
@@ -90,14 +102,58 @@ class EncodecCodes:
             self._codec_id = codec_identity(encoder, **settings)
         return self._codec_id
 
-    def _encode(self, audio: np.ndarray, sr: int) -> np.ndarray:
-        """EnCodec codes [K, T] of mono float64 audio at ``sr`` Hz (resampled first)."""
+    def _encode(self, audio: np.ndarray, sr: int, like: np.ndarray | None = None) -> np.ndarray:
+        """EnCodec codes [K, T] of mono float64 audio at ``sr`` Hz (resampled first); with
+        ``like`` (the mono original of a perturbed copy), from the original's stack output
+        and a window around where they differ, when that gives the same codes."""
         param = next(self.model.audio_encoder.parameters())
-        values = torch.as_tensor(
-            resampled(audio, sr, self.sampling_rate), dtype=param.dtype, device=param.device
-        )
+
+        def values_of(wave: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(
+                resampled(wave, sr, self.sampling_rate), dtype=param.dtype, device=param.device
+            )[None]
+
+        values = values_of(audio)
         with torch.no_grad():
-            return self._encode_alone(values[None])
+            splice = self._splice()
+            if splice is None:
+                return self._encode_alone(values)
+            if like is not None:
+                original = values_of(like)
+                stretch = changed_stretch(values.cpu().numpy(), original.cpu().numpy())
+                if stretch is not None:
+                    hidden = splice.copy_stack(
+                        values[None], original[None], _key(original), stretch
+                    )
+                    if hidden is not None:
+                        return self._codes_of(splice.head(hidden))
+            hidden = splice.stack(values[None])
+            splice.remember(_key(values), hidden)
+            return self._codes_of(splice.head(hidden))
+
+    def _splice(self) -> StackSplice | None:
+        """The encoder's :class:`StackSplice` where its codes are exactly
+        ``EncodecModel.encode``'s (whole clips, no normalisation, float32 on the CPU)."""
+        encoder = self.model.audio_encoder
+        config = encoder.config
+        param = next(encoder.parameters())
+        if (
+            config.chunk_length is not None
+            or config.normalize
+            or param.dtype != torch.float32
+            or param.device.type != "cpu"
+        ):
+            return None
+        splice = getattr(self, "_stack_splice", None)
+        if splice is None or splice.encoder is not encoder.encoder:
+            splice = self._stack_splice = StackSplice(encoder.encoder)
+        return splice if splice.usable else None
+
+    def _codes_of(self, embeddings: torch.Tensor) -> np.ndarray:
+        """Codes [K, T] of one clip's encoder output [1, D, T], as ``EncodecModel.encode``
+        quantises it."""
+        codes = self.model.audio_encoder.quantizer.encode(embeddings, self.bandwidth)
+        return codes[:, 0].cpu().numpy().astype(np.int64)
 
     @torch.no_grad()
     def _encode_batch(self, audio: np.ndarray) -> list[np.ndarray]:
@@ -136,6 +192,11 @@ class EncodecCodes:
         if codes.shape[0] != 1:
             raise ConfigError(f"{self.path}: chunked EnCodec models are not supported")
         return codes[0, 0].cpu().numpy().astype(np.int64)
+
+
+def _key(values: torch.Tensor) -> bytes:
+    """A digest of a clip's samples: the key its stack output is kept under."""
+    return hashlib.blake2b(values.cpu().numpy().tobytes(), digest_size=16).digest()
 
 
 @contextlib.contextmanager

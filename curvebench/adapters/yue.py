@@ -165,7 +165,12 @@ class YuEAdapter(CausalLMParts, AudioAdapter):
             self._codec_device, self._codec_id = torch.device(device).type, None
 
     def encode_audio(
-        self, wave: np.ndarray, sr: int, name: str, codes: CodeCache | None = None
+        self,
+        wave: np.ndarray,
+        sr: int,
+        name: str,
+        codes: CodeCache | None = None,
+        like: np.ndarray | None = None,
     ) -> Encoded:
         """The flat token stream of a waveform ([samples] or [samples, channels]) at ``sr``;
         the codec's codes are read from ``codes`` (a :class:`CodeCache`) when it holds them."""

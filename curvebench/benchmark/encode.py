@@ -60,14 +60,14 @@ class ItemEncoder:
         self.audio = isinstance(adapter, AudioAdapter)
         self.codes = codes if self.audio else None
 
-    def _encode_audio(self, wave: np.ndarray, name: str) -> Encoded:
+    def _encode_audio(self, wave: np.ndarray, name: str, like: np.ndarray | None = None) -> Encoded:
         self.stage = "encode"
         if not isinstance(self.adapter, AudioAdapter):
             raise TypeError(f"{self.adapter.name} reads notes, not audio")
         if self.defer:
             return PendingAudio(wave, name, self.item)
         trace("encode", self.item)
-        return self.adapter.encode_audio(wave, DEFAULT_SR, name, codes=self.codes)
+        return self.adapter.encode_audio(wave, DEFAULT_SR, name, codes=self.codes, like=like)
 
     def _checked(self, encoded: Encoded, name: str) -> Encoded:
         if isinstance(encoded, PendingAudio):  # checked once it is encoded
@@ -113,7 +113,7 @@ class ItemEncoder:
             raise SkipItem(f"{name}: {perturbation.kind} acts on notes; this piece is a recording")
         if self.audio and perturbation.acts_on_audio:
             noisy, record = perturbation.apply_audio(original, DEFAULT_SR, seed)
-            encoded = self._encode_audio(noisy, name)
+            encoded = self._encode_audio(noisy, name, like=original)
             return self._checked(encoded, name), record, noisy
         score, record = perturbation.apply(clipped, seed)
         if not self.audio:
@@ -122,7 +122,7 @@ class ItemEncoder:
             encoded = self.adapter.encode_score(score, name)
             return self._checked(encoded, name), record, score.dumps_midi()
         wave = self.render(score, name)
-        encoded = self._encode_audio(wave, name)
+        encoded = self._encode_audio(wave, name, like=original)
         return self._checked(encoded, name), record, wave
 
 

@@ -48,7 +48,7 @@ def test_an_audio_adapter_without_encode_audio_or_its_rate_cannot_be_made() -> N
         sampling_rate = 16000
 
     class NoRate(_Silent):
-        def encode_audio(self, wave, sr, name, codes=None) -> Encoded:
+        def encode_audio(self, wave, sr, name, codes=None, like=None) -> Encoded:
             raise NotImplementedError
 
     class Both(NoRate):

@@ -30,9 +30,9 @@ def adapter(folder: Path, monkeypatch: pytest.MonkeyPatch) -> MusicGenAdapter:
     adapter.calls = 0
     encode = adapter._encode
 
-    def counting(audio: np.ndarray, sr: int) -> np.ndarray:
+    def counting(audio: np.ndarray, sr: int, like: np.ndarray | None = None) -> np.ndarray:
         adapter.calls += 1
-        return encode(audio, sr)
+        return encode(audio, sr, like)
 
     monkeypatch.setattr(adapter, "_encode", counting)
     return adapter

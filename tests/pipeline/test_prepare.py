@@ -1,6 +1,7 @@
 """The prepare stage shared out: batched codecs give one-at-a-time codes, and a plan is the
-same whether pieces are encoded where they are prepared, on worker processes, or in batches
-in the main process (the path of a codec on an accelerator)."""
+same whether pieces are encoded where they are prepared (copies from their original's
+stack), on worker processes, or in batches in the main process (the path of a codec on an
+accelerator: every clip whole)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ def test_a_plan_is_the_same_encoded_in_place_on_workers_or_in_batches(
     loaded = load(options)
     in_place = prepare(loaded)
     assert in_place.pairs and in_place.codec_device is None
+    # the noisy copies were encoded from their original's stack and a window around the
+    # noise (encodec_splice); the batched path below encodes every clip whole
+    assert musicgen._stack_splice.spliced > 0
     workers = prepare(loaded, workers=2)
     batched = prepare(loaded, codec_device="cpu")  # deferred: encoded here, in batches
     assert _summary(workers) == _summary(in_place) == _summary(batched)

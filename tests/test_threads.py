@@ -49,6 +49,7 @@ def test_a_run_records_its_threads(tiny_model, midi_folder, tmp_path) -> None:
     _small_run(tiny_model, midi_folder, tmp_path / "run", threads=1)
     env = json.loads((tmp_path / "run" / "results.json").read_text())["env"]
     assert env["torch_threads"] == "1"
+    assert env["attention"] == "sdpa"  # the kernel the model ran, transformers' default here
     assert torch.get_num_threads() == before
 
 

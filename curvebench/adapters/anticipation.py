@@ -74,12 +74,13 @@ class AnticipationAdapter(CausalLMParts, Adapter):
         path: str,
         revision: str | None = None,
         dtype: str = "float32",
+        attn: str = "auto",
         device: str | None = None,
         name: str = "anticipation",
     ) -> None:
         self.accelerator = accelerator_for(device)
         self.name, self.path = name, path
-        self.model = load_causal_lm(path, revision, dtype)
+        self.model = load_causal_lm(path, revision, dtype, attn=attn)
         vocab = self.model.get_input_embeddings().num_embeddings
         if vocab < VOCAB_SIZE:
             raise ConfigError(

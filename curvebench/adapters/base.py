@@ -106,6 +106,17 @@ class Adapter(ABC):
         """The model's parameters, for the evaluator to place."""
 
     @property
+    def attention(self) -> str | None:
+        """The attention kernel the model runs (transformers' ``attn_implementation``: sdpa,
+        eager, flash_attention_2, ...), or None for a model without one; in results'
+        ``env``."""
+        config = getattr(getattr(self, "module", None), "config", None)
+        found = getattr(config, "_attn_implementation", None)
+        decoder = getattr(config, "decoder", None)  # composite models: the decoder's
+        found = getattr(decoder, "_attn_implementation", None) or found
+        return str(found) if found else None
+
+    @property
     @abstractmethod
     def context_length(self) -> int:
         """Longest sequence the model scores in one pass (longer ones use rolling windows)."""

@@ -16,6 +16,7 @@ COMMON_OPTIONS = {
     "revision": "hub revision (branch, tag or commit)",
     "dtype": "float32 | bfloat16 | float16 (default float32)",
     "device": "cpu | cuda | mps | auto (default: the run's --accelerator)",
+    "attn": "attention kernel: auto | sdpa | eager | flash_attention_2 (default auto)",
     "name": "display name in results (default: the adapter's name)",
 }
 """Options every causal-LM adapter takes."""
@@ -31,15 +32,20 @@ def load_causal_lm(
     revision: str | None = None,
     dtype: str = "float32",
     trust_remote_code: str | bool = False,
+    attn: str = "auto",
 ) -> torch.nn.Module:
-    """``AutoModelForCausalLM`` from a folder or hub id, in eval mode; a one-line ConfigError
-    names the path when it cannot be loaded (a missing folder or config, a config that asks for
-    remote code, unsafe weights)."""
+    """``AutoModelForCausalLM`` from a folder or hub id, in eval mode, with the attention
+    kernel :func:`with_attention` picks; a one-line ConfigError names the path when it cannot
+    be loaded (a missing folder or config, a config that asks for remote code, unsafe
+    weights)."""
     from transformers import AutoModelForCausalLM
 
     torch_type = torch_dtype(dtype)
     try:
-        model = AutoModelForCausalLM.from_pretrained(
+        model = with_attention(
+            AutoModelForCausalLM.from_pretrained,
+            attn,
+            dtype,
             path,
             revision=revision,
             dtype=torch_type,
@@ -51,6 +57,40 @@ def load_causal_lm(
             f"model path {path!r}: cannot load it as a Hugging Face causal LM ({one_line(exc)})"
         ) from exc
     return model.eval()
+
+
+ATTENTION = ("auto", "sdpa", "eager", "flash_attention_2")
+"""The ``attn=`` option's values: transformers' ``attn_implementation``, or ``auto``."""
+
+
+def with_attention(load, attn: str, weights: str, *args, **kwargs) -> torch.nn.Module:
+    """``load(*args, **kwargs)`` (a ``from_pretrained``) with the attention kernel ``attn``
+    names, ``weights`` the ``dtype=`` option. ``auto``: FlashAttention-2 where it can run (a
+    CUDA GPU, the ``flash_attn`` package, half-precision weights) and the model has it, else transformers' own choice, which is
+    PyTorch's scaled-dot-product attention (its flash and memory-efficient kernels on a GPU)
+    for every model that has it, else the eager one. The kernel a model runs is recorded in
+    results (``env.attention``)."""
+    if attn not in ATTENTION:
+        raise ConfigError(f"attn={attn!r}: use one of {', '.join(ATTENTION)}")
+    if attn != "auto":
+        return load(*args, attn_implementation=attn, **kwargs)
+    if flash_attention_usable(weights):
+        try:
+            return load(*args, attn_implementation="flash_attention_2", **kwargs)
+        except (ValueError, ImportError):  # a model without it: transformers' choice
+            pass
+    return load(*args, **kwargs)
+
+
+def flash_attention_usable(dtype: str) -> bool:
+    """Whether FlashAttention-2 can run here for weights of ``dtype``."""
+    import importlib.util
+
+    return (
+        dtype in ("bfloat16", "float16")
+        and torch.cuda.is_available()
+        and importlib.util.find_spec("flash_attn") is not None
+    )
 
 
 def context_of(model: torch.nn.Module, path: str) -> int:

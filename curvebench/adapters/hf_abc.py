@@ -59,6 +59,7 @@ class HFAbcAdapter(CausalLMParts, Adapter):
         prompt: str = "",
         revision: str | None = None,
         dtype: str = "float32",
+        attn: str = "auto",
         device: str | None = None,
         trust_remote_code: str | bool = False,
         name: str = "hf-abc",
@@ -68,7 +69,7 @@ class HFAbcAdapter(CausalLMParts, Adapter):
         self.accelerator = accelerator_for(device)
         self.name, self.path = name, path
         self.prompt = prompt.replace("\\n", "\n")
-        self.model = load_causal_lm(path, revision, dtype, trust_remote_code)
+        self.model = load_causal_lm(path, revision, dtype, trust_remote_code, attn)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
                 tokenizer or path, revision=revision, trust_remote_code=truthy(trust_remote_code)

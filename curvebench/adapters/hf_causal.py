@@ -64,6 +64,7 @@ class HFCausalAdapter(CausalLMParts, Adapter):
         path: str,
         tokenizer: str | None = None,
         dtype: str = "float32",
+        attn: str = "auto",
         revision: str | None = None,
         device: str | None = None,
         trust_remote_code: str | bool = False,
@@ -72,7 +73,7 @@ class HFCausalAdapter(CausalLMParts, Adapter):
         self.accelerator = accelerator_for(device)
         self.name = name
         self.path = path
-        self.model = load_causal_lm(path, revision, dtype, trust_remote_code)
+        self.model = load_causal_lm(path, revision, dtype, trust_remote_code, attn)
         tokenizer_path = _fetch_tokenizer(tokenizer or path, revision)
         self._set_tokenizer(load_tokenizer(tokenizer_path))
 
@@ -219,6 +220,7 @@ register_adapter(
             "path": "model folder or hub id (required)",
             "tokenizer": "miditok tokenizer.json (default: the one in path)",
             "dtype": "float32 | bfloat16 | float16 (default float32)",
+            "attn": "attention kernel: auto | sdpa | eager | flash_attention_2 (default auto)",
             "revision": "hub revision (branch, tag or commit)",
             "device": "cpu | cuda | cuda:N | mps | auto (default: the run's --accelerator)",
             "trust_remote_code": "true to run the model repository's own code (default false)",
@@ -237,6 +239,7 @@ for _variant, _summary in EMBEDDED.items():
             summary=_summary,
             options={
                 "dtype": "float32 | bfloat16 | float16 (default float32)",
+                "attn": "attention kernel: auto | sdpa | eager | flash_attention_2 (default auto)",
                 "device": "cpu | cuda | cuda:N | mps | auto (default: the run's --accelerator)",
             },
         )

@@ -41,6 +41,7 @@ from curvebench.adapters.base import (
     torch_dtype,
     with_cache,
 )
+from curvebench.adapters.causal_lm import with_attention
 from curvebench.adapters.musicgen_codec import EncodecCodes
 from curvebench.adapters.musicgen_layouts import LAYOUTS, code_losses, code_losses_from_prefix
 from curvebench.adapters.registry import AdapterInfo, register_adapter
@@ -74,6 +75,7 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
         self,
         path: str = DEFAULT_PATH,
         dtype: str = "float32",
+        attn: str = "auto",
         revision: str | None = None,
         layout: str = "delay",
         condition: str | None = None,
@@ -90,8 +92,13 @@ class MusicGenAdapter(EncodecCodes, AudioAdapter):
         self.layout = layout
         self.condition = condition.strip() if condition else DEFAULT_CONDITION[layout]
         try:
-            self.model = MusicgenForConditionalGeneration.from_pretrained(
-                path, revision=revision, dtype=torch_dtype(dtype)
+            self.model = with_attention(
+                MusicgenForConditionalGeneration.from_pretrained,
+                attn,
+                dtype,
+                path,
+                revision=revision,
+                dtype=torch_dtype(dtype),
             )
         except (OSError, ValueError) as exc:
             raise ConfigError(
@@ -294,6 +301,7 @@ register_adapter(
         options={
             "path": f"hub id or local folder (default {DEFAULT_PATH})",
             "dtype": "float32 | bfloat16 | float16 (default float32)",
+            "attn": "attention kernel: auto | sdpa | eager | flash_attention_2 (default auto)",
             "revision": "hub revision (branch, tag or commit)",
             **SCORING_OPTIONS,
         },
@@ -363,6 +371,10 @@ register_adapter(
         factory=audio_reference,
         summary="embedded audio MusicGen (EnCodec 32 kHz / 50 Hz / 4 x 2048) trained on renders "
         "of the embedded corpus",
-        options={"dtype": "float32 | bfloat16 | float16 (default float32)", **SCORING_OPTIONS},
+        options={
+            "dtype": "float32 | bfloat16 | float16 (default float32)",
+            "attn": "attention kernel: auto | sdpa | eager | flash_attention_2 (default auto)",
+            **SCORING_OPTIONS,
+        },
     )
 )

@@ -102,6 +102,7 @@ class YuEAdapter(CausalLMParts, AudioAdapter):
         vocal: str = "silence",
         revision: str | None = None,
         dtype: str = "float32",
+        attn: str = "auto",
         device: str | None = None,
         name: str = "yue",
     ) -> None:
@@ -111,7 +112,7 @@ class YuEAdapter(CausalLMParts, AudioAdapter):
             raise ConfigError(f"vocal={vocal!r}: use silence or mix")
         self.accelerator = accelerator_for(device)
         self.name, self.path, self.stage, self.vocal = name, path, int(stage), vocal
-        self.model = load_causal_lm(path, revision, dtype)
+        self.model = load_causal_lm(path, revision, dtype, attn=attn)
         vocab = self.model.get_input_embeddings().num_embeddings
         needed = CODE_OFFSET + CODEBOOK_SIZE * (STAGE2_CODEBOOKS if self.stage == 2 else 1)
         if vocab < needed:

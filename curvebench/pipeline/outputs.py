@@ -122,6 +122,7 @@ def build_results(
             **environment(),
             "prepare_workers": str(plan.workers),
             "codec_device": plan.codec_device or "cpu",
+            **({"attention": adapter.attention} if adapter.attention else {}),
         },
     )
 

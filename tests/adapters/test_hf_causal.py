@@ -36,6 +36,41 @@ def test_padding_is_masked_and_does_not_change_losses(tiny_model) -> None:
     np.testing.assert_allclose(together[1], alone[0], rtol=1e-5, atol=1e-5)
 
 
+def test_the_attention_kernel_is_an_option_that_does_not_change_losses(tiny_model) -> None:
+    default = load_adapter(f"hf-causal:path={tiny_model}")
+    eager = load_adapter(f"hf-causal:path={tiny_model},attn=eager")
+    assert (default.attention, eager.attention) == ("sdpa", "eager")
+    # the kernel is not the model: one fingerprint, losses equal to float rounding
+    assert default.fingerprint() == eager.fingerprint()
+    ids = default.encode_score(synthetic_score(0, seconds=6.0), "x").ids
+    np.testing.assert_allclose(
+        score_sequences(default, [ids])[0], score_sequences(eager, [ids])[0], atol=1e-5
+    )
+    with pytest.raises(ConfigError, match="attn='fast'"):
+        load_adapter(f"hf-causal:path={tiny_model},attn=fast")
+
+
+def test_auto_attention_takes_flash_attention_only_where_it_can_run(monkeypatch) -> None:
+    from curvebench.adapters import causal_lm
+
+    asked = []
+
+    def load(*args, **kwargs):
+        asked.append(kwargs.get("attn_implementation"))
+        if kwargs.get("attn_implementation") == "flash_attention_2":
+            raise ValueError("this model does not support Flash Attention 2")
+        return "model"
+
+    assert causal_lm.with_attention(load, "auto", "bfloat16") == "model"
+    assert causal_lm.flash_attention_usable("float32") is False
+    monkeypatch.setattr(causal_lm, "flash_attention_usable", lambda weights: True)
+    assert causal_lm.with_attention(load, "auto", "bfloat16") == "model"
+    # without a GPU: transformers' choice; with one: flash first, then transformers' choice
+    assert asked == [None, "flash_attention_2", None]
+    assert causal_lm.with_attention(load, "sdpa", "float32") == "model"
+    assert asked[-1] == "sdpa"
+
+
 def test_rolling_windows_equal_full_context_where_both_apply(tiny_model) -> None:
     adapter = load_adapter(f"hf-causal:path={tiny_model}")
     ids = adapter.encode_score(synthetic_score(2, seconds=40.0), "long").ids

@@ -147,13 +147,32 @@ def _piece(
     raise SubmissionError(f"piece {piece_id!r} is not in dataset {dataset!r} ({spec.location})")
 
 
-def _rescore_line(
-    adapter: Adapter, results: Results, line: SampleLine, data: dict[str, str] | None = None
-) -> Rescored:
+@dataclass
+class _Rebuilt:
+    """An item whose input was rebuilt as submitted: its sequence, to be scored."""
+
+    item: str
+    ids: np.ndarray
+    theirs: np.ndarray
+
+
+def _rebuild_line(
+    adapter: Adapter,
+    results: Results,
+    line: SampleLine,
+    data: dict[str, str] | None,
+    plans: dict[tuple[str, str, str], Plan],
+) -> _Rebuilt | Rescored:
+    """The item's input rebuilt from its piece (one plan per piece, kept in ``plans`` for
+    the piece's other items), or the Rescored verdict of an input that does not match."""
     item = "/".join((line.task, line.dataset, line.piece_id, line.variant))
-    task = results.config.tasks[line.task]
-    plan = Plan()
-    plan_task(plan, task, adapter, [_piece(results, line.dataset, line.piece_id, data, adapter)])
+    where = (line.task, line.dataset, line.piece_id)
+    plan = plans.get(where)
+    if plan is None:
+        task = results.config.tasks[line.task]
+        plan = plans[where] = Plan()
+        piece = _piece(results, line.dataset, line.piece_id, data, adapter)
+        plan_task(plan, task, adapter, [piece])
     wanted = [
         p.original if line.is_original else p.perturbed
         for p in plan.pairs
@@ -172,9 +191,32 @@ def _rescore_line(
                 f"its record's {field} is {getattr(line.record, field)!r}, the rebuilt "
                 f"perturbation gives {getattr(rebuilt, field)!r}",
             )
-    stride = results.config.stride  # as the run scored it
-    ours = score_sequences(adapter, [plan.sequences[line.key].ids], stride=stride)[0]
     theirs = np.asarray(line.loss, dtype=np.float64)
+    return _Rebuilt(item, plan.sequences[line.key].ids, theirs)
+
+
+def _rescore_lines(
+    adapter: Adapter,
+    results: Results,
+    lines: list[SampleLine],
+    data: dict[str, str] | None = None,
+    progress: bool = False,
+) -> list[Rescored]:
+    """Each line's input rebuilt, then every rebuilt input scored in one pass (one evaluator
+    for the whole verification, as a run scores), each compared with its submitted losses."""
+    plans: dict[tuple[str, str, str], Plan] = {}
+    bar = tqdm(lines, desc="rebuilding", unit="item", disable=not progress)
+    rebuilt = [_rebuild_line(adapter, results, line, data, plans) for line in bar]
+    todo = [r for r in rebuilt if isinstance(r, _Rebuilt)]
+    stride = results.config.stride  # as the run scored it
+    losses = score_sequences(adapter, [r.ids for r in todo], stride=stride, progress=progress)
+    ours_of = {id(r): ours for r, ours in zip(todo, losses, strict=True)}
+    return [_compared(r, ours_of[id(r)]) if isinstance(r, _Rebuilt) else r for r in rebuilt]
+
+
+def _compared(rebuilt: _Rebuilt, ours: np.ndarray) -> Rescored:
+    """The verdict on one rebuilt item: its losses as scored here against the submitted."""
+    item, theirs = rebuilt.item, rebuilt.theirs
     if ours.shape != theirs.shape:
         return Rescored(item, False, None, f"loss shape {theirs.shape}, model gives {ours.shape}")
     diff = float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
@@ -226,9 +268,9 @@ def verify(
     if rescore == AUTO:
         rescore = default_copies(sum(not line.is_original for line in lines))
     chosen = draw_items(lines, rescore, seed)
-    bar = tqdm(chosen, desc="re-scoring", unit="item", disable=not progress)
-    outcomes = [_rescore_line(adapter, results, line, data) for line in bar]
-    return outcomes + check_skips(adapter, results, data)
+    return _rescore_lines(adapter, results, chosen, data, progress) + check_skips(
+        adapter, results, data
+    )
 
 
 def check_skips(

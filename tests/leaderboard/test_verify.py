@@ -25,7 +25,8 @@ def local(runs, name: str = "run0") -> dict:
 
 def test_honest_submission_rescores_within_tolerance(copy_run, runs, capsys) -> None:
     outcomes = verify(copy_run("run0"), rescore=4, progress=True, **local(runs))
-    assert "re-scoring" in capsys.readouterr().err  # its progress bar
+    err = capsys.readouterr().err  # its progress bars: rebuilding the items, then scoring
+    assert "rebuilding" in err and "scoring on 1" in err
     assert len(outcomes) == 8  # 4 copies, each with its original
     assert all(o.ok for o in outcomes), outcomes
     assert all(o.max_diff < 1e-4 for o in outcomes)

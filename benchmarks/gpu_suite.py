@@ -1,5 +1,5 @@
 """Every GPU figure in one call, for the few minutes a device is lent: the evaluator against a
-bare loop (bf16 MFU, GPT-2-medium size), MusicGen-small-size scoring in float32 and bfloat16,
+bare loop (bf16 MFU, GPT-2-medium size, with a profile of two of its batches), MusicGen-small-size scoring in float32 and bfloat16,
 the audio path's first run on the accelerator, and (``--train``) the reference model trained to
 its full recipe. Each step runs as its own process under a share of ``--budget`` seconds; what
 it printed (its JSON lines) and how it ended go to ``OUT/suite.jsonl`` and stdout.
@@ -27,7 +27,7 @@ CLI = str(Path(sys.executable).parent / "curvebench")
 def steps(smoke: bool, train: bool, out: Path) -> list[tuple[str, list[str] | None, float]]:
     """(name, command or None when it cannot run here, share of the budget)."""
     py = sys.executable
-    throughput = [py, str(HERE / "gpu_throughput.py"), "--json"]
+    throughput = [py, str(HERE / "gpu_throughput.py"), "--json", "--profile"]
     musicgen = [py, str(HERE / "musicgen_gpu.py"), "--json", "--dtype"]
     audio = [py, str(HERE / "audio_throughput.py"), "--json"]
     training = [CLI, "train-reference", "--out", str(out / "reference")]

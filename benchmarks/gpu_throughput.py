@@ -2,12 +2,15 @@
 through curvebench's evaluator and through a bare forward loop.
 
     python benchmarks/gpu_throughput.py --json [--sequences 256] [--batch-size 32] [--repeats 5]
+                                       [--profile]
 
 The model is a randomly initialised GPT-2 medium (24 layers, d=1024, context 1,024: 303M
 parameters besides the embeddings) over the reference tokenizer's vocabulary, in bfloat16; the
 input is random token ids of the full context length. FLOPs per token are the forward pass's
 2·N + 2·n_layer·n_ctx·d (N: parameters, the LM head included); MFU divides the achieved FLOP/s
-by the GPU's dense bf16 peak (``--peak-tflops``, default 989 for an H100 SXM).
+by the GPU's dense bf16 peak (``--peak-tflops``, default 989 for an H100 SXM). ``--profile``
+adds what one harness pass over two batches spends its time on (``profile``: the top kernels,
+host syncs, device-to-host copies and the per-token loss's share), to find what holds MFU.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=989.0)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tiny", action="store_true", help="a 2-layer model on the CPU (a try)")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the harness on two batches"
+    )
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -97,7 +103,46 @@ def main() -> None:
         out[f"{side}_mfu"] = round(rate * flops_per_token / (args.peak_tflops * 1e12), 3)
     ratios = [r / h for r, h in zip(times["raw"], times["harness"], strict=True)]
     out["ratio"] = round(float(np.median(ratios)), 3)
+    if args.profile:
+        out["profile"] = profile_harness(adapter, sequences[: 2 * bs], bs, device)
     print(json.dumps(out))
+
+
+SYNCS = ("cudaStreamSynchronize", "cudaDeviceSynchronize", "aten::_local_scalar_dense")
+"""Profiler events that make the host wait for the device."""
+LOSS_OPS = ("log_softmax", "gather", "nll_loss", "masked_fill")
+"""The per-token loss's operators (their kernels' names contain these)."""
+
+
+def profile_harness(adapter, sequences: list, batch_size: int, device: str) -> dict:
+    """What one harness pass over ``sequences`` spends its time on: the 10 operators or
+    kernels with the most self time on the device (the CPU's when there is no GPU), the host
+    syncs, the device-to-host copies, and the per-token loss's share."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        harness(adapter, sequences, batch_size, accelerator=adapter.accelerator)
+    events = prof.key_averages()
+
+    def own(e) -> float:  # microseconds of self time where the work runs
+        return float(e.self_device_time_total if device == "cuda" else e.self_cpu_time_total)
+
+    total = sum(own(e) for e in events) or 1.0
+    top = sorted(events, key=own, reverse=True)[:10]
+    copies = [e for e in events if "Memcpy DtoH" in e.key or "memcpy" in e.key.lower()]
+    return {
+        "clock": "device" if device == "cuda" else "cpu",
+        "total_ms": round(total / 1e3, 2),
+        "top": [{"name": e.key[:80], "ms": round(own(e) / 1e3, 3), "calls": e.count} for e in top],
+        "host_syncs": {k: e.count for e in events for k in SYNCS if e.key == k},
+        "device_to_host_copies": sum(e.count for e in copies),
+        "loss_share": round(
+            sum(own(e) for e in events if any(op in e.key for op in LOSS_OPS)) / total, 4
+        ),
+    }
 
 
 if __name__ == "__main__":

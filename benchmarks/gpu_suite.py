@@ -1,8 +1,9 @@
 """Every GPU figure in one call, for the few minutes a device is lent: the evaluator against a
-bare loop (bf16 MFU, GPT-2-medium size, with a profile of two of its batches), MusicGen-small-size scoring in float32 and bfloat16,
-the audio path's first run on the accelerator, and (``--train``) the reference model trained to
-its full recipe. Each step runs as its own process under a share of ``--budget`` seconds; what
-it printed (its JSON lines) and how it ended go to ``OUT/suite.jsonl`` and stdout.
+bare loop (bf16 MFU, GPT-2-medium size, with a profile of two of its batches),
+MusicGen-small-size scoring in float32 and bfloat16, the audio path's first run on the
+accelerator, and (``--train``) the reference model trained to its full recipe. Each step
+runs as its own process under a share of ``--budget`` seconds; what it printed (its JSON
+lines) and how it ended go to ``OUT/suite.jsonl`` and stdout.
 
     python benchmarks/gpu_suite.py --out "$OUT" [--budget 480] [--train]
     python benchmarks/gpu_suite.py --out /tmp/suite --smoke     # the smallest sizes, on a CPU

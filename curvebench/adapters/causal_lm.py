@@ -68,8 +68,8 @@ def with_attention(load, attn: str, weights: str, *args, **kwargs) -> torch.nn.M
     names, ``weights`` the ``dtype=`` option. ``auto``: FlashAttention-2 where it can run (a
     CUDA GPU, the ``flash_attn`` package, half-precision weights) and the model has it, else
     transformers' own choice, which is PyTorch's scaled-dot-product attention (its flash and
-    memory-efficient kernels on a GPU) for every model that has it, else the eager one. The kernel a model runs is recorded in
-    results (``env.attention``)."""
+    memory-efficient kernels on a GPU) for every model that has it, else the eager one. The
+    kernel a model runs is recorded in results (``env.attention``)."""
     if attn not in ATTENTION:
         raise ConfigError(f"attn={attn!r}: use one of {', '.join(ATTENTION)}")
     if attn != "auto":

@@ -7,25 +7,39 @@ at the frame rate. So the convolution stack's output for the copy is the origina
 the frames that read the changed stretch: :class:`StackSplice` computes the stack on a window
 around that stretch only, puts those frames into the original's stack output, and runs the
 LSTM, the last convolution and the quantiser on the whole clip as ``EncodecModel.encode``
-does. On a 15 s clip with 2 s of noise that is about a fifth of the encoder's work.
+does. On a 15 s clip with 2 s of noise the stack, nearly all of the encoder's work, runs on
+about a fifth of the clip.
 
-The codes equal encoding the copy whole, bit for bit: the window starts on a frame boundary
-(so every stride lines up), reaches a frame past each side of what the kept frames read, and
-the frames it computes that do not read the changed stretch must equal the original's
-exactly, or the copy is encoded whole (a convolution library that sums differently on a
-shorter input would show it there). Tested against whole encoding on the shipped codec.
+What makes the codes those of encoding the copy whole, bit for bit: a convolution gives each
+output from the same inputs by the same sums wherever it sits in its input (shift
+invariance), and the window keeps that true. It starts on a multiple of ``ALIGN`` frames (so
+every stride and vector lane lines up with the whole clip's), its kept frames read no padding
+of its edges, and frames near the clip's own edges (which read mirrored samples beyond their
+nominal reach) are recomputed with the window reaching that edge. Where a library could still
+sum otherwise (it picks other kernels for short inputs), the window's frames beside the kept
+ones, which read neither the change nor an edge, must equal the original's exactly; if they
+do not, the window is tried once at twice the length, then the copy is encoded whole. Tested
+against whole encoding on the shipped codec and on causal and non-causal codecs of other
+shapes (``tests/adapters/test_encodec_splice.py``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+log = logging.getLogger(__name__)
+
 STACK_MEMO = 4
 """Originals whose stack outputs an adapter keeps (a worker prepares one piece at a time)."""
+MAX_WINDOW = 512
+"""The longest a window's minimum grows (a library that disagrees on shorter inputs)."""
+PADDINGS = ("reflect", "constant", "replicate", "zero")
+"""Padding modes whose reach is local (circular padding makes a clip's start read its end)."""
 ALIGN = 16
 """A copy's window starts and ends on multiples of this many frames, so that at every layer
 its positions fall in the same vector lanes as the whole clip's."""
@@ -68,10 +82,12 @@ def stack_reach(encoder: torch.nn.Module) -> tuple[int, Reach] | None:
             return None
         stride = 1
         for conv in (m for m in layer.modules() if isinstance(m, EncodecConv1d)):
+            if conv.norm_type != "weight_norm" or conv.pad_mode not in PADDINGS:
+                return None  # a norm over the whole clip, or a padding that wraps around
             total = int(conv.padding_total)
             after = 0 if conv.causal else total // 2
-            # every conv's reach counted at the layer's input rate: a residual block's
-            # shortcut runs beside its block, so this over-counts, which is safe
+            # every conv's reach counted at the layer's input rate (a residual block's
+            # shortcut has kernel 1: no reach)
             left, right = left + (total - after) * hop, right + after * hop
             stride = max(stride, int(conv.conv.stride[0]))
         hop *= stride
@@ -102,6 +118,8 @@ class StackSplice:
         """Copies encoded from a window (counted for the benchmark and the tests)."""
         self.min_window = MIN_WINDOW
         """Frames a window spans at least (doubled where a shorter one came out otherwise)."""
+        self.whole = 0
+        """Copies that went back to whole encoding because a window disagreed."""
 
     @property
     def usable(self) -> bool:
@@ -134,10 +152,10 @@ class StackSplice:
         whole = self.memo.get(key)
         if whole is None:
             whole = self.stack(original)
-            self.remember(key, whole)
+        self.remember(key, whole)
         if stretch == (0, 0):
-            return whole
-        while True:
+            return whole.clone()
+        for attempt in range(2):
             window = self._window(copy.shape[-1], whole.shape[-1], stretch)
             if window is None:
                 return None  # no saving: the caller encodes it whole
@@ -145,9 +163,13 @@ class StackSplice:
             part = self.stack(copy[..., start:stop])
             if self._agrees(part, whole, window, copy.shape[-1]):
                 break
-            # the library computed this window differently from the whole clip (on short
-            # inputs it picks other kernels): windows from now on are twice as long
-            self.min_window *= 2
+            # the library computed this window otherwise than the whole clip (on short inputs
+            # it picks other kernels): windows from now on are twice as long, up to a limit
+            self.min_window = min(2 * self.min_window, MAX_WINDOW)
+            if attempt == 1:
+                self.whole += 1
+                log.debug("copy encoded whole: its window came out otherwise, twice")
+                return None
         offset = start // self.reach.hop
         out = whole.clone()
         out[..., lo:hi] = part[..., lo - offset : hi - offset]
@@ -165,6 +187,13 @@ class StackSplice:
         block = ALIGN * hop
         lo = max(0, (stretch[0] - right) // hop - 1)
         hi = min(frames, -(-(stretch[1] + left) // hop) + 1)
+        # frames near the clip's edges read mirrored samples beyond their nominal reach (up
+        # to ``left`` at the start, ``right`` and a frame of end padding at the end): there,
+        # recompute every frame up to the edge
+        if lo * hop <= 2 * left + hop:
+            lo = 0
+        if hi * hop + 2 * (right + hop) >= samples:
+            hi = frames
         start = max(0, (lo * hop - left - hop) // block * block)
         stop = min(samples, -(-(hi * hop + right + hop) // block) * block)
         while stop - start < self.min_window * hop and (start > 0 or stop < samples):

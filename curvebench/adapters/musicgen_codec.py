@@ -36,6 +36,7 @@ class EncodecCodes:
     frame_rate: float
     bandwidth: float
     _codec_id: str | None = None
+    _stack_splice: StackSplice | None = None
 
     def _bandwidth(self) -> float:
         """The EnCodec bandwidth that gives as many codebooks as the decoder predicts."""
@@ -60,10 +61,12 @@ class EncodecCodes:
         a perturbed copy was made from; the encoder then runs only where they differ
         (:mod:`~curvebench.adapters.encodec_splice`), with the same codes."""
         audio = mono_input(wave, sr, name)
-        source = mono_input(like, sr, name) if like is not None else None
-        ids = cached_codes(
-            codes, audio, int(sr), self.codec_id, lambda: self._encode(audio, sr, source)
-        )
+
+        def encode() -> np.ndarray:
+            source = mono_input(like, sr, f"{name} (its original)") if like is not None else None
+            return self._encode(audio, sr, source)
+
+        ids = cached_codes(codes, audio, int(sr), self.codec_id, encode)
         return self._encoded(audio, sr, ids)
 
     def encode_audio_many(
@@ -88,7 +91,7 @@ class EncodecCodes:
         """Run the codec on ``device`` (its codes cache key names the device type: codes made
         on another kind of device can differ in near-ties)."""
         self.model.audio_encoder.to(device)
-        self._codec_id = None
+        self._codec_id = self._stack_splice = None
 
     def codec_id(self) -> str:
         """The identity of the EnCodec step (weights, dtype, bandwidth, rate): the codes
@@ -128,7 +131,8 @@ class EncodecCodes:
                     if hidden is not None:
                         return self._codes_of(splice.head(hidden))
             hidden = splice.stack(values[None])
-            splice.remember(_key(values), hidden)
+            if like is None:  # an original: its copies may follow
+                splice.remember(_key(values), hidden)
             return self._codes_of(splice.head(hidden))
 
     def _splice(self) -> StackSplice | None:
@@ -195,8 +199,11 @@ class EncodecCodes:
 
 
 def _key(values: torch.Tensor) -> bytes:
-    """A digest of a clip's samples: the key its stack output is kept under."""
-    return hashlib.blake2b(values.cpu().numpy().tobytes(), digest_size=16).digest()
+    """The key a clip's stack output is kept under: a digest of its samples and the threads
+    torch computes with (sums over other threads differ in the last bits)."""
+    digest = hashlib.blake2b(values.cpu().numpy().tobytes(), digest_size=16)
+    digest.update(str(torch.get_num_threads()).encode())
+    return digest.digest()
 
 
 @contextlib.contextmanager

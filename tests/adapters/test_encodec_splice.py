@@ -9,7 +9,12 @@ import torch
 from transformers import EncodecConfig, EncodecModel
 
 from curvebench.adapters import load_adapter
-from curvebench.adapters.encodec_splice import StackSplice, changed_stretch, stack_reach
+from curvebench.adapters.encodec_splice import (
+    MAX_WINDOW,
+    StackSplice,
+    changed_stretch,
+    stack_reach,
+)
 from curvebench.threads import torch_threads
 
 SR, SECONDS = 32000, 15.0
@@ -95,7 +100,7 @@ def test_the_adapters_codes_are_encodec_models_own(reference) -> None:
     )
 
 
-def test_a_non_causal_codec_splices_exactly_too() -> None:
+def small_codec(**shape) -> EncodecModel:
     config = EncodecConfig(
         sampling_rate=SR,
         audio_channels=1,
@@ -104,14 +109,38 @@ def test_a_non_causal_codec_splices_exactly_too() -> None:
         codebook_size=64,
         codebook_dim=16,
         upsampling_ratios=[8, 5, 4, 4],
-        use_causal_conv=False,
         target_bandwidths=[2.2],
         normalize=False,
+        **shape,
     )
     torch.manual_seed(0)
-    codec = EncodecModel(config).eval()
+    return EncodecModel(config).eval()
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"use_causal_conv": False},
+        {"use_causal_conv": True},
+        # dilated residual blocks, two of them, no shortcut convolution
+        {
+            "use_causal_conv": False,
+            "num_residual_layers": 2,
+            "dilation_growth_rate": 3,
+            "use_conv_shortcut": False,
+        },
+        {
+            "use_causal_conv": True,
+            "num_residual_layers": 2,
+            "dilation_growth_rate": 3,
+            "use_conv_shortcut": False,
+        },
+    ],
+)
+def test_codecs_of_other_shapes_splice_exactly_too(shape) -> None:
+    codec = small_codec(**shape)
     _, reach = stack_reach(codec.encoder)
-    assert reach.right > 0
+    assert (reach.right > 0) != shape["use_causal_conv"]
     splice = StackSplice(codec.encoder)
     original = torch.as_tensor(music(2), dtype=torch.float32)[None, None]
     with torch.no_grad(), torch_threads(1):
@@ -123,7 +152,28 @@ def test_a_non_causal_codec_splices_exactly_too() -> None:
             got = splice.copy_stack(copy, original, b"o", (a, b))
             assert got is not None, (a, b)
             assert torch.equal(got, want), (a, b)
+            # and the codes, through the rest of the encoder and the quantiser
+            codes = codec.quantizer.encode(splice.head(got), 2.2)
+            whole = codec.encode(copy, bandwidth=2.2).audio_codes[0]
+            assert torch.equal(codes.transpose(0, 1), whole), (a, b)
         assert torch.equal(splice.memo[b"o"], whole_original)
+    assert splice.whole == 0
+
+
+@pytest.mark.parametrize("shape", [{"norm_type": "time_group_norm"}, {"pad_mode": "circular"}])
+def test_codecs_whose_frames_read_the_whole_clip_are_not_spliced(shape) -> None:
+    assert stack_reach(small_codec(**shape).encoder) is None
+
+
+def test_stereo_audio_at_another_rate_splices_exactly(reference) -> None:
+    rng = np.random.default_rng(4)
+    original = np.stack([music(5), music(6)], axis=1)[: 44100 * 10]
+    copy = original.copy()
+    copy[200000:260000] += 0.02 * rng.standard_normal((60000, 2))
+    spliced = reference._stack_splice.spliced if reference._stack_splice else 0
+    fast = reference.encode_audio(copy, 44100, "copy", like=original).ids
+    np.testing.assert_array_equal(fast, reference.encode_audio(copy, 44100, "copy").ids)
+    assert reference._stack_splice.spliced == spliced + 1
 
 
 def test_a_window_the_library_computes_differently_is_not_used(reference) -> None:
@@ -141,4 +191,8 @@ def test_a_window_the_library_computes_differently_is_not_used(reference) -> Non
 
     splice.stack = off_by_a_bit
     with torch.no_grad(), torch_threads(1):
-        assert splice.copy_stack(copy, original, b"o", (160000, 224000)) is None
+        for n in range(1, 4):
+            assert splice.copy_stack(copy, original, b"o", (160000, 224000)) is None
+            # tried at most twice, the window's minimum doubling up to a limit
+            assert splice.whole == n and splice.min_window <= MAX_WINDOW
+    assert splice.spliced == 0

@@ -34,6 +34,9 @@ def pieces(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start(args: list[str], cwd: Path) -> subprocess.Popen:
+    """The run as a user starts it in a terminal: SIGINT at its default (the test suite may
+    itself run where SIGINT is ignored, as a shell's background job is, and a child inherits
+    that; curvebench leaves an ignored SIGINT ignored, as such a job expects)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
     return subprocess.Popen(
         [sys.executable, "-m", "curvebench.cli", "-v", *args],
@@ -41,6 +44,7 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         cwd=cwd,
         env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -108,8 +112,8 @@ TWO_BATCHES = re.compile(r"scoring on 1: .*\| ([2-9]|\d\d+)/")
 def test_a_stopped_run_resumes_from_the_cache_and_sigint_is_130(pieces, tmp_path) -> None:
     args = ["run", "--model", "reference", "--data", str(pieces), "--no-wandb"]
     args += ["--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
-    for _ in range(3):  # the run takes seconds: on a busy machine it can end before the
-        # reader sees the second batch, and then the signal tests nothing; run it again
+    for _ in range(3):  # the run takes seconds: if it ended before the reader saw the
+        # second batch (a busy machine), the signal would test nothing; run it again
         shutil.rmtree(tmp_path / "cache", ignore_errors=True)
         proc = start(args, tmp_path)
         took, err = stop_at(proc, TWO_BATCHES, signal.SIGINT)

@@ -139,16 +139,9 @@ class EncodecCodes:
         """The encoder's :class:`StackSplice` where its codes are exactly
         ``EncodecModel.encode``'s (whole clips, no normalisation, float32 on the CPU)."""
         encoder = self.model.audio_encoder
-        config = encoder.config
-        param = next(encoder.parameters())
-        if (
-            config.chunk_length is not None
-            or config.normalize
-            or param.dtype != torch.float32
-            or param.device.type != "cpu"
-        ):
+        if not _whole_float32(encoder) or next(encoder.parameters()).device.type != "cpu":
             return None
-        splice = getattr(self, "_stack_splice", None)
+        splice = self._stack_splice
         if splice is None or splice.encoder is not encoder.encoder:
             splice = self._stack_splice = StackSplice(encoder.encoder)
         return splice if splice.usable else None
@@ -168,13 +161,7 @@ class EncodecCodes:
         encoder = self.model.audio_encoder
         param = next(encoder.parameters())
         values = torch.as_tensor(audio, dtype=param.dtype, device=param.device)[:, None]
-        config = encoder.config
-        if (
-            len(audio) == 1
-            or config.chunk_length is not None
-            or config.normalize
-            or param.dtype != torch.float32  # the near-tie bound assumes float32 sums
-        ):
+        if len(audio) == 1 or not _whole_float32(encoder):
             return [self._encode_alone(row) for row in values]
         with full_float32():
             embeddings = encoder.encoder(values)
@@ -196,6 +183,18 @@ class EncodecCodes:
         if codes.shape[0] != 1:
             raise ConfigError(f"{self.path}: chunked EnCodec models are not supported")
         return codes[0, 0].cpu().numpy().astype(np.int64)
+
+
+def _whole_float32(encoder: torch.nn.Module) -> bool:
+    """Whether an EnCodec encodes whole clips, unnormalised, in float32: where its codes can be
+    computed another way (in batches with the near-tie bound, which assumes float32 sums, or
+    spliced from an original's) and still equal ``EncodecModel.encode``'s."""
+    config = encoder.config
+    return (
+        config.chunk_length is None
+        and not config.normalize
+        and next(encoder.parameters()).dtype == torch.float32
+    )
 
 
 def _key(values: torch.Tensor) -> bytes:

@@ -209,9 +209,8 @@ def _rescore_lines(
     rebuilt = [_rebuild_line(adapter, results, line, data, plans) for line in bar]
     todo = [r for r in rebuilt if isinstance(r, _Rebuilt)]
     stride = results.config.stride  # as the run scored it
-    losses = score_sequences(adapter, [r.ids for r in todo], stride=stride, progress=progress)
-    ours_of = {id(r): ours for r, ours in zip(todo, losses, strict=True)}
-    return [_compared(r, ours_of[id(r)]) if isinstance(r, _Rebuilt) else r for r in rebuilt]
+    losses = iter(score_sequences(adapter, [r.ids for r in todo], stride=stride, progress=progress))
+    return [_compared(r, next(losses)) if isinstance(r, _Rebuilt) else r for r in rebuilt]
 
 
 def _compared(rebuilt: _Rebuilt, ours: np.ndarray) -> Rescored:

@@ -17,7 +17,7 @@ BANDWIDTH = NUM_CODEBOOKS * np.log2(CODEBOOK_SIZE) * FRAME_RATE / 1000
 """kbps that gives exactly 4 codebooks of 2048 entries at 50 Hz: 2.2, as in MusicGen."""
 
 
-def codec_config(hidden: int = 64, filters: int = 8) -> EncodecConfig:
+def codec_config(hidden: int = 64, filters: int = 8, lstm_layers: int = 2) -> EncodecConfig:
     """EnCodec at 32 kHz / 50 Hz / 4 × 2048 (MusicGen's token layout) with small channels."""
     return EncodecConfig(
         sampling_rate=SAMPLING_RATE,
@@ -27,7 +27,7 @@ def codec_config(hidden: int = 64, filters: int = 8) -> EncodecConfig:
         codebook_dim=hidden,
         hidden_size=hidden,
         num_filters=filters,
-        num_lstm_layers=2,
+        num_lstm_layers=lstm_layers,
         target_bandwidths=[round(float(BANDWIDTH), 6)],
         normalize=False,
         chunk_length_s=None,

@@ -122,6 +122,7 @@ def write_model_card(out: Path, facts: dict) -> None:
         else ""
     )
     own_flag = f" \\\n    --own-steps {own['own_steps']}" if own else ""
+    arch = f"{c['filters']} filters, {_count(c.get('lstm_layers', 2), 'LSTM layer')}"
     stages = "four stages (codec, codes, lm, own" if own else "three stages (codec, codes, lm"
     text = f"""# audio-reference: curvebench's embedded audio model
 
@@ -136,7 +137,7 @@ small machine. It is not a good music model: compare curves, not its numbers wit
 
 EnCodec's architecture (`EncodecModel`, 32 kHz, upsampling ratios [8, 5, 4, 4], hop 640,
 50 Hz, bandwidth 2.2 kbps = 4 codebooks of 2048 entries; hidden size {c["hidden"]},
-{c["filters"]} filters, 2 LSTM layers; {facts["codec_parameters"]:,} parameters), trained end to
+{arch}; {facts["codec_parameters"]:,} parameters), trained end to
 end on one-second crops of the training renders: a waveform L1 loss and a multi-scale mel loss
 (L1 on mel magnitudes and on their logarithms at STFT sizes 256-2048), a residual quantiser
 whose codebooks learn by moving averages with unused entries refreshed, a commitment loss, and
@@ -168,6 +169,7 @@ Text conditions other than null/none need a text tokenizer, which is not shipped
 
 ```
 curvebench train-audio-reference --out DIR --pieces {pieces} --codec-steps {c["max_steps"]} \\
+    --filters {c["filters"]} --lstm-layers {c.get("lstm_layers", 2)} \\
     --tune-steps {c["tune_steps"]} --max-steps {r["max_steps"]}{limit}{own_flag}
 ```
 
@@ -189,3 +191,8 @@ def render_text(render: dict | None) -> str:
         f"General MIDI soundfont (sha256 `{sha[:8]}…{sha[-4:]}`); the adapter renders with "
         "exactly this file (`render` in training.json)"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless one."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -41,6 +41,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--codec-steps", type=int, default=None, help="codec steps (default 4000)")
     p.add_argument(
+        "--filters", type=int, default=None, help="the codec's first channel count (default 8)"
+    )
+    p.add_argument(
+        "--lstm-layers", type=int, default=None, help="the codec's LSTM layers (default 2)"
+    )
+    p.add_argument(
         "--tune-steps", type=int, default=None, help="codec decoder-only steps (default 1500)"
     )
     p.add_argument("--max-steps", type=int, default=None, help="decoder steps (default 600)")
@@ -118,6 +124,8 @@ def _codec_recipe(args: argparse.Namespace):
     recipe = CodecRecipe()
     for option, field in (
         ("codec_steps", "max_steps"),
+        ("filters", "filters"),
+        ("lstm_layers", "lstm_layers"),
         ("tune_steps", "tune_steps"),
         ("own_steps", "own_steps"),
     ):

@@ -49,6 +49,8 @@ class CodecRecipe:
     """Dimension of the encoder's output and of every codebook entry."""
     filters: int = 8
     """Channels of the first convolution (doubled at each of the 4 downsamplings)."""
+    lstm_layers: int = 2
+    """LSTM layers after the encoder's convolutions and before the decoder's."""
     segment: float = 1.0
     """Seconds of audio per training crop."""
     batch_size: int = 8
@@ -361,7 +363,7 @@ def new_codec(recipe: CodecRecipe, seed: int = 0) -> EncodecModel:
     signal shrinks about threefold in variance per layer and the encoder's output is all bias,
     which leaves nothing to quantise."""
     torch.manual_seed(seed)
-    model = EncodecModel(codec_config(recipe.hidden, recipe.filters))
+    model = EncodecModel(codec_config(recipe.hidden, recipe.filters, recipe.lstm_layers))
     assert model.quantizer.get_num_quantizers_for_bandwidth(BANDWIDTH) == NUM_CODEBOOKS
     branch_ends = {
         id(m.block[-1].conv) for m in model.modules() if type(m).__name__ == "EncodecResnetBlock"

@@ -31,14 +31,15 @@ def test_three_resumable_stages_build_a_model_the_musicgen_adapter_loads(tmp_pat
     the CLI; the MusicGen adapter loads the result and hears audio through the trained codec."""
     out = tmp_path / "work"
     argv = ["train-audio-reference", "--out", str(out), "--pieces", "3", "--val-pieces", "2"]
-    assert main([*argv, "--stage", "codec", "--codec-steps", "2", "--tune-steps", "1"]) == 0
+    arch = ["--filters", "4", "--lstm-layers", "1"]  # a codec of another size than the default
+    assert main([*argv, "--stage", "codec", "--codec-steps", "2", "--tune-steps", "1", *arch]) == 0
     facts = json.loads((out / "codec" / "facts.json").read_text())
     assert facts["codec_steps_done"] == 2 and facts["decoder_tune_steps_done"] == 1
     assert (out / "codec-checkpoints" / "last.ckpt").is_file()
     assert len(facts["codes_surviving_round_trip"]) == 4
     assert all(0 <= x <= 1 for x in facts["codes_surviving_round_trip"])
     # resumed: the checkpoint's two steps are not done again
-    recipe = CodecRecipe(max_steps=3, tune_steps=1)
+    recipe = CodecRecipe(max_steps=3, tune_steps=1, filters=4, lstm_layers=1)
     again = train_codec(out, recipe, pieces=3, val_pieces=2)
     assert again["codec_steps_done"] == 3
     # all: codec done, so codes, lm and own
@@ -53,8 +54,10 @@ def test_three_resumable_stages_build_a_model_the_musicgen_adapter_loads(tmp_pat
     card = (out / "model" / "MODEL_CARD.md").read_text()
     assert "its own samples, top-k 250" in card and "--codec-steps 3" in card
     assert "four stages" in card and "--own-steps 2" in card
+    assert "4 filters, 1 LSTM layer;" in card and "--filters 4 --lstm-layers 1" in card
     adapter = load_adapter(f"musicgen:path={out / 'model'}")
     codec = load_codec(out)
+    assert (codec.config.num_filters, codec.config.num_lstm_layers) == (4, 1)
     moved = []
     for name, value in codec.state_dict().items():
         shipped = adapter.model.audio_encoder.state_dict()[name]

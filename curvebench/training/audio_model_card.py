@@ -122,7 +122,8 @@ def write_model_card(out: Path, facts: dict) -> None:
         else ""
     )
     own_flag = f" \\\n    --own-steps {own['own_steps']}" if own else ""
-    arch = f"{c['filters']} filters, {_count(c.get('lstm_layers', 2), 'LSTM layer')}"
+    lstm = c.get("lstm_layers", 2)  # cards of codecs trained before it was an option: 2
+    arch = f"{c['filters']} filters, {_count(lstm, 'LSTM layer')}"
     stages = "four stages (codec, codes, lm, own" if own else "three stages (codec, codes, lm"
     text = f"""# audio-reference: curvebench's embedded audio model
 
@@ -169,7 +170,7 @@ Text conditions other than null/none need a text tokenizer, which is not shipped
 
 ```
 curvebench train-audio-reference --out DIR --pieces {pieces} --codec-steps {c["max_steps"]} \\
-    --filters {c["filters"]} --lstm-layers {c.get("lstm_layers", 2)} \\
+    --filters {c["filters"]} --lstm-layers {lstm} \\
     --tune-steps {c["tune_steps"]} --max-steps {r["max_steps"]}{limit}{own_flag}
 ```
 

@@ -183,6 +183,8 @@ def _fit_codec(
     each paired with a crop of the ``sampled`` codes when given; returns the steps done."""
     recipe = module.recipe
     trainer, resume = _trainer(folder, steps, device, max_minutes, 500)
+    if resume:
+        _check_resumable(module, Path(resume))
     crops = codec_train.Crops(train, recipe.segment, steps * recipe.batch_size, seed)
     val_crops = codec_train.Crops(val, recipe.segment, 64, seed + 1)
     if sampled is not None:
@@ -197,6 +199,23 @@ def _fit_codec(
     )
     trainer.save_checkpoint(folder / "last.ckpt")  # a later run goes on from here
     return int(trainer.global_step)
+
+
+def _check_resumable(module: L.LightningModule, checkpoint: Path) -> None:
+    """Refuse, in one line, a checkpoint of a codec of another size than the one asked for
+    (another ``--filters`` or ``--lstm-layers`` on the same OUT), rather than a page of
+    size mismatches."""
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+
+    def shapes(state: dict) -> dict:
+        return {k: tuple(v.shape) for k, v in state.items()}
+
+    if shapes(saved) != shapes(module.state_dict()):
+        raise ConfigError(
+            f"{checkpoint}: a checkpoint of a codec of another size than this run's "
+            f"(filters {module.recipe.filters}, LSTM layers {module.recipe.lstm_layers}); "
+            "give the options it was started with, or another --out"
+        )
 
 
 def codec_facts(codec: EncodecModel, waves: list[np.ndarray]) -> dict:

@@ -9,6 +9,7 @@ import torch
 
 from curvebench.adapters import load_adapter
 from curvebench.cli import main
+from curvebench.errors import ConfigError
 from curvebench.training.audio_lm import code_rows
 from curvebench.training.audio_reference import load_codec, load_codes, train_codec
 from curvebench.training.codec_train import CodecRecipe
@@ -38,6 +39,9 @@ def test_three_resumable_stages_build_a_model_the_musicgen_adapter_loads(tmp_pat
     assert (out / "codec-checkpoints" / "last.ckpt").is_file()
     assert len(facts["codes_surviving_round_trip"]) == 4
     assert all(0 <= x <= 1 for x in facts["codes_surviving_round_trip"])
+    # a codec of another size is not resumed from that checkpoint, in one clear line
+    with pytest.raises(ConfigError, match="a codec of another size"):
+        train_codec(out, CodecRecipe(max_steps=3, tune_steps=1), pieces=3, val_pieces=2)
     # resumed: the checkpoint's two steps are not done again
     recipe = CodecRecipe(max_steps=3, tune_steps=1, filters=4, lstm_layers=1)
     again = train_codec(out, recipe, pieces=3, val_pieces=2)
